@@ -1,0 +1,188 @@
+package routing
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Command is an input to State.Apply. Every command is a plain value that
+// encodes to JSON, so the node can journal it and a replay rebuilds the state.
+type Command interface {
+	// CommandName is the stable name used in the journal and golden files.
+	CommandName() string
+}
+
+// UpsertMRD creates or replaces an MRD definition.
+type UpsertMRD struct {
+	MRD MRD `json:"mrd"`
+}
+
+// UpsertQueue creates or replaces a queue definition. Waiting requests stay,
+// in their order; eligibility is recomputed.
+type UpsertQueue struct {
+	Queue Queue `json:"queue"`
+}
+
+// UpsertAgent creates or replaces an agent definition; the agent's presence
+// and work are kept.
+type UpsertAgent struct {
+	Agent Agent `json:"agent"`
+}
+
+// UpsertReasonCode creates or replaces a reason code.
+type UpsertReasonCode struct {
+	ReasonCode ReasonCode `json:"reasonCode"`
+}
+
+// SetAgentState changes an agent's global state (seed 004 changeAgentState
+// action agentState). READY takes no reason code; NOT_READY and LOGOUT take an
+// optional one of the matching type. READY also makes every MRD READY.
+// Setting the state the agent is already in changes nothing and is not an
+// error. LOGOUT re-routes reserved work and re-queues active work.
+type SetAgentState struct {
+	Agent      string     `json:"agent"`
+	State      AgentState `json:"state"`
+	ReasonCode string     `json:"reasonCode,omitempty"`
+}
+
+// SetMRDState changes an agent's wish on one MRD (seed 004 action
+// agentMRDState): READY (requires the agent READY, else CodeAgentNotReady) or
+// NOT_READY (PENDING_NOT_READY while the MRD has work).
+type SetMRDState struct {
+	Agent string   `json:"agent"`
+	MRD   string   `json:"mrd"`
+	State MRDState `json:"state"`
+}
+
+// CreateConversation opens a conversation and queues its request. The ids
+// are chosen by the caller (unique; CodeAlreadyExists otherwise).
+type CreateConversation struct {
+	ID         string            `json:"id"`
+	RequestID  string            `json:"requestId"`
+	Queue      string            `json:"queue"`
+	Priority   int               `json:"priority,omitempty"`
+	Customer   json.RawMessage   `json:"customer,omitempty"`
+	Attributes map[string]string `json:"attributes,omitempty"`
+	// TTL overrides the queue's request TTL when > 0.
+	TTL time.Duration `json:"ttl,omitempty"`
+}
+
+// AcceptTask: the agent accepts a RESERVED task (seed 004 topicSubscription);
+// the task becomes ACTIVE and the request is removed.
+type AcceptTask struct {
+	Task  string `json:"task"`
+	Agent string `json:"agent"`
+}
+
+// DeclineTask: the agent declines a RESERVED task; the request goes back to
+// its queue at its original position and excludes this agent.
+type DeclineTask struct {
+	Task  string `json:"task"`
+	Agent string `json:"agent"`
+}
+
+// CloseTask: the agent leaves an ACTIVE task (seed 004 topicUnsubscription_)
+// or ends the wrap-up of a WRAP_UP task (closeWrapup). An ACTIVE task goes to
+// WRAP_UP when its queue has a wrap-up time, else CLOSED with DONE. When the
+// last agent leaves, the conversation closes.
+type CloseTask struct {
+	Task  string `json:"task"`
+	Agent string `json:"agent"`
+}
+
+// CloseConversation ends a conversation from the customer or system side:
+// a waiting request is CANCELLED, a reserved task revoked, active tasks go to
+// wrap-up (or close DONE).
+type CloseConversation struct {
+	Conversation string `json:"conversation"`
+}
+
+// AbandonConversation: the customer left before an agent accepted. Refused
+// with CodeConversationNotWaiting once answered or closed.
+type AbandonConversation struct {
+	Conversation string `json:"conversation"`
+}
+
+// Tick applies every deadline (RONA, wrap-up end, TTL) at or before now.
+type Tick struct{}
+
+// CommandName implementations.
+func (UpsertMRD) CommandName() string           { return "UpsertMRD" }
+func (UpsertQueue) CommandName() string         { return "UpsertQueue" }
+func (UpsertAgent) CommandName() string         { return "UpsertAgent" }
+func (UpsertReasonCode) CommandName() string    { return "UpsertReasonCode" }
+func (SetAgentState) CommandName() string       { return "SetAgentState" }
+func (SetMRDState) CommandName() string         { return "SetMRDState" }
+func (CreateConversation) CommandName() string  { return "CreateConversation" }
+func (AcceptTask) CommandName() string          { return "AcceptTask" }
+func (DeclineTask) CommandName() string         { return "DeclineTask" }
+func (CloseTask) CommandName() string           { return "CloseTask" }
+func (CloseConversation) CommandName() string   { return "CloseConversation" }
+func (AbandonConversation) CommandName() string { return "AbandonConversation" }
+func (Tick) CommandName() string                { return "Tick" }
+
+var commandTypes = map[string]func() Command{
+	"UpsertMRD":           func() Command { return &UpsertMRD{} },
+	"UpsertQueue":         func() Command { return &UpsertQueue{} },
+	"UpsertAgent":         func() Command { return &UpsertAgent{} },
+	"UpsertReasonCode":    func() Command { return &UpsertReasonCode{} },
+	"SetAgentState":       func() Command { return &SetAgentState{} },
+	"SetMRDState":         func() Command { return &SetMRDState{} },
+	"CreateConversation":  func() Command { return &CreateConversation{} },
+	"AcceptTask":          func() Command { return &AcceptTask{} },
+	"DeclineTask":         func() Command { return &DeclineTask{} },
+	"CloseTask":           func() Command { return &CloseTask{} },
+	"CloseConversation":   func() Command { return &CloseConversation{} },
+	"AbandonConversation": func() Command { return &AbandonConversation{} },
+	"Tick":                func() Command { return &Tick{} },
+}
+
+// EncodeCommand returns the JSON of cmd (without its name).
+func EncodeCommand(cmd Command) ([]byte, error) { return json.Marshal(cmd) }
+
+// DecodeCommand decodes the JSON body of the command called name. Unknown
+// names and fields are errors.
+func DecodeCommand(name string, data []byte) (Command, error) {
+	mk, ok := commandTypes[name]
+	if !ok {
+		return nil, fmt.Errorf("routing: unknown command %q", name)
+	}
+	p := mk()
+	if err := strictUnmarshal(data, p); err != nil {
+		return nil, fmt.Errorf("routing: decode %s: %w", name, err)
+	}
+	return deref(p), nil
+}
+
+func deref(c Command) Command {
+	switch v := c.(type) {
+	case *UpsertMRD:
+		return *v
+	case *UpsertQueue:
+		return *v
+	case *UpsertAgent:
+		return *v
+	case *UpsertReasonCode:
+		return *v
+	case *SetAgentState:
+		return *v
+	case *SetMRDState:
+		return *v
+	case *CreateConversation:
+		return *v
+	case *AcceptTask:
+		return *v
+	case *DeclineTask:
+		return *v
+	case *CloseTask:
+		return *v
+	case *CloseConversation:
+		return *v
+	case *AbandonConversation:
+		return *v
+	case *Tick:
+		return *v
+	}
+	return c
+}

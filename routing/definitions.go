@@ -1,0 +1,373 @@
+package routing
+
+import (
+	"slices"
+	"sort"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/btree"
+)
+
+func checkID(what, id string) *Error {
+	if id == "" {
+		return errf(CodeInvalidArgument, "%s id is empty", what)
+	}
+	if len(id) > MaxIDLength {
+		return errf(CodeInvalidArgument, "%s id is longer than %d bytes", what, MaxIDLength)
+	}
+	if !utf8.ValidString(id) {
+		return errf(CodeInvalidArgument, "%s id is not valid UTF-8", what)
+	}
+	for _, r := range id {
+		if r < 0x20 || r == 0x7f {
+			return errf(CodeInvalidArgument, "%s id has a control character", what)
+		}
+	}
+	return nil
+}
+
+func checkName(what, name string) *Error {
+	if len(name) > MaxNameLength {
+		return errf(CodeInvalidArgument, "%s name is longer than %d bytes", what, MaxNameLength)
+	}
+	if !utf8.ValidString(name) {
+		return errf(CodeInvalidArgument, "%s name is not valid UTF-8", what)
+	}
+	return nil
+}
+
+func checkDuration(what string, d time.Duration) *Error {
+	if d < 0 || d > MaxDuration {
+		return errf(CodeInvalidArgument, "%s must be between 0 and %s", what, MaxDuration)
+	}
+	return nil
+}
+
+func checkSkills(what string, skills map[string]int) *Error {
+	if len(skills) > MaxSkillsPerEntity {
+		return errf(CodeLimitExceeded, "%s has more than %d skills", what, MaxSkillsPerEntity)
+	}
+	for _, name := range sortedKeys(skills) {
+		if err := checkID(what+" skill", name); err != nil {
+			return err
+		}
+		if l := skills[name]; l < 1 || l > MaxSkillLevel {
+			return errf(CodeInvalidArgument, "%s skill %q level %d is outside 1..%d", what, name, l, MaxSkillLevel)
+		}
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func (s *State) upsertMRD(m MRD) *Error {
+	if err := checkID("mrd", m.ID); err != nil {
+		return err
+	}
+	if err := checkName("mrd", m.Name); err != nil {
+		return err
+	}
+	if err := checkName("mrd description", m.Description); err != nil {
+		return err
+	}
+	if m.MaxRequests == 0 {
+		m.MaxRequests = 1
+	}
+	if m.MaxRequests < 1 || m.MaxRequests > MaxCapacity {
+		return errf(CodeInvalidArgument, "mrd maxRequests %d is outside 1..%d", m.MaxRequests, MaxCapacity)
+	}
+	if m.Name == "" {
+		m.Name = m.ID
+	}
+	md, exists := s.mrds[m.ID]
+	if !exists {
+		if len(s.mrds) >= MaxMRDs {
+			return errf(CodeLimitExceeded, "more than %d MRDs", MaxMRDs)
+		}
+		md = &mrdRT{def: m}
+		s.mrds[m.ID] = md
+		s.mrdIDs = insertSorted(s.mrdIDs, m.ID)
+		for _, id := range s.agentIDs {
+			a := s.agents[id]
+			a.mrds[m.ID] = &agentMRD{agent: a, mrd: md, want: a.state == AgentReady, state: MRDNotReady, since: s.now}
+		}
+	}
+	md.def = m
+	s.emit(DefinitionChanged{Kind: "mrd", ID: m.ID, At: s.now})
+	for _, id := range s.agentIDs {
+		a := s.agents[id]
+		a.mrds[m.ID].capacity = capacityFor(&a.def, md)
+		s.refreshAgent(a)
+	}
+	return nil
+}
+
+func (s *State) upsertReasonCode(rc ReasonCode) *Error {
+	if err := checkID("reason code", rc.ID); err != nil {
+		return err
+	}
+	if err := checkName("reason code", rc.Name); err != nil {
+		return err
+	}
+	if rc.Type != ReasonTypeNotReady && rc.Type != ReasonTypeLogout {
+		return errf(CodeInvalidArgument, "reason code type must be NOT_READY or LOGOUT, not %q", rc.Type)
+	}
+	if _, ok := s.reasons[rc.ID]; !ok && len(s.reasons) >= MaxReasonCodes {
+		return errf(CodeLimitExceeded, "more than %d reason codes", MaxReasonCodes)
+	}
+	if rc.Name == "" {
+		rc.Name = rc.ID
+	}
+	s.reasons[rc.ID] = rc
+	s.emit(DefinitionChanged{Kind: "reasonCode", ID: rc.ID, At: s.now})
+	return nil
+}
+
+func (s *State) validateQueue(q *Queue) *Error {
+	if err := checkID("queue", q.ID); err != nil {
+		return err
+	}
+	if err := checkName("queue", q.Name); err != nil {
+		return err
+	}
+	if q.Name == "" {
+		q.Name = q.ID
+	}
+	if _, ok := s.mrds[q.MRD]; !ok {
+		return errf(CodeMRDNotFound, "queue %q: mrd %q does not exist", q.ID, q.MRD)
+	}
+	switch q.Mode {
+	case "":
+		q.Mode = Internal
+	case Internal, External:
+	default:
+		return errf(CodeInvalidArgument, "queue mode must be internal or external, not %q", q.Mode)
+	}
+	switch q.Strategy {
+	case "":
+		q.Strategy = LongestIdle
+	case LongestIdle, MostAvailable, LeastActive, RoundRobin, BestSkill:
+	default:
+		return errf(CodeInvalidArgument, "unknown strategy %q (longest-idle, most-available, least-active, round-robin, best-skill)", q.Strategy)
+	}
+	if err := checkSkills("queue", q.Skills); err != nil {
+		return err
+	}
+	if len(q.Members) > MaxMembersPerQueue {
+		return errf(CodeLimitExceeded, "queue has more than %d members", MaxMembersPerQueue)
+	}
+	for _, m := range q.Members {
+		if err := checkID("queue member", m); err != nil {
+			return err
+		}
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"ronaTimeout", q.RONATimeout}, {"ttl", q.TTL}, {"serviceLevelThreshold", q.ServiceLevelThreshold}, {"wrapUp", q.WrapUp}} {
+		if err := checkDuration("queue "+d.name, d.v); err != nil {
+			return err
+		}
+	}
+	switch q.RONAAction {
+	case "":
+		q.RONAAction = "NOT_READY"
+	case "NOT_READY", "NONE":
+	default:
+		return errf(CodeInvalidArgument, "queue ronaAction must be NOT_READY or NONE, not %q", q.RONAAction)
+	}
+	return nil
+}
+
+func (s *State) upsertQueue(q Queue) *Error {
+	q.Skills = cloneMap(q.Skills)
+	q.Members = slices.Clone(q.Members)
+	if err := s.validateQueue(&q); err != nil {
+		return err
+	}
+	qr, exists := s.queues[q.ID]
+	if !exists {
+		if len(s.queues) >= MaxQueues {
+			return errf(CodeLimitExceeded, "more than %d queues", MaxQueues)
+		}
+	} else if qr.def.MRD != q.MRD && qr.open > 0 {
+		return errf(CodeInUse, "queue %q has open conversations; its mrd cannot change", q.ID)
+	}
+	slices.Sort(q.Members)
+	q.Members = slices.Compact(q.Members)
+	if !exists {
+		qr = &queueRT{
+			waiting:  btree.NewG(btreeDegree, requestLess),
+			availKey: map[string]availItem{},
+		}
+		s.queues[q.ID] = qr
+		s.queueIDs = insertSorted(s.queueIDs, q.ID)
+	}
+	// Take the agents out of the old index before the definition changes.
+	for _, id := range s.agentIDs {
+		s.setQueueEligibility(s.agents[id], qr, false)
+	}
+	qr.def = q
+	qr.mrd = s.mrds[q.MRD]
+	qr.stats.Queue = q.ID
+	qr.members = nil
+	if len(q.Members) > 0 {
+		qr.members = make(map[string]bool, len(q.Members))
+		for _, m := range q.Members {
+			qr.members[m] = true
+		}
+	}
+	qr.avail = btree.NewG(btreeDegree, availLess)
+	clear(qr.availKey)
+	s.emit(DefinitionChanged{Kind: "queue", ID: q.ID, At: s.now})
+	for _, id := range s.agentIDs {
+		a := s.agents[id]
+		s.setQueueEligibility(a, qr, s.eligible(a, qr))
+	}
+	for _, id := range s.agentIDs {
+		s.refreshAgent(s.agents[id])
+	}
+	qr.waiting.Ascend(func(r *request) bool {
+		s.dirtyReqs = append(s.dirtyReqs, r)
+		return true
+	})
+	return nil
+}
+
+func cloneMap[V any](m map[string]V) map[string]V {
+	if m == nil {
+		return nil
+	}
+	c := make(map[string]V, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+// eligible says whether a may take internal work from q (membership, skills,
+// capacity on the queue's MRD). External queues have no eligible agents: a
+// partner router chooses.
+func (s *State) eligible(a *agentRT, q *queueRT) bool {
+	if q.def.Mode == External {
+		return false
+	}
+	if capacityFor(&a.def, q.mrd) <= 0 {
+		return false
+	}
+	if q.members != nil && !q.members[a.def.ID] {
+		return false
+	}
+	for name, level := range q.def.Skills {
+		if a.def.Skills[name] < level {
+			return false
+		}
+	}
+	return true
+}
+
+// setQueueEligibility adds or removes q from a's eligible queues on q's MRD
+// and from q's availability index.
+func (s *State) setQueueEligibility(a *agentRT, q *queueRT, on bool) {
+	am := a.mrds[q.def.MRD]
+	if am == nil {
+		return
+	}
+	i, found := slices.BinarySearchFunc(am.queues, q.def.ID, func(x *queueRT, id string) int {
+		switch {
+		case x.def.ID < id:
+			return -1
+		case x.def.ID > id:
+			return 1
+		}
+		return 0
+	})
+	if on && !found {
+		am.queues = slices.Insert(am.queues, i, q)
+	}
+	if !on && found {
+		am.queues = slices.Delete(am.queues, i, i+1)
+		if it, ok := q.availKey[a.def.ID]; ok {
+			q.avail.Delete(it)
+			delete(q.availKey, a.def.ID)
+		}
+	}
+}
+
+func (s *State) upsertAgent(ag Agent) *Error {
+	if err := checkID("agent", ag.ID); err != nil {
+		return err
+	}
+	if err := checkName("agent", ag.Name); err != nil {
+		return err
+	}
+	switch ag.Role {
+	case "":
+		ag.Role = RoleAgent
+	case RoleAgent, RoleSupervisor:
+	default:
+		return errf(CodeInvalidArgument, "agent role must be agent or supervisor, not %q", ag.Role)
+	}
+	if len(ag.Teams) > MaxTeamsPerAgent {
+		return errf(CodeLimitExceeded, "agent has more than %d teams", MaxTeamsPerAgent)
+	}
+	for _, t := range ag.Teams {
+		if err := checkID("team", t); err != nil {
+			return err
+		}
+	}
+	if err := checkSkills("agent", ag.Skills); err != nil {
+		return err
+	}
+	for _, m := range sortedKeys(ag.Capacity) {
+		if _, ok := s.mrds[m]; !ok {
+			return errf(CodeMRDNotFound, "agent capacity names mrd %q, which does not exist", m)
+		}
+		if c := ag.Capacity[m]; c < 0 || c > MaxCapacity {
+			return errf(CodeInvalidArgument, "agent capacity on %q is outside 0..%d", m, MaxCapacity)
+		}
+	}
+	a, exists := s.agents[ag.ID]
+	if !exists && len(s.agents) >= MaxAgents {
+		return errf(CodeLimitExceeded, "more than %d agents", MaxAgents)
+	}
+	if ag.Name == "" {
+		ag.Name = ag.ID
+	}
+	ag.Skills = cloneMap(ag.Skills)
+	ag.Capacity = cloneMap(ag.Capacity)
+	ag.Teams = slices.Clone(ag.Teams)
+	slices.Sort(ag.Teams)
+	ag.Teams = slices.Compact(ag.Teams)
+	if !exists {
+		a = &agentRT{state: AgentLogout, since: s.now, mrds: map[string]*agentMRD{}}
+		s.agents[ag.ID] = a
+		s.agentIDs = insertSorted(s.agentIDs, ag.ID)
+		for _, id := range s.mrdIDs {
+			a.mrds[id] = &agentMRD{agent: a, mrd: s.mrds[id], state: MRDNotReady, since: s.now}
+		}
+	}
+	for _, qid := range s.queueIDs {
+		s.setQueueEligibility(a, s.queues[qid], false)
+	}
+	a.def = ag
+	for _, id := range s.mrdIDs {
+		a.mrds[id].capacity = capacityFor(&a.def, s.mrds[id])
+	}
+	for _, qid := range s.queueIDs {
+		q := s.queues[qid]
+		s.setQueueEligibility(a, q, s.eligible(a, q))
+	}
+	s.emit(DefinitionChanged{Kind: "agent", ID: ag.ID, At: s.now})
+	s.refreshAgent(a)
+	s.markDirty(a)
+	return nil
+}

@@ -1,0 +1,40 @@
+package routing
+
+import "fmt"
+
+// Error is a refused command. Code is stable and machine-readable; Message
+// says what was wrong for a person. A command that returns an Error changed
+// nothing.
+type Error struct {
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Stable error codes.
+const (
+	CodeInvalidArgument      = "INVALID_ARGUMENT"
+	CodeLimitExceeded        = "LIMIT_EXCEEDED"
+	CodeAgentNotFound        = "AGENT_NOT_FOUND"
+	CodeQueueNotFound        = "QUEUE_NOT_FOUND"
+	CodeMRDNotFound          = "MRD_NOT_FOUND"
+	CodeReasonCodeNotFound   = "REASON_CODE_NOT_FOUND"
+	CodeTaskNotFound         = "TASK_NOT_FOUND"
+	CodeConversationNotFound = "CONVERSATION_NOT_FOUND"
+	CodeAlreadyExists        = "ALREADY_EXISTS"
+	// CodeInvalidTransition: the state machine does not allow this change now.
+	CodeInvalidTransition = "INVALID_TRANSITION"
+	// CodeAgentNotReady: an MRD can be READY only while the agent is READY (seed 004).
+	CodeAgentNotReady = "AGENT_NOT_READY"
+	// CodeNotTaskOwner: the task belongs to another agent.
+	CodeNotTaskOwner = "NOT_TASK_OWNER"
+	// CodeConversationNotWaiting: abandon of a conversation already answered or closed.
+	CodeConversationNotWaiting = "CONVERSATION_NOT_WAITING"
+	// CodeInUse: a definition still referenced (an MRD with queues).
+	CodeInUse = "IN_USE"
+)
+
+func errf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,305 @@
+// Package routing is omniroute's routing engine: a pure, deterministic state
+// machine over agents, MRDs, queues, conversations, requests and tasks.
+//
+// State.Apply(now, cmd) is the only way to change a State. It never reads a
+// clock (time arrives as now), starts no goroutine, does no I/O and makes no
+// decision that depends on map iteration order, so replaying the same
+// commands with the same times rebuilds the same state (DESIGN.md
+// "Principles" 1). A command that returns an error changed nothing.
+//
+// Matching is indexed: each queue keeps its waiting requests ordered by
+// (priority desc, enqueue time, arrival order) and its available eligible
+// agents ordered by the queue's strategy, so a decision costs O(log n) in
+// agents and requests plus the agents or requests skipped by exclusions.
+package routing
+
+import (
+	"encoding/json"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/google/btree"
+)
+
+// State is the whole routing state. The zero value is not usable; call New.
+type State struct {
+	mrds     map[string]*mrdRT
+	mrdIDs   []string
+	queues   map[string]*queueRT
+	queueIDs []string
+	agents   map[string]*agentRT
+	agentIDs []string
+	reasons  map[string]ReasonCode
+
+	convs       map[string]*conv
+	closedConvs []string // FIFO of retained closed conversations
+	openConvs   int
+	requests    map[string]*request
+	tasks       map[string]*task
+	waiting     int
+	deadlines   *btree.BTreeG[deadline]
+
+	seq     uint64 // request enqueue order
+	taskSeq uint64
+
+	// Per-Apply scratch.
+	now         time.Time
+	events      []Event
+	dirtyAgents []*agentRT
+	dirtyReqs   []*request
+}
+
+type mrdRT struct {
+	def MRD
+}
+
+type queueRT struct {
+	def      Queue
+	mrd      *mrdRT
+	members  map[string]bool
+	waiting  *btree.BTreeG[*request]
+	avail    *btree.BTreeG[availItem]
+	availKey map[string]availItem
+	open     int // open conversations whose current queue is this one
+	stats    QueueStats
+}
+
+type agentRT struct {
+	def     Agent
+	state   AgentState
+	reason  string
+	since   time.Time
+	loginAt time.Time
+	mrds    map[string]*agentMRD
+	tasks   []*task // open tasks in creation order
+	dirty   bool
+}
+
+type agentMRD struct {
+	agent     *agentRT
+	mrd       *mrdRT
+	want      bool
+	state     MRDState
+	since     time.Time
+	lastReady time.Time
+	idleSince time.Time
+	lastOffer time.Time
+	load      int
+	capacity  int
+	queues    []*queueRT // eligible internal queues on this MRD, by id
+}
+
+type request struct {
+	id         string
+	conv       *conv
+	queue      *queueRT
+	priority   int
+	enqueuedAt time.Time
+	seq        uint64
+	ttl        time.Time
+	excluded   []string // sorted
+	state      RequestState
+	task       *task
+}
+
+type conv struct {
+	id          string
+	queue       *queueRT
+	priority    int
+	customer    json.RawMessage
+	attrs       map[string]string
+	createdAt   time.Time
+	enqueuedAt  time.Time
+	seq         uint64
+	closed      bool
+	closeReason CloseReason
+	closedAt    time.Time
+	answeredAt  time.Time
+	req         *request
+	requeues    int
+	tasks       []*task // open tasks, creation order
+}
+
+type task struct {
+	id         string
+	conv       *conv
+	req        *request // while RESERVED
+	agent      *agentRT
+	am         *agentMRD
+	queue      *queueRT
+	state      TaskState
+	reservedAt time.Time
+	acceptedAt time.Time
+	deadline   time.Time
+	role       string
+}
+
+type deadlineKind uint8
+
+const (
+	deadlineRONA deadlineKind = iota
+	deadlineWrapUp
+	deadlineTTL
+)
+
+type deadline struct {
+	at   int64
+	kind deadlineKind
+	id   string
+}
+
+func deadlineLess(a, b deadline) bool {
+	if a.at != b.at {
+		return a.at < b.at
+	}
+	if a.kind != b.kind {
+		return a.kind < b.kind
+	}
+	return a.id < b.id
+}
+
+type availItem struct {
+	k1, k2, k3 int64
+	id         string
+	am         *agentMRD
+}
+
+func availLess(a, b availItem) bool {
+	if a.k1 != b.k1 {
+		return a.k1 < b.k1
+	}
+	if a.k2 != b.k2 {
+		return a.k2 < b.k2
+	}
+	if a.k3 != b.k3 {
+		return a.k3 < b.k3
+	}
+	return a.id < b.id
+}
+
+func requestLess(a, b *request) bool {
+	if a.priority != b.priority {
+		return a.priority > b.priority
+	}
+	if !a.enqueuedAt.Equal(b.enqueuedAt) {
+		return a.enqueuedAt.Before(b.enqueuedAt)
+	}
+	return a.seq < b.seq
+}
+
+const btreeDegree = 16
+
+// New returns an empty state with the built-in RONA reason code.
+func New() *State {
+	s := &State{
+		mrds:      map[string]*mrdRT{},
+		queues:    map[string]*queueRT{},
+		agents:    map[string]*agentRT{},
+		reasons:   map[string]ReasonCode{},
+		convs:     map[string]*conv{},
+		requests:  map[string]*request{},
+		tasks:     map[string]*task{},
+		deadlines: btree.NewG(btreeDegree, deadlineLess),
+	}
+	s.reasons[RONAReasonCode] = ReasonCode{ID: RONAReasonCode, Name: "Ring on no answer", Type: ReasonTypeNotReady}
+	return s
+}
+
+// Apply applies cmd at time now and returns the events it caused, in order.
+// On error nothing changed and the error is an *Error with a stable code.
+func (s *State) Apply(now time.Time, cmd Command) ([]Event, error) {
+	s.now = now.Round(0).UTC()
+	s.events = nil
+	var err *Error
+	switch c := cmd.(type) {
+	case UpsertMRD:
+		err = s.upsertMRD(c.MRD)
+	case UpsertQueue:
+		err = s.upsertQueue(c.Queue)
+	case UpsertAgent:
+		err = s.upsertAgent(c.Agent)
+	case UpsertReasonCode:
+		err = s.upsertReasonCode(c.ReasonCode)
+	case SetAgentState:
+		err = s.setAgentState(c)
+	case SetMRDState:
+		err = s.setMRDState(c)
+	case CreateConversation:
+		err = s.createConversation(c)
+	case AcceptTask:
+		err = s.acceptTask(c)
+	case DeclineTask:
+		err = s.declineTask(c)
+	case CloseTask:
+		err = s.closeTaskCmd(c)
+	case CloseConversation:
+		err = s.closeConversationCmd(c)
+	case AbandonConversation:
+		err = s.abandonConversation(c)
+	case Tick:
+		s.tick()
+	case nil:
+		err = errf(CodeInvalidArgument, "no command")
+	default:
+		if d := deref(cmd); d != cmd {
+			return s.Apply(now, d)
+		}
+		err = errf(CodeInvalidArgument, "unknown command %T", cmd)
+	}
+	if err != nil {
+		s.events = nil
+		return nil, err
+	}
+	s.match()
+	ev := s.events
+	s.events = nil
+	return ev, nil
+}
+
+func (s *State) emit(e Event) { s.events = append(s.events, e) }
+
+// insertSorted adds id to the sorted slice ids.
+func insertSorted(ids []string, id string) []string {
+	i := sort.SearchStrings(ids, id)
+	ids = append(ids, "")
+	copy(ids[i+1:], ids[i:])
+	ids[i] = id
+	return ids
+}
+
+func containsSorted(ids []string, id string) bool {
+	i := sort.SearchStrings(ids, id)
+	return i < len(ids) && ids[i] == id
+}
+
+func (s *State) addDeadline(at time.Time, kind deadlineKind, id string) {
+	s.deadlines.ReplaceOrInsert(deadline{at: at.UnixNano(), kind: kind, id: id})
+}
+
+func (s *State) removeDeadline(at time.Time, kind deadlineKind, id string) {
+	s.deadlines.Delete(deadline{at: at.UnixNano(), kind: kind, id: id})
+}
+
+// NextDeadline returns the earliest pending deadline (RONA, wrap-up end,
+// request TTL); the node sends a Tick at that time. ok is false when none.
+func (s *State) NextDeadline() (at time.Time, ok bool) {
+	d, ok := s.deadlines.Min()
+	if !ok {
+		return time.Time{}, false
+	}
+	return time.Unix(0, d.at).UTC(), true
+}
+
+// capacityFor is the agent's capacity on m: its own figure or the MRD's.
+func capacityFor(a *Agent, m *mrdRT) int {
+	if c, ok := a.Capacity[m.def.ID]; ok {
+		return c
+	}
+	return m.def.MaxRequests
+}
+
+func (s *State) newTaskID() string {
+	s.taskSeq++
+	return "task-" + strconv.FormatUint(s.taskSeq, 10)
+}

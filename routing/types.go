@@ -1,0 +1,334 @@
+package routing
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// AgentState is an agent's global (parent) state, seed 004 "Change Agent States".
+type AgentState string
+
+// Agent states. LOGOUT is the zero state of a configured agent.
+const (
+	AgentLogout   AgentState = "LOGOUT"
+	AgentNotReady AgentState = "NOT_READY"
+	AgentReady    AgentState = "READY"
+)
+
+// MRDState is an agent's state on one media routing domain (ExpertFlow
+// agentMrdStates[].state, PROTOCOLS.md).
+type MRDState string
+
+// MRD states; see DESIGN.md "Domain terms" for their rules.
+const (
+	// MRDNotReady: the agent takes no work on this MRD (also while logged out).
+	MRDNotReady MRDState = "NOT_READY"
+	// MRDReady: ready, no work on this MRD.
+	MRDReady MRDState = "READY"
+	// MRDActive: has work on this MRD and room for more.
+	MRDActive MRDState = "ACTIVE"
+	// MRDBusy: at capacity on this MRD.
+	MRDBusy MRDState = "BUSY"
+	// MRDPendingNotReady: asked to stop while working; no new work,
+	// NOT_READY when the last task on this MRD closes.
+	MRDPendingNotReady MRDState = "PENDING_NOT_READY"
+	// MRDInterrupted: work on another, non-interruptible MRD holds this one.
+	MRDInterrupted MRDState = "INTERRUPTED"
+)
+
+// TaskState is the state of one agent's work on one conversation
+// (ExpertFlow task, Salesforce AgentWork).
+type TaskState string
+
+// Task states: RESERVED -> ACTIVE -> WRAP_UP -> CLOSED.
+const (
+	TaskReservedState TaskState = "RESERVED"
+	TaskActiveState   TaskState = "ACTIVE"
+	TaskWrapUpState   TaskState = "WRAP_UP"
+	TaskClosedState   TaskState = "CLOSED"
+)
+
+// CloseReason says why a task or conversation closed (ExpertFlow close
+// reasons, PROTOCOLS.md).
+type CloseReason string
+
+// Close reasons.
+const (
+	ReasonDone              CloseReason = "DONE"
+	ReasonRONA              CloseReason = "RONA"
+	ReasonDeclined          CloseReason = "DECLINED"
+	ReasonTransferred       CloseReason = "TRANSFERRED"
+	ReasonCancelled         CloseReason = "CANCELLED"
+	ReasonAgentLogout       CloseReason = "AGENT_LOGOUT"
+	ReasonForceClosed       CloseReason = "FORCE_CLOSED"
+	ReasonNoAgentAvailable  CloseReason = "NO_AGENT_AVAILABLE"
+	ReasonAbandoned         CloseReason = "ABANDONED"
+	ReasonAccepted          CloseReason = "ACCEPTED"
+	ReasonExpired           CloseReason = "EXPIRED"
+	ReasonRequeuedAfterDrop CloseReason = "REROUTE"
+)
+
+// RequestState is the state of a request while it exists. A request that
+// ends is removed (RequestRemoved carries the reason: ACCEPTED, EXPIRED,
+// CANCELLED or ABANDONED).
+type RequestState string
+
+// Request states.
+const (
+	RequestQueuedState  RequestState = "QUEUED"
+	RequestOfferedState RequestState = "OFFERED"
+)
+
+// Strategy picks one agent among the eligible, available agents of a queue.
+type Strategy string
+
+// Strategies. Every strategy breaks its ties by agent id.
+const (
+	// LongestIdle offers to the agent idle on the MRD the longest; agents
+	// with work on the MRD come after every idle agent, least recently
+	// offered first. The default.
+	LongestIdle Strategy = "longest-idle"
+	// MostAvailable offers to the agent with the most free capacity on the MRD.
+	MostAvailable Strategy = "most-available"
+	// LeastActive offers to the agent with the fewest tasks on the MRD.
+	LeastActive Strategy = "least-active"
+	// RoundRobin offers to the agent offered least recently on the MRD.
+	RoundRobin Strategy = "round-robin"
+	// BestSkill offers to the agent with the highest sum of levels in the
+	// queue's skills, then longest idle.
+	BestSkill Strategy = "best-skill"
+)
+
+// QueueMode says who chooses the agent for a queue's requests.
+type QueueMode string
+
+// Queue modes.
+const (
+	// Internal: the engine chooses (the default).
+	Internal QueueMode = "internal"
+	// External: a partner router chooses (seed 000); the engine never offers.
+	External QueueMode = "external"
+)
+
+// Role is an agent's role.
+type Role string
+
+// Roles.
+const (
+	RoleAgent      Role = "agent"
+	RoleSupervisor Role = "supervisor"
+)
+
+// ReasonType says which agent state a reason code goes with.
+type ReasonType string
+
+// Reason code types (ExpertFlow reasonCode.type).
+const (
+	ReasonTypeNotReady ReasonType = "NOT_READY"
+	ReasonTypeLogout   ReasonType = "LOGOUT"
+)
+
+// RONA reason code id applied by the default RONA action.
+const RONAReasonCode = "RONA"
+
+// MRD is a media routing domain: chat, voice, email... (ExpertFlow MRD).
+type MRD struct {
+	// ID is the stable identifier, 1..MaxIDLength bytes.
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Description is free text.
+	Description string `json:"description,omitempty"`
+	// Interruptible false means work on this MRD puts the agent's other
+	// MRDs in INTERRUPTED (voice is typically not interruptible).
+	Interruptible bool `json:"interruptible"`
+	// MaxRequests is the default per-agent capacity on this MRD (1..MaxCapacity).
+	MaxRequests int `json:"maxRequests"`
+}
+
+// Queue is a routing queue on one MRD.
+type Queue struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// MRD is the id of the queue's media routing domain.
+	MRD string `json:"mrd"`
+	// Mode is internal (default) or external.
+	Mode QueueMode `json:"mode,omitempty"`
+	// Strategy defaults to longest-idle.
+	Strategy Strategy `json:"strategy,omitempty"`
+	// Skills are the required skills: name -> minimum level 1..100.
+	Skills map[string]int `json:"skills,omitempty"`
+	// Members, when not empty, limits the queue to these agent ids.
+	Members []string `json:"members,omitempty"`
+	// RONATimeout is how long an offer waits for accept (0: DefaultRONATimeout).
+	RONATimeout time.Duration `json:"ronaTimeout,omitempty"`
+	// TTL is how long a request may wait before it expires (0: never).
+	TTL time.Duration `json:"ttl,omitempty"`
+	// ServiceLevelThreshold is the answer time counted as within service
+	// level (0: DefaultServiceLevelThreshold).
+	ServiceLevelThreshold time.Duration `json:"serviceLevelThreshold,omitempty"`
+	// WrapUp is the wrap-up time after an agent closes a task (0: none).
+	WrapUp time.Duration `json:"wrapUp,omitempty"`
+	// RONAAction is applied to an agent who lets an offer time out:
+	// "NOT_READY" (default: agent NOT_READY with reason RONA) or "NONE".
+	RONAAction string `json:"ronaAction,omitempty"`
+}
+
+// Agent is a configured agent or supervisor.
+type Agent struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Role defaults to agent.
+	Role Role `json:"role,omitempty"`
+	// Teams the agent belongs to (supervisors: the teams they supervise).
+	Teams []string `json:"teams,omitempty"`
+	// Skills: name -> level 1..100.
+	Skills map[string]int `json:"skills,omitempty"`
+	// Capacity: MRD id -> maximum concurrent tasks; an MRD not listed takes
+	// the MRD's MaxRequests; 0 means the agent takes no work on that MRD.
+	Capacity map[string]int `json:"capacity,omitempty"`
+}
+
+// ReasonCode is a not-ready or logout reason.
+type ReasonCode struct {
+	ID   string     `json:"id"`
+	Name string     `json:"name"`
+	Type ReasonType `json:"type"`
+}
+
+// Defaults applied where a queue leaves a duration at zero.
+const (
+	DefaultRONATimeout           = 30 * time.Second
+	DefaultServiceLevelThreshold = 20 * time.Second
+)
+
+// Limits. Every input is bounded; a command over a limit is refused with
+// CodeLimitExceeded or CodeInvalidArgument and changes nothing.
+const (
+	MaxIDLength          = 128
+	MaxNameLength        = 256
+	MaxAgents            = 100_000
+	MaxQueues            = 10_000
+	MaxMRDs              = 64
+	MaxReasonCodes       = 1_000
+	MaxSkillsPerEntity   = 200
+	MaxMembersPerQueue   = 100_000
+	MaxTeamsPerAgent     = 64
+	MaxCapacity          = 100
+	MaxSkillLevel        = 100
+	MaxPriority          = 1_000_000
+	MaxWaitingRequests   = 1_000_000
+	MaxOpenConversations = 2_000_000
+	MaxAttributes        = 64
+	MaxAttributeBytes    = 4 << 10
+	MaxCustomerBytes     = 16 << 10
+	// RetainedClosedConversations is how many closed conversations stay
+	// readable (oldest forgotten first).
+	RetainedClosedConversations = 10_000
+	// MaxDuration bounds every configured duration (one year).
+	MaxDuration = 365 * 24 * time.Hour
+)
+
+// Conversation is the read view of one customer interaction on one MRD.
+type Conversation struct {
+	ID         string            `json:"id"`
+	Queue      string            `json:"queue"`
+	MRD        string            `json:"mrd"`
+	Priority   int               `json:"priority"`
+	Customer   json.RawMessage   `json:"customer,omitempty"`
+	Attributes map[string]string `json:"attributes,omitempty"`
+	CreatedAt  time.Time         `json:"createdAt"`
+	// State is OPEN or CLOSED.
+	State string `json:"state"`
+	// CloseReason is set once State is CLOSED.
+	CloseReason  CloseReason   `json:"closeReason,omitempty"`
+	ClosedAt     time.Time     `json:"closedAt,omitzero"`
+	Request      *Request      `json:"request,omitempty"`
+	Participants []Participant `json:"participants"`
+	// AnsweredAt is when the first agent accepted (zero if never).
+	AnsweredAt time.Time `json:"answeredAt,omitzero"`
+}
+
+// Participant is an agent in a conversation.
+type Participant struct {
+	Agent string `json:"agent"`
+	Task  string `json:"task"`
+	// Role: PRIMARY, CONFERENCE, SILENT_MONITOR, WHISPER, BARGE_IN.
+	Role string `json:"role"`
+}
+
+// Request is the read view of a conversation's need for an agent.
+type Request struct {
+	ID           string       `json:"id"`
+	Conversation string       `json:"conversation"`
+	Queue        string       `json:"queue"`
+	Priority     int          `json:"priority"`
+	EnqueuedAt   time.Time    `json:"enqueuedAt"`
+	State        RequestState `json:"state"`
+	Excluded     []string     `json:"excluded,omitempty"`
+	TTLDeadline  time.Time    `json:"ttlDeadline,omitzero"`
+	// OfferedTask is the reserved task while State is OFFERED.
+	OfferedTask string `json:"offeredTask,omitempty"`
+}
+
+// Task is the read view of one agent's work on one conversation.
+type Task struct {
+	ID           string    `json:"id"`
+	Conversation string    `json:"conversation"`
+	Request      string    `json:"request"`
+	Agent        string    `json:"agent"`
+	Queue        string    `json:"queue"`
+	MRD          string    `json:"mrd"`
+	State        TaskState `json:"state"`
+	ReservedAt   time.Time `json:"reservedAt"`
+	AcceptedAt   time.Time `json:"acceptedAt,omitzero"`
+	// Deadline is the RONA deadline while RESERVED, the wrap-up end while
+	// WRAP_UP, zero otherwise.
+	Deadline time.Time `json:"deadline,omitzero"`
+}
+
+// AgentStatus is the read view of an agent's presence.
+type AgentStatus struct {
+	Agent      Agent            `json:"agent"`
+	State      AgentState       `json:"state"`
+	ReasonCode string           `json:"reasonCode,omitempty"`
+	StateSince time.Time        `json:"stateChangeTime"`
+	LoginAt    time.Time        `json:"agentLoginTime,omitzero"`
+	MRDs       []AgentMRDStatus `json:"agentMrdStates"`
+}
+
+// AgentMRDStatus is an agent's state on one MRD.
+type AgentMRDStatus struct {
+	MRD       MRD       `json:"mrd"`
+	State     MRDState  `json:"state"`
+	Since     time.Time `json:"stateChangeTime"`
+	LastReady time.Time `json:"lastReadyStateChangeTime,omitzero"`
+	Load      int       `json:"load"`
+	Capacity  int       `json:"capacity"`
+}
+
+// QueueStats are a queue's counters since the state began, plus its waiting
+// requests now. Times in seconds.
+type QueueStats struct {
+	Queue   string `json:"queue"`
+	Waiting int    `json:"waiting"`
+	// Offered counts requests (re)entering the queue for the first time.
+	Offered   int64 `json:"offered"`
+	Answered  int64 `json:"answered"`
+	Abandoned int64 `json:"abandoned"`
+	Expired   int64 `json:"expired"`
+	Cancelled int64 `json:"cancelled"`
+	// AnsweredWithinSL counts answers within the service-level threshold.
+	AnsweredWithinSL int64 `json:"answeredWithinThreshold"`
+	// AbandonedWithinSL counts abandons before the threshold.
+	AbandonedWithinSL int64 `json:"abandonedWithinThreshold"`
+	// TotalWaitAnswered is the sum of answered requests' waits, seconds.
+	TotalWaitAnswered float64 `json:"totalAnsweredWaitSeconds"`
+	// LongestWaitSeconds is the longest current wait.
+	LongestWaitSeconds float64 `json:"longestWaitSeconds"`
+	// ServiceLevel is AnsweredWithinSL / (Answered + Abandoned - AbandonedWithinSL), 1 when none.
+	ServiceLevel float64 `json:"serviceLevel"`
+	// ThresholdSeconds is the queue's service-level threshold.
+	ThresholdSeconds float64 `json:"serviceLevelThresholdSeconds"`
+	// ReadyAgents counts eligible agents available now.
+	ReadyAgents int `json:"availableAgents"`
+}

@@ -1,0 +1,221 @@
+package routing
+
+import (
+	"slices"
+	"time"
+)
+
+// Read views. They copy: nothing returned aliases the state.
+
+// MRD returns an MRD definition.
+func (s *State) MRD(id string) (MRD, bool) {
+	m, ok := s.mrds[id]
+	if !ok {
+		return MRD{}, false
+	}
+	return m.def, true
+}
+
+// MRDs returns every MRD, by id.
+func (s *State) MRDs() []MRD {
+	out := make([]MRD, 0, len(s.mrdIDs))
+	for _, id := range s.mrdIDs {
+		out = append(out, s.mrds[id].def)
+	}
+	return out
+}
+
+// Queue returns a queue definition.
+func (s *State) Queue(id string) (Queue, bool) {
+	q, ok := s.queues[id]
+	if !ok {
+		return Queue{}, false
+	}
+	return cloneQueue(q.def), true
+}
+
+func cloneQueue(q Queue) Queue {
+	q.Skills = cloneMap(q.Skills)
+	q.Members = slices.Clone(q.Members)
+	return q
+}
+
+func cloneAgent(a Agent) Agent {
+	a.Skills = cloneMap(a.Skills)
+	a.Capacity = cloneMap(a.Capacity)
+	a.Teams = slices.Clone(a.Teams)
+	return a
+}
+
+// Queues returns every queue, by id.
+func (s *State) Queues() []Queue {
+	out := make([]Queue, 0, len(s.queueIDs))
+	for _, id := range s.queueIDs {
+		out = append(out, cloneQueue(s.queues[id].def))
+	}
+	return out
+}
+
+// ReasonCode returns a reason code.
+func (s *State) ReasonCode(id string) (ReasonCode, bool) {
+	rc, ok := s.reasons[id]
+	return rc, ok
+}
+
+// ReasonCodes returns every reason code, by id.
+func (s *State) ReasonCodes() []ReasonCode {
+	out := make([]ReasonCode, 0, len(s.reasons))
+	for _, id := range sortedKeys(s.reasons) {
+		out = append(out, s.reasons[id])
+	}
+	return out
+}
+
+// AgentIDs returns every agent id, sorted.
+func (s *State) AgentIDs() []string { return slices.Clone(s.agentIDs) }
+
+// Agent returns an agent's definition and presence.
+func (s *State) Agent(id string) (AgentStatus, bool) {
+	a, ok := s.agents[id]
+	if !ok {
+		return AgentStatus{}, false
+	}
+	st := AgentStatus{Agent: cloneAgent(a.def), State: a.state, ReasonCode: a.reason, StateSince: a.since, LoginAt: a.loginAt}
+	for _, mid := range s.mrdIDs {
+		am := a.mrds[mid]
+		st.MRDs = append(st.MRDs, AgentMRDStatus{MRD: am.mrd.def, State: am.state, Since: am.since,
+			LastReady: am.lastReady, Load: am.load, Capacity: am.capacity})
+	}
+	return st, true
+}
+
+// Tasks returns an agent's open tasks in the order they were reserved.
+func (s *State) Tasks(agent string) ([]Task, bool) {
+	a, ok := s.agents[agent]
+	if !ok {
+		return nil, false
+	}
+	out := make([]Task, 0, len(a.tasks))
+	for _, t := range a.tasks {
+		out = append(out, t.view())
+	}
+	return out, true
+}
+
+// Task returns an open task.
+func (s *State) Task(id string) (Task, bool) {
+	t, ok := s.tasks[id]
+	if !ok {
+		return Task{}, false
+	}
+	return t.view(), true
+}
+
+func (t *task) view() Task {
+	v := Task{ID: t.id, Conversation: t.conv.id, Agent: t.agent.def.ID, Queue: t.queue.def.ID,
+		MRD: t.queue.def.MRD, State: t.state, ReservedAt: t.reservedAt, AcceptedAt: t.acceptedAt, Deadline: t.deadline}
+	if t.req != nil {
+		v.Request = t.req.id
+	}
+	return v
+}
+
+func (r *request) view() *Request {
+	v := &Request{ID: r.id, Conversation: r.conv.id, Queue: r.queue.def.ID, Priority: r.priority,
+		EnqueuedAt: r.enqueuedAt, State: r.state, Excluded: slices.Clone(r.excluded), TTLDeadline: r.ttl}
+	if r.task != nil {
+		v.OfferedTask = r.task.id
+	}
+	return v
+}
+
+// Conversation returns an open or recently closed conversation.
+func (s *State) Conversation(id string) (Conversation, bool) {
+	cv, ok := s.convs[id]
+	if !ok {
+		return Conversation{}, false
+	}
+	v := Conversation{ID: cv.id, Queue: cv.queue.def.ID, MRD: cv.queue.def.MRD, Priority: cv.priority,
+		Customer: slices.Clone(cv.customer), Attributes: cloneMap(cv.attrs), CreatedAt: cv.createdAt,
+		State: "OPEN", CloseReason: cv.closeReason, ClosedAt: cv.closedAt, AnsweredAt: cv.answeredAt,
+		Participants: []Participant{}}
+	if cv.closed {
+		v.State = "CLOSED"
+	}
+	if cv.req != nil {
+		v.Request = cv.req.view()
+	}
+	for _, t := range cv.tasks {
+		if t.state == TaskActiveState {
+			v.Participants = append(v.Participants, Participant{Agent: t.agent.def.ID, Task: t.id, Role: t.role})
+		}
+	}
+	return v, true
+}
+
+// Request returns a live request (queued or offered).
+func (s *State) Request(id string) (Request, bool) {
+	r, ok := s.requests[id]
+	if !ok {
+		return Request{}, false
+	}
+	return *r.view(), true
+}
+
+// Position returns a queued request's 1-based position in its queue
+// (counting every request ahead of it: higher priority first, then earlier)
+// and the number waiting. An offered request has position 0.
+func (s *State) Position(id string) (position, waiting int, ok bool) {
+	r, ok := s.requests[id]
+	if !ok {
+		return 0, 0, false
+	}
+	waiting = r.queue.waiting.Len()
+	if r.state != RequestQueuedState {
+		return 0, waiting, true
+	}
+	r.queue.waiting.Ascend(func(x *request) bool {
+		position++
+		return x != r
+	})
+	return position, waiting, true
+}
+
+// QueueStats returns a queue's counters and current waiting figures at now.
+func (s *State) QueueStats(id string, now time.Time) (QueueStats, bool) {
+	q, ok := s.queues[id]
+	if !ok {
+		return QueueStats{}, false
+	}
+	st := q.stats
+	st.Queue = id
+	st.Waiting = q.waiting.Len()
+	st.ReadyAgents = q.avail.Len()
+	st.ThresholdSeconds = slThreshold(q).Seconds()
+	var oldest time.Time
+	q.waiting.Ascend(func(r *request) bool {
+		if oldest.IsZero() || r.enqueuedAt.Before(oldest) {
+			oldest = r.enqueuedAt
+		}
+		return true
+	})
+	if !oldest.IsZero() && now.After(oldest) {
+		st.LongestWaitSeconds = now.Sub(oldest).Seconds()
+	}
+	den := st.Answered + st.Abandoned - st.AbandonedWithinSL
+	st.ServiceLevel = 1
+	if den > 0 {
+		st.ServiceLevel = float64(st.AnsweredWithinSL) / float64(den)
+	}
+	return st, true
+}
+
+// Counts returns totals for gauges: agents by state, waiting requests, open
+// conversations and open tasks.
+func (s *State) Counts() (agentsByState map[AgentState]int, waiting, openConversations, openTasks int) {
+	agentsByState = map[AgentState]int{AgentLogout: 0, AgentNotReady: 0, AgentReady: 0}
+	for _, a := range s.agents {
+		agentsByState[a.state]++
+	}
+	return agentsByState, s.waiting, s.openConvs, len(s.tasks)
+}

@@ -1,0 +1,512 @@
+package routing
+
+import (
+	"encoding/json"
+	"slices"
+	"sort"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+func (s *State) createConversation(c CreateConversation) *Error {
+	if err := checkID("conversation", c.ID); err != nil {
+		return err
+	}
+	if err := checkID("request", c.RequestID); err != nil {
+		return err
+	}
+	if _, ok := s.convs[c.ID]; ok {
+		return errf(CodeAlreadyExists, "conversation %q already exists", c.ID)
+	}
+	if _, ok := s.requests[c.RequestID]; ok {
+		return errf(CodeAlreadyExists, "request %q already exists", c.RequestID)
+	}
+	q, ok := s.queues[c.Queue]
+	if !ok {
+		return errf(CodeQueueNotFound, "queue %q does not exist", c.Queue)
+	}
+	if c.Priority < 0 || c.Priority > MaxPriority {
+		return errf(CodeInvalidArgument, "priority %d is outside 0..%d", c.Priority, MaxPriority)
+	}
+	if err := checkDuration("ttl", c.TTL); err != nil {
+		return err
+	}
+	if len(c.Customer) > MaxCustomerBytes {
+		return errf(CodeLimitExceeded, "customer is over %d bytes", MaxCustomerBytes)
+	}
+	if len(c.Customer) > 0 {
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(c.Customer, &obj) != nil || obj == nil {
+			return errf(CodeInvalidArgument, "customer must be a JSON object")
+		}
+	}
+	if len(c.Attributes) > MaxAttributes {
+		return errf(CodeLimitExceeded, "more than %d attributes", MaxAttributes)
+	}
+	for _, k := range sortedKeys(c.Attributes) {
+		if len(k)+len(c.Attributes[k]) > MaxAttributeBytes || !utf8.ValidString(k) || !utf8.ValidString(c.Attributes[k]) {
+			return errf(CodeInvalidArgument, "attribute %q is over %d bytes or not UTF-8", k, MaxAttributeBytes)
+		}
+	}
+	if s.waiting >= MaxWaitingRequests {
+		return errf(CodeLimitExceeded, "more than %d waiting requests", MaxWaitingRequests)
+	}
+	if s.openConvs >= MaxOpenConversations {
+		return errf(CodeLimitExceeded, "more than %d open conversations", MaxOpenConversations)
+	}
+	s.seq++
+	cv := &conv{
+		id: c.ID, queue: q, priority: c.Priority, customer: slices.Clone(c.Customer),
+		attrs: cloneMap(c.Attributes), createdAt: s.now, enqueuedAt: s.now, seq: s.seq,
+	}
+	s.convs[c.ID] = cv
+	s.openConvs++
+	q.open++
+	q.stats.Offered++
+	ttl := q.def.TTL
+	if c.TTL > 0 {
+		ttl = c.TTL
+	}
+	r := &request{id: c.RequestID, conv: cv, queue: q, priority: c.Priority, enqueuedAt: s.now, seq: s.seq}
+	if ttl > 0 {
+		r.ttl = s.now.Add(ttl)
+	}
+	s.emit(ConversationCreated{Conversation: cv.id, Queue: q.def.ID, MRD: q.def.MRD, At: s.now})
+	s.enqueue(r)
+	s.emit(RequestQueued{Request: r.id, Conversation: cv.id, Queue: q.def.ID, Priority: r.priority, At: s.now})
+	return nil
+}
+
+// enqueue registers a new request (first time or re-created after its agent
+// left) in its queue.
+func (s *State) enqueue(r *request) {
+	r.conv.req = r
+	r.state = RequestQueuedState
+	s.requests[r.id] = r
+	r.queue.waiting.ReplaceOrInsert(r)
+	s.waiting++
+	if !r.ttl.IsZero() {
+		s.addDeadline(r.ttl, deadlineTTL, r.id)
+	}
+	s.dirtyReqs = append(s.dirtyReqs, r)
+}
+
+// match offers work until no waiting request has an available eligible
+// agent. Dirty requests go first in queue order, then dirty agents pull.
+func (s *State) match() {
+	for len(s.dirtyReqs) > 0 || len(s.dirtyAgents) > 0 {
+		reqs := s.dirtyReqs
+		s.dirtyReqs = nil
+		if len(reqs) > 1 {
+			sort.SliceStable(reqs, func(i, j int) bool { return requestLess(reqs[i], reqs[j]) })
+		}
+		for _, r := range reqs {
+			if r.state == RequestQueuedState && s.requests[r.id] == r {
+				s.offerRequest(r)
+			}
+		}
+		agents := s.dirtyAgents
+		s.dirtyAgents = nil
+		for _, a := range agents {
+			a.dirty = false
+		}
+		for _, a := range agents {
+			s.fillAgent(a)
+		}
+	}
+}
+
+func (r *request) excludes(agent string) bool {
+	return len(r.excluded) > 0 && containsSorted(r.excluded, agent)
+}
+
+// offerRequest offers r to the best available agent of its queue.
+func (s *State) offerRequest(r *request) {
+	q := r.queue
+	if q.def.Mode == External {
+		return
+	}
+	var best *agentMRD
+	q.avail.Ascend(func(it availItem) bool {
+		if r.excludes(it.id) {
+			return true
+		}
+		best = it.am
+		return false
+	})
+	if best != nil {
+		s.offer(r, best)
+	}
+}
+
+// fillAgent gives an available agent the best waiting requests of its
+// queues, MRD by MRD, while it has room.
+func (s *State) fillAgent(a *agentRT) {
+	for _, id := range s.mrdIDs {
+		am := a.mrds[id]
+		for am.available() {
+			var best *request
+			for _, q := range am.queues {
+				q.waiting.Ascend(func(r *request) bool {
+					if r.excludes(a.def.ID) {
+						return true
+					}
+					if best == nil || requestLess(r, best) {
+						best = r
+					}
+					return false
+				})
+			}
+			if best == nil {
+				break
+			}
+			s.offer(best, am)
+		}
+	}
+}
+
+// offer reserves am's capacity for r: task RESERVED with a RONA deadline.
+func (s *State) offer(r *request, am *agentMRD) {
+	q := r.queue
+	q.waiting.Delete(r)
+	s.waiting--
+	t := &task{
+		id: s.newTaskID(), conv: r.conv, req: r, agent: am.agent, am: am, queue: q,
+		state: TaskReservedState, reservedAt: s.now, role: "PRIMARY",
+	}
+	rona := q.def.RONATimeout
+	if rona == 0 {
+		rona = DefaultRONATimeout
+	}
+	t.deadline = s.now.Add(rona)
+	s.addDeadline(t.deadline, deadlineRONA, t.id)
+	s.tasks[t.id] = t
+	am.agent.tasks = append(am.agent.tasks, t)
+	r.conv.tasks = append(r.conv.tasks, t)
+	r.state = RequestOfferedState
+	r.task = t
+	am.load++
+	am.lastOffer = s.now
+	s.emit(TaskReserved{Task: t.id, Conversation: r.conv.id, Request: r.id, Agent: am.agent.def.ID,
+		Queue: q.def.ID, MRD: q.def.MRD, Deadline: t.deadline, At: s.now})
+	s.refreshAgent(am.agent)
+}
+
+func (s *State) ownedTask(id, agent string) (*task, *Error) {
+	t, ok := s.tasks[id]
+	if !ok {
+		return nil, errf(CodeTaskNotFound, "task %q does not exist or is closed", id)
+	}
+	if t.agent.def.ID != agent {
+		return nil, errf(CodeNotTaskOwner, "task %q belongs to another agent", id)
+	}
+	return t, nil
+}
+
+func (s *State) acceptTask(c AcceptTask) *Error {
+	t, err := s.ownedTask(c.Task, c.Agent)
+	if err != nil {
+		return err
+	}
+	if t.state != TaskReservedState {
+		return errf(CodeInvalidTransition, "task %q is %s; only a RESERVED task can be accepted", t.id, t.state)
+	}
+	r := t.req
+	s.removeDeadline(t.deadline, deadlineRONA, t.id)
+	t.state = TaskActiveState
+	t.acceptedAt = s.now
+	t.deadline = time.Time{}
+	t.req = nil
+	s.emit(TaskActivated{Task: t.id, Conversation: t.conv.id, Agent: t.agent.def.ID, At: s.now})
+	s.emit(ParticipantJoined{Conversation: t.conv.id, Agent: t.agent.def.ID, Task: t.id, Role: t.role, At: s.now})
+	if t.conv.answeredAt.IsZero() {
+		t.conv.answeredAt = s.now
+		st := &r.queue.stats
+		st.Answered++
+		wait := s.now.Sub(r.enqueuedAt)
+		st.TotalWaitAnswered += wait.Seconds()
+		if wait <= slThreshold(r.queue) {
+			st.AnsweredWithinSL++
+		}
+	}
+	s.removeRequest(r, ReasonAccepted)
+	return nil
+}
+
+func slThreshold(q *queueRT) time.Duration {
+	if q.def.ServiceLevelThreshold > 0 {
+		return q.def.ServiceLevelThreshold
+	}
+	return DefaultServiceLevelThreshold
+}
+
+// removeRequest ends r (accepted, expired, cancelled, abandoned).
+func (s *State) removeRequest(r *request, reason CloseReason) {
+	if r.state == RequestQueuedState {
+		r.queue.waiting.Delete(r)
+		s.waiting--
+	}
+	if !r.ttl.IsZero() {
+		s.removeDeadline(r.ttl, deadlineTTL, r.id)
+	}
+	delete(s.requests, r.id)
+	if r.conv.req == r {
+		r.conv.req = nil
+	}
+	s.emit(RequestRemoved{Request: r.id, Conversation: r.conv.id, Queue: r.queue.def.ID, Reason: reason,
+		WaitSeconds: s.now.Sub(r.enqueuedAt).Seconds(), At: s.now})
+}
+
+func (s *State) declineTask(c DeclineTask) *Error {
+	t, err := s.ownedTask(c.Task, c.Agent)
+	if err != nil {
+		return err
+	}
+	if t.state != TaskReservedState {
+		return errf(CodeInvalidTransition, "task %q is %s; only a RESERVED task can be declined", t.id, t.state)
+	}
+	r := t.req
+	s.closeTask(t, ReasonDeclined)
+	s.requeue(r, ReasonDeclined, t.agent.def.ID, true)
+	return nil
+}
+
+// closeTask ends t and frees its capacity.
+func (s *State) closeTask(t *task, reason CloseReason) {
+	switch t.state {
+	case TaskReservedState:
+		s.removeDeadline(t.deadline, deadlineRONA, t.id)
+	case TaskWrapUpState:
+		s.removeDeadline(t.deadline, deadlineWrapUp, t.id)
+	}
+	t.state = TaskClosedState
+	t.deadline = time.Time{}
+	delete(s.tasks, t.id)
+	t.agent.tasks = removeTask(t.agent.tasks, t)
+	t.conv.tasks = removeTask(t.conv.tasks, t)
+	t.am.load--
+	s.emit(TaskClosed{Task: t.id, Conversation: t.conv.id, Agent: t.agent.def.ID, Reason: reason, At: s.now})
+	s.refreshAgent(t.agent)
+}
+
+func removeTask(ts []*task, t *task) []*task {
+	if i := slices.Index(ts, t); i >= 0 {
+		return slices.Delete(ts, i, i+1)
+	}
+	return ts
+}
+
+// requeue puts an offered request back in its queue at its original
+// position, or expires it when its TTL has passed.
+func (s *State) requeue(r *request, reason CloseReason, agent string, exclude bool) {
+	r.task = nil
+	if !r.ttl.IsZero() && !s.now.Before(r.ttl) {
+		s.expire(r)
+		return
+	}
+	if exclude && !r.excludes(agent) {
+		i := sort.SearchStrings(r.excluded, agent)
+		r.excluded = slices.Insert(r.excluded, i, agent)
+	}
+	r.state = RequestQueuedState
+	r.queue.waiting.ReplaceOrInsert(r)
+	s.waiting++
+	s.emit(RequestUpdated{Request: r.id, Conversation: r.conv.id, Queue: r.queue.def.ID, Reason: reason,
+		LastAgent: agent, Excluded: slices.Clone(r.excluded), At: s.now})
+	s.dirtyReqs = append(s.dirtyReqs, r)
+}
+
+func (s *State) expire(r *request) {
+	r.queue.stats.Expired++
+	s.removeRequest(r, ReasonExpired)
+	s.closeConversation(r.conv, ReasonNoAgentAvailable)
+}
+
+func (s *State) closeTaskCmd(c CloseTask) *Error {
+	t, err := s.ownedTask(c.Task, c.Agent)
+	if err != nil {
+		return err
+	}
+	switch t.state {
+	case TaskActiveState:
+		s.leave(t)
+		if len(t.conv.tasks) == 0 && t.conv.req == nil && !t.conv.closed {
+			s.closeConversation(t.conv, ReasonDone)
+		}
+	case TaskWrapUpState:
+		s.closeTask(t, ReasonDone)
+	default:
+		return errf(CodeInvalidTransition, "task %q is %s; decline a RESERVED task instead", t.id, t.state)
+	}
+	return nil
+}
+
+// activeAgents counts the conversation's tasks that are ACTIVE.
+func (cv *conv) activeAgents() int {
+	n := 0
+	for _, t := range cv.tasks {
+		if t.state == TaskActiveState {
+			n++
+		}
+	}
+	return n
+}
+
+// leave takes an ACTIVE task's agent out of the conversation: wrap-up when
+// the queue has one, else the task closes DONE.
+func (s *State) leave(t *task) {
+	s.emit(ParticipantLeft{Conversation: t.conv.id, Agent: t.agent.def.ID, Task: t.id, At: s.now})
+	if w := t.queue.def.WrapUp; w > 0 {
+		t.state = TaskWrapUpState
+		t.deadline = s.now.Add(w)
+		s.addDeadline(t.deadline, deadlineWrapUp, t.id)
+		s.emit(TaskWrapUp{Task: t.id, Conversation: t.conv.id, Agent: t.agent.def.ID, Deadline: t.deadline, At: s.now})
+		return
+	}
+	s.closeTask(t, ReasonDone)
+}
+
+func (s *State) closeConversationCmd(c CloseConversation) *Error {
+	cv, ok := s.convs[c.Conversation]
+	if !ok {
+		return errf(CodeConversationNotFound, "conversation %q does not exist", c.Conversation)
+	}
+	if cv.closed {
+		return errf(CodeInvalidTransition, "conversation %q is already closed", cv.id)
+	}
+	if r := cv.req; r != nil {
+		if r.state == RequestOfferedState {
+			s.revoke(r.task, ReasonCancelled)
+		}
+		r.queue.stats.Cancelled++
+		s.removeRequest(r, ReasonCancelled)
+	}
+	s.closeConversation(cv, ReasonDone)
+	return nil
+}
+
+func (s *State) revoke(t *task, reason CloseReason) {
+	s.emit(TaskRevoked{Task: t.id, Conversation: t.conv.id, Agent: t.agent.def.ID, Reason: reason, At: s.now})
+	s.closeTask(t, reason)
+}
+
+// closeConversation ends cv: agents still active leave (wrap-up or close).
+func (s *State) closeConversation(cv *conv, reason CloseReason) {
+	for _, t := range slices.Clone(cv.tasks) {
+		if t.state == TaskActiveState {
+			s.leave(t)
+		}
+	}
+	cv.closed = true
+	cv.closeReason = reason
+	cv.closedAt = s.now
+	s.openConvs--
+	cv.queue.open--
+	s.emit(ConversationClosed{Conversation: cv.id, Reason: reason, At: s.now})
+	s.closedConvs = append(s.closedConvs, cv.id)
+	if len(s.closedConvs) > RetainedClosedConversations {
+		old := s.closedConvs[0]
+		s.closedConvs = slices.Delete(s.closedConvs, 0, 1)
+		delete(s.convs, old)
+	}
+}
+
+func (s *State) abandonConversation(c AbandonConversation) *Error {
+	cv, ok := s.convs[c.Conversation]
+	if !ok {
+		return errf(CodeConversationNotFound, "conversation %q does not exist", c.Conversation)
+	}
+	if cv.closed || cv.req == nil || !cv.answeredAt.IsZero() {
+		return errf(CodeConversationNotWaiting, "conversation %q is not waiting for an agent", cv.id)
+	}
+	r := cv.req
+	if r.state == RequestOfferedState {
+		s.revoke(r.task, ReasonCancelled)
+	}
+	st := &r.queue.stats
+	st.Abandoned++
+	if s.now.Sub(r.enqueuedAt) < slThreshold(r.queue) {
+		st.AbandonedWithinSL++
+	}
+	s.removeRequest(r, ReasonAbandoned)
+	s.closeConversation(cv, ReasonAbandoned)
+	return nil
+}
+
+// logoutWork re-routes an agent's work before LOGOUT: reserved requests go
+// back to their queues, conversations the agent was alone in are queued
+// again at their original position, wrap-ups end.
+func (s *State) logoutWork(a *agentRT) {
+	for _, t := range slices.Clone(a.tasks) {
+		switch t.state {
+		case TaskReservedState:
+			r := t.req
+			s.revoke(t, ReasonAgentLogout)
+			s.requeue(r, ReasonAgentLogout, a.def.ID, false)
+		case TaskActiveState:
+			cv := t.conv
+			s.emit(ParticipantLeft{Conversation: cv.id, Agent: a.def.ID, Task: t.id, At: s.now})
+			s.closeTask(t, ReasonAgentLogout)
+			if cv.activeAgents() == 0 && cv.req == nil && !cv.closed {
+				s.reopen(cv, a.def.ID)
+			}
+		case TaskWrapUpState:
+			s.closeTask(t, ReasonDone)
+		}
+	}
+}
+
+// reopen queues a new request for a conversation whose last agent dropped
+// it, at the conversation's original queue position.
+func (s *State) reopen(cv *conv, lastAgent string) {
+	cv.requeues++
+	r := &request{
+		id: cv.id + "/" + strconv.Itoa(cv.requeues), conv: cv, queue: cv.queue, priority: cv.priority,
+		enqueuedAt: cv.enqueuedAt, seq: cv.seq,
+	}
+	for s.requests[r.id] != nil {
+		cv.requeues++
+		r.id = cv.id + "/" + strconv.Itoa(cv.requeues)
+	}
+	s.enqueue(r)
+	s.emit(RequestQueued{Request: r.id, Conversation: cv.id, Queue: cv.queue.def.ID, Priority: r.priority, At: s.now})
+	s.emit(RequestUpdated{Request: r.id, Conversation: cv.id, Queue: cv.queue.def.ID, Reason: ReasonRequeuedAfterDrop, LastAgent: lastAgent, At: s.now})
+}
+
+// tick fires every deadline at or before now, earliest first.
+func (s *State) tick() {
+	now := s.now.UnixNano()
+	for {
+		d, ok := s.deadlines.Min()
+		if !ok || d.at > now {
+			return
+		}
+		s.deadlines.Delete(d)
+		switch d.kind {
+		case deadlineRONA:
+			t := s.tasks[d.id]
+			if t == nil || t.state != TaskReservedState {
+				continue
+			}
+			// The RONA action comes before the task closes, so the freed
+			// capacity never shows the agent READY for an instant.
+			r := t.req
+			s.emit(TaskRevoked{Task: t.id, Conversation: t.conv.id, Agent: t.agent.def.ID, Reason: ReasonRONA, At: s.now})
+			if t.queue.def.RONAAction != "NONE" && t.agent.state == AgentReady {
+				s.changeAgentState(t.agent, AgentNotReady, RONAReasonCode)
+			}
+			s.closeTask(t, ReasonRONA)
+			s.requeue(r, ReasonRONA, t.agent.def.ID, true)
+		case deadlineWrapUp:
+			if t := s.tasks[d.id]; t != nil && t.state == TaskWrapUpState {
+				s.closeTask(t, ReasonDone)
+			}
+		case deadlineTTL:
+			// An offered request expires only if its offer fails (requeue).
+			if r := s.requests[d.id]; r != nil && r.state == RequestQueuedState {
+				s.expire(r)
+			}
+		}
+	}
+}
