@@ -24,7 +24,10 @@ type Entry struct {
 
 // Snapshot is a serialized state covering every entry up to and including Seq.
 type Snapshot struct {
-	Seq  uint64
+	// Seq is the last entry the snapshot covers; recovery replays entries
+	// from Seq+1.
+	Seq uint64
+	// Data is the serialized state, opaque to the journal.
 	Data []byte
 }
 

@@ -97,7 +97,7 @@ type taskSnap struct {
 // behave the same encode to the same bytes.
 func (s *State) MarshalSnapshot() ([]byte, error) {
 	sn := snapshot{Version: snapshotVersion, Seq: s.seq, TaskSeq: s.taskSeq, MRDs: s.MRDs(), Reasons: s.ReasonCodes(),
-		ClosedOrder: slices.Clone(s.closedConvs)}
+		ClosedOrder: slices.Clone(s.closedConvs[s.closedHead:])}
 	for _, id := range s.queueIDs {
 		q := s.queues[id]
 		sn.Queues = append(sn.Queues, queueSnap{Def: cloneQueue(q.def), Stats: q.stats})

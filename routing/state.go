@@ -33,7 +33,8 @@ type State struct {
 	reasons  map[string]ReasonCode
 
 	convs       map[string]*conv
-	closedConvs []string // FIFO of retained closed conversations
+	closedConvs []string // FIFO of retained closed conversations, from closedHead
+	closedHead  int
 	openConvs   int
 	requests    map[string]*request
 	tasks       map[string]*task

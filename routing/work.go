@@ -405,10 +405,15 @@ func (s *State) closeConversation(cv *conv, reason CloseReason) {
 	cv.queue.open--
 	s.emit(ConversationClosed{Conversation: cv.id, Reason: reason, At: s.now})
 	s.closedConvs = append(s.closedConvs, cv.id)
-	if len(s.closedConvs) > RetainedClosedConversations {
-		old := s.closedConvs[0]
-		s.closedConvs = slices.Delete(s.closedConvs, 0, 1)
-		delete(s.convs, old)
+	if len(s.closedConvs)-s.closedHead > RetainedClosedConversations {
+		delete(s.convs, s.closedConvs[s.closedHead])
+		s.closedConvs[s.closedHead] = ""
+		s.closedHead++
+		// Compact now and then, so forgetting is O(1) amortized.
+		if s.closedHead >= RetainedClosedConversations {
+			s.closedConvs = append(s.closedConvs[:0], s.closedConvs[s.closedHead:]...)
+			s.closedHead = 0
+		}
 	}
 }
 
