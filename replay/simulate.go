@@ -129,8 +129,9 @@ func Simulate(o SimOptions) (*SimReport, error) {
 		Queues: []routing.Queue{{ID: "q", MRD: "voice"}},
 	}
 	for i := range o.Agents {
-		// Agents stay until the queue has drained: logout waits for work.
-		s.Shifts = append(s.Shifts, Shift{Agent: "a" + strconv.Itoa(100000+i), Login: 0, Logout: horizon})
+		// Agents stay long after the last arrival, so the queue drains;
+		// only [warm-up, horizon) is measured.
+		s.Shifts = append(s.Shifts, Shift{Agent: "a" + strconv.Itoa(100000+i), Login: 0, Logout: 2*horizon + 24*time.Hour})
 	}
 	for t := exp(1 / lambda); t < horizon; t += exp(1 / lambda) {
 		a := Arrival{At: t, Queue: "q", Service: exp(o.AHT.Seconds())}

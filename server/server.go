@@ -1,0 +1,222 @@
+// Package server assembles a running omniroute: the journal (embedded NATS
+// JetStream by default, or an external NATS), the single-writer node, the
+// configuration's definitions, the native REST API, the Agent Desk
+// Socket.IO endpoint and the metrics, on one HTTP listener.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/omniroute/omniroute/agentdesk"
+	"github.com/omniroute/omniroute/auth"
+	"github.com/omniroute/omniroute/config"
+	"github.com/omniroute/omniroute/journal"
+	"github.com/omniroute/omniroute/journal/natsjournal"
+	"github.com/omniroute/omniroute/node"
+	"github.com/omniroute/omniroute/restapi"
+	"github.com/omniroute/omniroute/routing"
+)
+
+// Options configure Start. Config is required; the other fields override
+// the config file's server section when set.
+type Options struct {
+	Config  *config.Config
+	Listen  string
+	DataDir string
+	NATSURL string
+	Logger  *slog.Logger
+}
+
+// Server is a running omniroute.
+type Server struct {
+	log      *slog.Logger
+	nats     *natsjournal.EmbeddedServer
+	nc       *nats.Conn
+	journal  journal.Journal
+	node     *node.Node
+	desk     *agentdesk.Server
+	http     *http.Server
+	listener net.Listener
+	auth     *auth.Authenticator
+	served   chan error
+}
+
+// Start opens everything and begins serving. On error everything opened
+// so far is closed again.
+func Start(ctx context.Context, o Options) (_ *Server, err error) {
+	if o.Config == nil {
+		return nil, errors.New("server: no config")
+	}
+	c := o.Config
+	if o.Listen == "" {
+		o.Listen = c.Server.Listen
+	}
+	if o.DataDir == "" {
+		o.DataDir = c.Server.DataDir
+	}
+	if o.NATSURL == "" {
+		o.NATSURL = c.Server.NATSURL
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	s := &Server{log: o.Logger, served: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("server: data dir: %w", err)
+	}
+	if o.NATSURL == "" {
+		s.nats, err = natsjournal.StartEmbedded(natsjournal.EmbeddedOptions{DataDir: filepath.Join(o.DataDir, "jetstream")})
+		if err != nil {
+			return nil, fmt.Errorf("server: embedded NATS: %w", err)
+		}
+		s.nc, err = s.nats.Conn()
+	} else {
+		s.nc, err = natsjournal.Connect(o.NATSURL)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("server: NATS connection: %w", err)
+	}
+	s.journal, err = natsjournal.Open(ctx, s.nc, natsjournal.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("server: journal: %w", err)
+	}
+	s.node, err = node.Open(ctx, node.Config{Journal: s.journal, SnapshotEvery: c.Server.SnapshotEvery, Logger: o.Logger})
+	if err != nil {
+		return nil, err
+	}
+	if err := applyConfig(ctx, s.node, c); err != nil {
+		return nil, err
+	}
+	secret, err := auth.LoadOrCreateSecret(filepath.Join(o.DataDir, "token.secret"))
+	if err != nil {
+		return nil, fmt.Errorf("server: token secret: %w", err)
+	}
+	s.auth, err = auth.FromConfig(c, secret, nil)
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	api := restapi.New(s.node, s.auth, restapi.Options{Logger: o.Logger, Registry: reg})
+	s.desk, err = agentdesk.New(s.node, s.verifyAgentToken, agentdesk.Options{Logger: o.Logger})
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/socket.io/", s.desk.Handler())
+	mux.Handle("/", api)
+	s.listener, err = net.Listen("tcp", o.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("server: listen: %w", err)
+	}
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { s.served <- s.http.Serve(s.listener) }()
+	o.Logger.Info("omniroute serving", "addr", s.Addr(), "dataDir", o.DataDir, "embeddedNATS", s.nats != nil)
+	return s, nil
+}
+
+// verifyAgentToken accepts agent tokens for their own agent; admin tokens
+// are not agent identities on the desk protocol.
+func (s *Server) verifyAgentToken(token string) (string, error) {
+	p, err := s.auth.Verify(token)
+	if err != nil {
+		return "", err
+	}
+	if p.AgentID == "" {
+		return "", auth.ErrUnauthorized
+	}
+	return p.AgentID, nil
+}
+
+// applyConfig upserts the configuration's definitions, tier by tier (MRDs
+// and reason codes, then agents, then queues). Upserts are idempotent, so a
+// restart with the same file changes nothing but the journal's length.
+func applyConfig(ctx context.Context, n *node.Node, c *config.Config) error {
+	for _, cmd := range c.Commands() {
+		if _, err := n.Submit(ctx, cmd); err != nil {
+			return fmt.Errorf("server: config %s: %w", describe(cmd), err)
+		}
+	}
+	return nil
+}
+
+func describe(cmd routing.Command) string {
+	switch c := cmd.(type) {
+	case routing.UpsertMRD:
+		return "mrd " + c.MRD.ID
+	case routing.UpsertQueue:
+		return "queue " + c.Queue.ID
+	case routing.UpsertAgent:
+		return "agent " + c.Agent.ID
+	case routing.UpsertReasonCode:
+		return "reason code " + c.ReasonCode.ID
+	}
+	return cmd.CommandName()
+}
+
+// Addr is the listening address (host:port).
+func (s *Server) Addr() string { return s.listener.Addr().String() }
+
+// URL is the base URL, http://host:port.
+func (s *Server) URL() string { return "http://" + s.Addr() }
+
+// Node returns the single writer (for in-process tools and tests).
+func (s *Server) Node() *node.Node { return s.node }
+
+// Auth returns the authenticator.
+func (s *Server) Auth() *auth.Authenticator { return s.auth }
+
+// Wait blocks until the HTTP server stops or the node fails.
+func (s *Server) Wait(ctx context.Context) error {
+	select {
+	case err := <-s.served:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	case <-s.node.Done():
+		return s.node.Err()
+	case <-ctx.Done():
+		return nil
+	}
+}
+
+// Close stops serving and closes everything, in reverse order of Start.
+func (s *Server) Close() error {
+	if s.desk != nil {
+		s.desk.Close()
+	}
+	if s.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		s.http.Shutdown(ctx)
+		cancel()
+	}
+	if s.node != nil {
+		s.node.Close()
+	}
+	if s.journal != nil {
+		s.journal.Close()
+	}
+	if s.nc != nil {
+		s.nc.Close()
+	}
+	if s.nats != nil {
+		s.nats.Shutdown()
+	}
+	return nil
+}
