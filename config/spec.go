@@ -1,0 +1,350 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/omniroute/omniroute/routing"
+)
+
+// The spec types are the wire shape of omniroute's definitions: the config
+// file's entries (YAML) and the native REST API's bodies (JSON, DESIGN.md
+// "Native API (v1)") are the same types, so an object that loads from the
+// file can be PUT over HTTP and read back unchanged. Durations are numbers of
+// SECONDS (fractions allowed), because contact-center admins think in seconds.
+//
+// Validate checks what a spec can check alone (ids, names, enums, levels,
+// durations); references to other objects are checked by Config.Validate
+// (config file) or by the engine (REST API), which knows what exists.
+
+// MRDSpec is a media routing domain (ExpertFlow MRD, PROTOCOLS.md):
+//
+//	{"id":"chat","name":"Chat","description":"web chat","interruptible":true,"maxRequests":3}
+type MRDSpec struct {
+	// ID is 1..routing.MaxIDLength bytes of UTF-8 without control characters.
+	ID string `json:"id" yaml:"id"`
+	// Name defaults to ID.
+	Name string `json:"name" yaml:"name"`
+	// Description is free text.
+	Description string `json:"description,omitempty" yaml:"description"`
+	// Interruptible false: work on this MRD puts the agent's other MRDs in
+	// INTERRUPTED (voice).
+	Interruptible bool `json:"interruptible" yaml:"interruptible"`
+	// MaxRequests is the default per-agent capacity, 1..routing.MaxCapacity;
+	// 0 means 1.
+	MaxRequests int `json:"maxRequests" yaml:"maxRequests"`
+}
+
+// ReasonCodeSpec is a not-ready or logout reason (ExpertFlow reasonCode):
+//
+//	{"id":"lunch","name":"Lunch","type":"NOT_READY"}
+type ReasonCodeSpec struct {
+	ID   string `json:"id" yaml:"id"`
+	Name string `json:"name" yaml:"name"`
+	// Type is NOT_READY or LOGOUT: the agent state the reason goes with.
+	Type routing.ReasonType `json:"type" yaml:"type"`
+}
+
+// QueueSpec is a routing queue on one MRD:
+//
+//	{"id":"chat-sales","name":"Chat sales","mrd":"chat","mode":"internal","strategy":"longest-idle",
+//	 "skills":{"sales":30},"members":["alice"],"ronaTimeoutSeconds":20,"ttlSeconds":600,
+//	 "serviceLevelSeconds":20,"wrapUpSeconds":0,"ronaAction":"NOT_READY"}
+type QueueSpec struct {
+	ID   string `json:"id" yaml:"id"`
+	Name string `json:"name" yaml:"name"`
+	// MRD is the id of the queue's media routing domain (required).
+	MRD string `json:"mrd" yaml:"mrd"`
+	// Mode is internal (default: the engine picks the agent) or external (a
+	// partner router does, seed 000).
+	Mode routing.QueueMode `json:"mode,omitempty" yaml:"mode"`
+	// Strategy is longest-idle (default), most-available, least-active,
+	// round-robin or best-skill.
+	Strategy routing.Strategy `json:"strategy,omitempty" yaml:"strategy"`
+	// Skills are the required skills: name -> minimum level 1..100.
+	Skills map[string]int `json:"skills,omitempty" yaml:"skills"`
+	// Members, when not empty, limits the queue to these agent ids.
+	Members []string `json:"members,omitempty" yaml:"members"`
+	// RONATimeoutSeconds is how long an offer waits for accept (0: 30 s).
+	RONATimeoutSeconds float64 `json:"ronaTimeoutSeconds" yaml:"ronaTimeoutSeconds"`
+	// TTLSeconds is how long a request may wait before it expires (0: never).
+	TTLSeconds float64 `json:"ttlSeconds" yaml:"ttlSeconds"`
+	// ServiceLevelSeconds is the answer time counted as within service level (0: 20 s).
+	ServiceLevelSeconds float64 `json:"serviceLevelSeconds" yaml:"serviceLevelSeconds"`
+	// WrapUpSeconds is the wrap-up time after an agent leaves (0: none).
+	WrapUpSeconds float64 `json:"wrapUpSeconds" yaml:"wrapUpSeconds"`
+	// RONAAction is applied to an agent who lets an offer time out:
+	// NOT_READY (default, reason RONA) or NONE.
+	RONAAction string `json:"ronaAction,omitempty" yaml:"ronaAction"`
+}
+
+// AgentSpec is an agent or supervisor:
+//
+//	{"id":"alice","name":"Alice","role":"agent","teams":["team-a"],"skills":{"sales":50},"capacity":{"chat":2}}
+//
+// Username, Password and PasswordHash exist only in the config file (JSON
+// tag "-"): credentials are not journaled and never travel over the REST API,
+// where sending them is an unknown-field error.
+type AgentSpec struct {
+	ID   string `json:"id" yaml:"id"`
+	Name string `json:"name" yaml:"name"`
+	// Role is agent (default) or supervisor.
+	Role routing.Role `json:"role,omitempty" yaml:"role"`
+	// Teams the agent belongs to (supervisors: the teams they supervise).
+	Teams []string `json:"teams,omitempty" yaml:"teams"`
+	// Skills: name -> level 1..100.
+	Skills map[string]int `json:"skills,omitempty" yaml:"skills"`
+	// Capacity: MRD id -> maximum concurrent tasks 0..100; an MRD not listed
+	// takes the MRD's maxRequests.
+	Capacity map[string]int `json:"capacity,omitempty" yaml:"capacity"`
+	// Username is the login name for POST /agent-manager/agent/login; unique.
+	Username string `json:"-" yaml:"username"`
+	// PasswordHash is a bcrypt hash (cost 4..MaxBcryptCost).
+	PasswordHash string `json:"-" yaml:"passwordHash"`
+	// Password is a plain password, hashed by Parse (which then clears it and
+	// adds a warning): for demos only.
+	Password string `json:"-" yaml:"password"`
+}
+
+// Routing converts to the engine's type.
+func (m MRDSpec) Routing() routing.MRD {
+	return routing.MRD{ID: m.ID, Name: m.Name, Description: m.Description, Interruptible: m.Interruptible, MaxRequests: m.MaxRequests}
+}
+
+// MRDSpecFrom converts from the engine's type.
+func MRDSpecFrom(m routing.MRD) MRDSpec {
+	return MRDSpec{ID: m.ID, Name: m.Name, Description: m.Description, Interruptible: m.Interruptible, MaxRequests: m.MaxRequests}
+}
+
+// Routing converts to the engine's type.
+func (r ReasonCodeSpec) Routing() routing.ReasonCode {
+	return routing.ReasonCode{ID: r.ID, Name: r.Name, Type: r.Type}
+}
+
+// ReasonCodeSpecFrom converts from the engine's type.
+func ReasonCodeSpecFrom(r routing.ReasonCode) ReasonCodeSpec {
+	return ReasonCodeSpec{ID: r.ID, Name: r.Name, Type: r.Type}
+}
+
+// Routing converts to the engine's type, seconds to time.Duration (rounded
+// to the nanosecond). Call Validate first: an out-of-range duration does not
+// convert meaningfully.
+func (q QueueSpec) Routing() routing.Queue {
+	return routing.Queue{
+		ID: q.ID, Name: q.Name, MRD: q.MRD, Mode: q.Mode, Strategy: q.Strategy,
+		Skills: cloneMap(q.Skills), Members: slices.Clone(q.Members),
+		RONATimeout: Seconds(q.RONATimeoutSeconds), TTL: Seconds(q.TTLSeconds),
+		ServiceLevelThreshold: Seconds(q.ServiceLevelSeconds), WrapUp: Seconds(q.WrapUpSeconds),
+		RONAAction: q.RONAAction,
+	}
+}
+
+// QueueSpecFrom converts from the engine's type, durations to seconds.
+func QueueSpecFrom(q routing.Queue) QueueSpec {
+	return QueueSpec{
+		ID: q.ID, Name: q.Name, MRD: q.MRD, Mode: q.Mode, Strategy: q.Strategy,
+		Skills: cloneMap(q.Skills), Members: slices.Clone(q.Members),
+		RONATimeoutSeconds: q.RONATimeout.Seconds(), TTLSeconds: q.TTL.Seconds(),
+		ServiceLevelSeconds: q.ServiceLevelThreshold.Seconds(), WrapUpSeconds: q.WrapUp.Seconds(),
+		RONAAction: q.RONAAction,
+	}
+}
+
+// Routing converts to the engine's type (credentials stay behind).
+func (a AgentSpec) Routing() routing.Agent {
+	return routing.Agent{ID: a.ID, Name: a.Name, Role: a.Role, Teams: slices.Clone(a.Teams),
+		Skills: cloneMap(a.Skills), Capacity: cloneMap(a.Capacity)}
+}
+
+// AgentSpecFrom converts from the engine's type; the credentials are empty.
+func AgentSpecFrom(a routing.Agent) AgentSpec {
+	return AgentSpec{ID: a.ID, Name: a.Name, Role: a.Role, Teams: slices.Clone(a.Teams),
+		Skills: cloneMap(a.Skills), Capacity: cloneMap(a.Capacity)}
+}
+
+// Seconds converts a number of seconds to a time.Duration, rounded to the
+// nanosecond. Out-of-range input (NaN, infinities, beyond ±292 years) gives
+// an unspecified value: validate with CheckSeconds first.
+func Seconds(s float64) time.Duration {
+	return time.Duration(math.Round(s * float64(time.Second)))
+}
+
+// CheckSeconds returns an error unless s is a finite number of seconds in
+// 0..routing.MaxDuration (one year). field names the value in the message.
+func CheckSeconds(field string, s float64) error {
+	if math.IsNaN(s) || s < 0 || s > routing.MaxDuration.Seconds() {
+		return fmt.Errorf("%s %s is outside 0..%s seconds", field, fmtSeconds(s), fmtSeconds(routing.MaxDuration.Seconds()))
+	}
+	return nil
+}
+
+// fmtSeconds prints seconds as an admin typed them: 31536000, not 3.1536e+07.
+func fmtSeconds(s float64) string { return strconv.FormatFloat(s, 'f', -1, 64) }
+
+// Validate checks the MRD alone: id, name, description, maxRequests.
+func (m MRDSpec) Validate() error {
+	return errors.Join(
+		checkID("id", m.ID),
+		checkText("name", m.Name),
+		checkText("description", m.Description),
+		checkRange("maxRequests", m.MaxRequests, 0, routing.MaxCapacity),
+	)
+}
+
+// Validate checks the reason code alone: id, name, type.
+func (r ReasonCodeSpec) Validate() error {
+	var errType error
+	if r.Type != routing.ReasonTypeNotReady && r.Type != routing.ReasonTypeLogout {
+		errType = fmt.Errorf("type must be NOT_READY or LOGOUT, not %q", r.Type)
+	}
+	return errors.Join(checkID("id", r.ID), checkText("name", r.Name), errType)
+}
+
+// Validate checks the queue alone: id, name, mrd given, mode, strategy,
+// skills, members, durations, ronaAction. Whether the MRD exists is for the
+// caller (Config.Validate, or the engine's MRD_NOT_FOUND).
+func (q QueueSpec) Validate() error {
+	errs := []error{checkID("id", q.ID), checkText("name", q.Name)}
+	if q.MRD == "" {
+		errs = append(errs, errors.New("mrd is required"))
+	} else {
+		errs = append(errs, checkID("mrd", q.MRD))
+	}
+	switch q.Mode {
+	case "", routing.Internal, routing.External:
+	default:
+		errs = append(errs, fmt.Errorf("mode must be internal or external, not %q", q.Mode))
+	}
+	switch q.Strategy {
+	case "", routing.LongestIdle, routing.MostAvailable, routing.LeastActive, routing.RoundRobin, routing.BestSkill:
+	default:
+		errs = append(errs, fmt.Errorf("unknown strategy %q (longest-idle, most-available, least-active, round-robin, best-skill)", q.Strategy))
+	}
+	errs = append(errs, checkSkills(q.Skills))
+	if len(q.Members) > routing.MaxMembersPerQueue {
+		errs = append(errs, fmt.Errorf("more than %d members", routing.MaxMembersPerQueue))
+	} else {
+		for i, m := range q.Members {
+			errs = append(errs, checkID(fmt.Sprintf("members[%d]", i), m))
+		}
+	}
+	errs = append(errs,
+		CheckSeconds("ronaTimeoutSeconds", q.RONATimeoutSeconds),
+		CheckSeconds("ttlSeconds", q.TTLSeconds),
+		CheckSeconds("serviceLevelSeconds", q.ServiceLevelSeconds),
+		CheckSeconds("wrapUpSeconds", q.WrapUpSeconds))
+	switch q.RONAAction {
+	case "", "NOT_READY", "NONE":
+	default:
+		errs = append(errs, fmt.Errorf("ronaAction must be NOT_READY or NONE, not %q", q.RONAAction))
+	}
+	return errors.Join(errs...)
+}
+
+// Validate checks the agent alone: id, name, role, teams, skills, capacity
+// values. Whether the capacity's MRDs exist, and the credentials, are for the
+// caller (Config.Validate, or the engine's MRD_NOT_FOUND).
+func (a AgentSpec) Validate() error {
+	errs := []error{checkID("id", a.ID), checkText("name", a.Name)}
+	switch a.Role {
+	case "", routing.RoleAgent, routing.RoleSupervisor:
+	default:
+		errs = append(errs, fmt.Errorf("role must be agent or supervisor, not %q", a.Role))
+	}
+	if len(a.Teams) > routing.MaxTeamsPerAgent {
+		errs = append(errs, fmt.Errorf("more than %d teams", routing.MaxTeamsPerAgent))
+	} else {
+		for i, t := range a.Teams {
+			errs = append(errs, checkID(fmt.Sprintf("teams[%d]", i), t))
+		}
+	}
+	errs = append(errs, checkSkills(a.Skills))
+	if len(a.Capacity) > routing.MaxMRDs {
+		errs = append(errs, fmt.Errorf("capacity names more than %d MRDs", routing.MaxMRDs))
+	} else {
+		for _, m := range sortedKeys(a.Capacity) {
+			errs = append(errs, checkID("capacity mrd", m),
+				checkRange(fmt.Sprintf("capacity[%q]", m), a.Capacity[m], 0, routing.MaxCapacity))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkID mirrors the engine's id rule so that the config file fails at
+// load, naming the object, rather than at the first upsert.
+func checkID(field, id string) error {
+	switch {
+	case id == "":
+		return fmt.Errorf("%s is empty", field)
+	case len(id) > routing.MaxIDLength:
+		return fmt.Errorf("%s is longer than %d bytes", field, routing.MaxIDLength)
+	case !utf8.ValidString(id):
+		return fmt.Errorf("%s is not valid UTF-8", field)
+	}
+	for _, r := range id {
+		if r < 0x20 || r == 0x7f {
+			return fmt.Errorf("%s %q has a control character", field, id)
+		}
+	}
+	return nil
+}
+
+func checkText(field, s string) error {
+	switch {
+	case len(s) > routing.MaxNameLength:
+		return fmt.Errorf("%s is longer than %d bytes", field, routing.MaxNameLength)
+	case !utf8.ValidString(s):
+		return fmt.Errorf("%s is not valid UTF-8", field)
+	}
+	return nil
+}
+
+func checkRange(field string, v, lo, hi int) error {
+	if v < lo || v > hi {
+		return fmt.Errorf("%s %d is outside %d..%d", field, v, lo, hi)
+	}
+	return nil
+}
+
+func checkSkills(skills map[string]int) error {
+	if len(skills) > routing.MaxSkillsPerEntity {
+		return fmt.Errorf("more than %d skills", routing.MaxSkillsPerEntity)
+	}
+	var errs []error
+	for _, name := range sortedKeys(skills) {
+		if err := checkID("skill name", name); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if l := skills[name]; l < 1 || l > routing.MaxSkillLevel {
+			errs = append(errs, fmt.Errorf("skill %q level %d is outside 1..%d", name, l, routing.MaxSkillLevel))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func cloneMap[V any](m map[string]V) map[string]V {
+	if m == nil {
+		return nil
+	}
+	c := make(map[string]V, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
