@@ -9,9 +9,9 @@ import (
 
 func simulateCmd() *cobra.Command {
 	var (
-		o                replay.SimOptions
-		aht, patience    string
-		asJSON           bool
+		o             replay.SimOptions
+		aht, patience string
+		asJSON        bool
 	)
 	cmd := &cobra.Command{
 		Use:   "simulate",

@@ -116,10 +116,12 @@ func ReportDay(day trace.Day, month []trace.Call, opt BankOptions) (*DayReport, 
 	if err != nil {
 		return nil, err
 	}
-	return dayReport(day, run), nil
+	return DayReportOf(day, run), nil
 }
 
-func dayReport(day trace.Day, run *Run) *DayReport {
+// DayReportOf reports a finished run of day (virtual or live) by hour and
+// for the day, beside the recorded figures.
+func DayReportOf(day trace.Day, run *Run) *DayReport {
 	rep := &DayReport{Date: day.Date.String(), Agents: len(run.Setup.Shifts), Commands: run.Commands}
 	rep.Day.Figures = run.Figures(func(int) bool { return true }, Interval{})
 	rep.BusySeconds = overlap(run.Busy, Interval{}).Seconds()

@@ -164,7 +164,7 @@ func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Journal, error) {
 	if mp := nc.MaxPayload(); mp < RequiredMaxPayload {
 		return nil, fmt.Errorf("natsjournal: server max_payload is %d bytes, need at least %d", mp, RequiredMaxPayload)
 	}
-	js, err := jetstream.New(nc)
+	js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(publishTimeout))
 	if err != nil {
 		return nil, fmt.Errorf("natsjournal: %w", err)
 	}
@@ -326,19 +326,73 @@ func (j *Journal) Append(ctx context.Context, data []byte) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	ack, err := j.js.Publish(ctx, j.subject, data,
-		jetstream.WithExpectStream(j.name),
-		jetstream.WithExpectLastSequence(j.last))
-	if err == nil && (ack.Stream != j.name || ack.Sequence != j.last+1) {
-		err = fmt.Errorf("acknowledged as %s sequence %d, want %s sequence %d",
-			ack.Stream, ack.Sequence, j.name, j.last+1)
+	var err error
+	for attempt := 1; ; attempt++ {
+		var ack *jetstream.PubAck
+		ack, err = j.js.Publish(ctx, j.subject, data,
+			jetstream.WithExpectStream(j.name),
+			jetstream.WithExpectLastSequence(j.last))
+		if err == nil && (ack.Stream != j.name || ack.Sequence != j.last+1) {
+			err = fmt.Errorf("acknowledged as %s sequence %d, want %s sequence %d",
+				ack.Stream, ack.Sequence, j.name, j.last+1)
+		}
+		if err == nil {
+			j.last = ack.Sequence
+			return ack.Sequence, nil
+		}
+		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, jetstream.ErrNoStreamResponse) {
+			break
+		}
+		// No acknowledgement in time (a slow fsync on a loaded machine):
+		// ask the server whether the entry was stored. Stored -> done; not
+		// stored -> publish again (the expected last sequence makes a
+		// duplicate impossible); anything else stays a failure.
+		stored, rerr := j.storedAfter(ctx, data)
+		if rerr == nil && stored {
+			j.last++
+			return j.last, nil
+		}
+		if rerr != nil || attempt >= appendAttempts || ctx.Err() != nil {
+			if rerr != nil {
+				err = fmt.Errorf("%w (resolving: %v)", err, rerr)
+			}
+			break
+		}
 	}
+	j.failed = err
+	return 0, fmt.Errorf("natsjournal: append: %w", err)
+}
+
+// publishTimeout bounds one publish when the caller's context has no
+// deadline: long enough for an fsync on a loaded machine, short enough
+// that a dead server is noticed.
+const publishTimeout = 15 * time.Second
+
+// appendAttempts bounds how often Append publishes one entry whose
+// acknowledgement timed out and which the server says it does not hold.
+const appendAttempts = 5
+
+// storedAfter says whether the stream's next entry after j.last exists
+// and holds data: the answer to an unacknowledged publish.
+func (j *Journal) storedAfter(ctx context.Context, data []byte) (bool, error) {
+	last, err := j.lastSeq(ctx)
 	if err != nil {
-		j.failed = err
-		return 0, fmt.Errorf("natsjournal: append: %w", err)
+		return false, err
 	}
-	j.last = ack.Sequence
-	return ack.Sequence, nil
+	switch last {
+	case j.last:
+		return false, nil
+	case j.last + 1:
+		m, err := j.stream.GetMsg(ctx, last)
+		if err != nil {
+			return false, err
+		}
+		if !bytes.Equal(m.Data, data) {
+			return false, fmt.Errorf("sequence %d holds another entry", last)
+		}
+		return true, nil
+	}
+	return false, fmt.Errorf("stream last sequence %d, expected %d or %d", last, j.last, j.last+1)
 }
 
 // Read delivers entries from seq max(from,1) up to the stream's last sequence
