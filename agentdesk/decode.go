@@ -1,0 +1,342 @@
+package agentdesk
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/omniroute/omniroute/routing"
+)
+
+// Decoders: one per desk event. Each takes the event's arguments as the
+// Socket.IO library hands them over (JSON decoded into any: map[string]any,
+// []any, string, float64, bool, nil; the acknowledgement callback already
+// removed) and returns a typed request or a *DecodeError. They never panic.
+
+// DecodeError codes.
+const (
+	// CodeInvalidPayload: the event has no argument, or its first argument
+	// is not a JSON object (nor a string holding one).
+	CodeInvalidPayload = "INVALID_PAYLOAD"
+	// CodeMissingField: a required field is absent, null or empty.
+	CodeMissingField = "MISSING_FIELD"
+	// CodeInvalidField: a field has the wrong JSON type or a value outside
+	// its set.
+	CodeInvalidField = "INVALID_FIELD"
+	// CodeFieldTooLong: a string field is longer than its limit
+	// (routing.MaxIDLength bytes for ids) or not UTF-8.
+	CodeFieldTooLong = "FIELD_TOO_LONG"
+)
+
+// MaxStringPayloadBytes bounds a payload sent as a JSON string (rather than
+// an object), the only case where a decoder parses JSON itself.
+const MaxStringPayloadBytes = 64 << 10
+
+// DecodeError is a malformed desk event. Code is one of CodeInvalidPayload,
+// CodeMissingField, CodeInvalidField, CodeFieldTooLong; Field is the JSON
+// path of the offending field ("state.name"), empty for the whole payload.
+// The desk receives it as an errors event.
+type DecodeError struct {
+	Event   string
+	Code    string
+	Field   string
+	Message string
+}
+
+// Error returns "agentdesk: <event>: <code>: [<field>: ]<message>".
+func (e *DecodeError) Error() string {
+	if e.Field == "" {
+		return fmt.Sprintf("agentdesk: %s: %s: %s", e.Event, e.Code, e.Message)
+	}
+	return fmt.Sprintf("agentdesk: %s: %s: %s: %s", e.Event, e.Code, e.Field, e.Message)
+}
+
+// payload is one event's object with the helpers that read its fields.
+type payload struct {
+	event string
+	m     map[string]any
+}
+
+func decodeErr(event, code, field, format string, args ...any) *DecodeError {
+	return &DecodeError{Event: event, Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// object returns the event's first argument as an object. A JSON string
+// holding an object is accepted too (some desks send JSON.stringify'd
+// payloads).
+func object(event string, args []any) (payload, *DecodeError) {
+	if len(args) == 0 {
+		return payload{}, decodeErr(event, CodeInvalidPayload, "", "the event has no payload")
+	}
+	switch v := args[0].(type) {
+	case map[string]any:
+		return payload{event: event, m: v}, nil
+	case string:
+		if len(v) > MaxStringPayloadBytes {
+			return payload{}, decodeErr(event, CodeInvalidPayload, "", "the payload string is over %d bytes", MaxStringPayloadBytes)
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(v), &m); err == nil && m != nil {
+			return payload{event: event, m: m}, nil
+		}
+		return payload{}, decodeErr(event, CodeInvalidPayload, "", "the payload string is not a JSON object")
+	}
+	return payload{}, decodeErr(event, CodeInvalidPayload, "", "the payload must be a JSON object, not %s", jsonType(args[0]))
+}
+
+func jsonType(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "an array"
+	case string:
+		return "a string"
+	case float64, json.Number:
+		return "a number"
+	case bool:
+		return "a boolean"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+func join(prefix, key string) string {
+	if prefix == "" {
+		return key
+	}
+	return prefix + "." + key
+}
+
+// str reads an optional string field of at most max bytes: "" when absent
+// or null.
+func (p payload) str(m map[string]any, prefix, key string, max int) (string, *DecodeError) {
+	v, ok := m[key]
+	if !ok || v == nil {
+		return "", nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", decodeErr(p.event, CodeInvalidField, join(prefix, key), "must be a string, not %s", jsonType(v))
+	}
+	if len(s) > max || !utf8.ValidString(s) {
+		return "", decodeErr(p.event, CodeFieldTooLong, join(prefix, key), "must be UTF-8 of at most %d bytes", max)
+	}
+	return s, nil
+}
+
+// required reads a required, non-empty string field of at most max bytes.
+func (p payload) required(m map[string]any, prefix, key string, max int) (string, *DecodeError) {
+	s, err := p.str(m, prefix, key, max)
+	if err != nil {
+		return "", err
+	}
+	if s == "" {
+		return "", decodeErr(p.event, CodeMissingField, join(prefix, key), "is required")
+	}
+	return s, nil
+}
+
+// id reads an optional id field (routing.MaxIDLength bytes).
+func (p payload) id(m map[string]any, prefix, key string) (string, *DecodeError) {
+	return p.str(m, prefix, key, routing.MaxIDLength)
+}
+
+// obj reads an optional object field: nil when absent or null.
+func (p payload) obj(m map[string]any, prefix, key string) (map[string]any, *DecodeError) {
+	v, ok := m[key]
+	if !ok || v == nil {
+		return nil, nil
+	}
+	o, ok := v.(map[string]any)
+	if !ok {
+		return nil, decodeErr(p.event, CodeInvalidField, join(prefix, key), "must be an object, not %s", jsonType(v))
+	}
+	return o, nil
+}
+
+// maxEnumBytes bounds the enum-like strings (state names, actions, roles).
+const maxEnumBytes = 64
+
+// Change agent state actions (seed 004 "Change Agent States").
+const (
+	actionAgentState    = "agentState"
+	actionAgentMRDState = "agentMRDState"
+)
+
+// changeAgentStateRequest is a decoded changeAgentState.
+type changeAgentStateRequest struct {
+	// AgentID is the payload's agentId ("" when absent: the socket's agent).
+	AgentID string
+	// Action is actionAgentState or actionAgentMRDState.
+	Action string
+	// State and ReasonCode for actionAgentState.
+	State      routing.AgentState
+	ReasonCode string
+	// MRD and MRDState for actionAgentMRDState.
+	MRD      string
+	MRDState routing.MRDState
+}
+
+// decodeChangeAgentState decodes
+//
+//	{"agentId","action":"agentState","state":{"name":"READY|NOT_READY|LOGOUT","reasonCode":{"id",...}|null}}
+//	{"agentId","action":"agentMRDState","state":"READY|NOT_READY","mrdId"}
+//
+// (PROTOCOLS.md). agentId is optional. A READY state ignores any reason
+// code (the seed says it must be null; a desk that sends one is not
+// refused). A reasonCode object needs an id; its name and type are the
+// engine's. The MRD state may also be given as {"name": ...}.
+func decodeChangeAgentState(args []any) (changeAgentStateRequest, *DecodeError) {
+	var r changeAgentStateRequest
+	p, err := object(EventChangeAgentState, args)
+	if err != nil {
+		return r, err
+	}
+	if r.AgentID, err = p.id(p.m, "", "agentId"); err != nil {
+		return r, err
+	}
+	if r.Action, err = p.required(p.m, "", "action", maxEnumBytes); err != nil {
+		return r, err
+	}
+	state, ok := p.m["state"]
+	if !ok || state == nil {
+		return r, decodeErr(p.event, CodeMissingField, "state", "is required")
+	}
+	switch r.Action {
+	case actionAgentState:
+		st, ok := state.(map[string]any)
+		if !ok {
+			return r, decodeErr(p.event, CodeInvalidField, "state", "must be an object {name, reasonCode}, not %s", jsonType(state))
+		}
+		name, err := p.required(st, "state", "name", maxEnumBytes)
+		if err != nil {
+			return r, err
+		}
+		switch s := routing.AgentState(name); s {
+		case routing.AgentReady, routing.AgentNotReady, routing.AgentLogout:
+			r.State = s
+		default:
+			return r, decodeErr(p.event, CodeInvalidField, "state.name", "must be READY, NOT_READY or LOGOUT, not %q", name)
+		}
+		rc, err := p.obj(st, "state", "reasonCode")
+		if err != nil {
+			return r, err
+		}
+		if rc != nil && r.State != routing.AgentReady {
+			if r.ReasonCode, err = p.required(rc, "state.reasonCode", "id", routing.MaxIDLength); err != nil {
+				return r, err
+			}
+		}
+	case actionAgentMRDState:
+		var name string
+		switch st := state.(type) {
+		case string:
+			name = st
+			if name == "" {
+				return r, decodeErr(p.event, CodeMissingField, "state", "is required")
+			}
+			if len(name) > maxEnumBytes {
+				return r, decodeErr(p.event, CodeFieldTooLong, "state", "must be at most %d bytes", maxEnumBytes)
+			}
+		case map[string]any:
+			if name, err = p.required(st, "state", "name", maxEnumBytes); err != nil {
+				return r, err
+			}
+		default:
+			return r, decodeErr(p.event, CodeInvalidField, "state", "must be READY or NOT_READY, not %s", jsonType(state))
+		}
+		switch s := routing.MRDState(name); s {
+		case routing.MRDReady, routing.MRDNotReady:
+			r.MRDState = s
+		default:
+			return r, decodeErr(p.event, CodeInvalidField, "state", "must be READY or NOT_READY, not %q", name)
+		}
+		if r.MRD, err = p.required(p.m, "", "mrdId", routing.MaxIDLength); err != nil {
+			return r, err
+		}
+	default:
+		return r, decodeErr(p.event, CodeInvalidField, "action", "must be %q or %q, not %q", actionAgentState, actionAgentMRDState, r.Action)
+	}
+	return r, nil
+}
+
+// topicSubscriptionRequest is a decoded topicSubscription.
+type topicSubscriptionRequest struct {
+	ConversationID string
+	// AgentID and TaskID are "" when absent.
+	AgentID string
+	TaskID  string
+}
+
+// rolePrimary is the only topicParticipant.role topicSubscription accepts
+// in this subset (other roles arrive with their own events).
+const rolePrimary = "PRIMARY"
+
+// decodeTopicSubscription decodes
+//
+//	{"topicParticipant":{...,"role":"PRIMARY"},"conversationId","agentId","taskId","roomInfo"}
+//
+// (PROTOCOLS.md). conversationId is required; taskId and agentId are
+// optional; topicParticipant, when present, must be an object whose role,
+// when present, is PRIMARY; its other fields, like roomInfo, are ignored.
+func decodeTopicSubscription(args []any) (topicSubscriptionRequest, *DecodeError) {
+	var r topicSubscriptionRequest
+	p, err := object(EventTopicSubscription, args)
+	if err != nil {
+		return r, err
+	}
+	if r.ConversationID, err = p.required(p.m, "", "conversationId", routing.MaxIDLength); err != nil {
+		return r, err
+	}
+	if r.AgentID, err = p.id(p.m, "", "agentId"); err != nil {
+		return r, err
+	}
+	if r.TaskID, err = p.id(p.m, "", "taskId"); err != nil {
+		return r, err
+	}
+	tp, err := p.obj(p.m, "", "topicParticipant")
+	if err != nil {
+		return r, err
+	}
+	if tp != nil {
+		role, err := p.str(tp, "topicParticipant", "role", maxEnumBytes)
+		if err != nil {
+			return r, err
+		}
+		if role != "" && !strings.EqualFold(role, rolePrimary) {
+			return r, decodeErr(p.event, CodeInvalidField, "topicParticipant.role", "must be %s, not %q", rolePrimary, role)
+		}
+	}
+	return r, nil
+}
+
+// topicUnsubscriptionRequest is a decoded topicUnsubscription_.
+type topicUnsubscriptionRequest struct {
+	ConversationID string
+	// AgentID and TaskID are "" when absent.
+	AgentID string
+	TaskID  string
+}
+
+// decodeTopicUnsubscription decodes {"conversationId","agentId","taskId"}
+// (PROTOCOLS.md); conversationId is required.
+func decodeTopicUnsubscription(args []any) (topicUnsubscriptionRequest, *DecodeError) {
+	var r topicUnsubscriptionRequest
+	p, err := object(EventTopicUnsubscriptionRequest, args)
+	if err != nil {
+		return r, err
+	}
+	if r.ConversationID, err = p.required(p.m, "", "conversationId", routing.MaxIDLength); err != nil {
+		return r, err
+	}
+	if r.AgentID, err = p.id(p.m, "", "agentId"); err != nil {
+		return r, err
+	}
+	if r.TaskID, err = p.id(p.m, "", "taskId"); err != nil {
+		return r, err
+	}
+	return r, nil
+}

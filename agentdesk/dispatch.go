@@ -1,0 +1,235 @@
+package agentdesk
+
+import (
+	"slices"
+
+	"github.com/omniroute/omniroute/node"
+	"github.com/omniroute/omniroute/routing"
+)
+
+// maxDispatchBatch bounds the events handled in one round (one node.View).
+const maxDispatchBatch = 4096
+
+// dispatch follows the node's events and turns them into desk events for
+// the agents that have a socket here. It takes every event waiting, builds
+// their payloads in a single node.View, and emits them in event order.
+//
+// Events with equal (Seq, Cmd) came from one command; each such group gives
+// at most one agentPresence per agent, after the group's task events, with
+// AgentStateChanged and MrdStateChanges summing up the group.
+//
+// If the node cuts this subscriber off (too slow), it resubscribes and
+// sends every connected agent its presence and open offers again.
+func (s *Server) dispatch(events <-chan node.Published, cancel func()) {
+	defer close(s.dispatchDone)
+	batch := make([]node.Published, 0, 64)
+	for {
+		var (
+			p  node.Published
+			ok bool
+		)
+		select {
+		case p, ok = <-events:
+		case <-s.quit:
+			cancel()
+			return
+		}
+		closed := !ok
+		if ok {
+			batch = append(batch[:0], p)
+		drain:
+			for len(batch) < maxDispatchBatch {
+				select {
+				case p, ok := <-events:
+					if !ok {
+						closed = true
+						break drain
+					}
+					batch = append(batch, p)
+				default:
+					break drain
+				}
+			}
+			s.deliver(batch)
+			clear(batch) // drop references to delivered events
+		}
+		if closed {
+			select {
+			case <-s.n.Done():
+				// The node stopped; nothing more will come.
+				<-s.quit
+				return
+			case <-s.quit:
+				return
+			default:
+			}
+			s.log.Warn("agentdesk: cut off the node's event stream (too slow); resubscribing and resending every agent's state")
+			events, cancel = s.n.Subscribe()
+			s.resync()
+		}
+	}
+}
+
+// outgoing is one desk event to emit to an agent's sockets.
+type outgoing struct {
+	agent string
+	event string
+	// Sources, by event.
+	reserved routing.TaskReserved
+	revoked  routing.TaskRevoked
+	presence *presenceChange
+	// payload is built in the View.
+	payload any
+}
+
+// presenceChange sums up one command's changes to one agent.
+type presenceChange struct {
+	stateChanged bool
+	mrds         []string
+}
+
+// deliver turns one batch of published events into desk events.
+func (s *Server) deliver(batch []node.Published) {
+	connected := map[string]bool{}
+	isConnected := func(agent string) bool {
+		c, ok := connected[agent]
+		if !ok {
+			c = s.connected(agent)
+			connected[agent] = c
+		}
+		return c
+	}
+	var (
+		out     []outgoing
+		changes map[string]*presenceChange
+		order   []string
+	)
+	flush := func() {
+		for _, a := range order {
+			out = append(out, outgoing{agent: a, event: EventAgentPresence, presence: changes[a]})
+		}
+		clear(changes)
+		order = order[:0]
+	}
+	change := func(agent string) *presenceChange {
+		if changes == nil {
+			changes = map[string]*presenceChange{}
+		}
+		c := changes[agent]
+		if c == nil {
+			c = &presenceChange{mrds: []string{}}
+			changes[agent] = c
+			order = append(order, agent)
+		}
+		return c
+	}
+	for i, p := range batch {
+		if i > 0 && (p.Seq != batch[i-1].Seq || p.Cmd != batch[i-1].Cmd) {
+			flush()
+		}
+		switch e := p.Event.(type) {
+		case routing.TaskReserved:
+			if isConnected(e.Agent) {
+				out = append(out, outgoing{agent: e.Agent, event: EventTaskRequest, reserved: e})
+			}
+		case routing.TaskRevoked:
+			if isConnected(e.Agent) {
+				out = append(out, outgoing{agent: e.Agent, event: EventRevokeTask, revoked: e})
+			}
+		case routing.AgentStateChanged:
+			if isConnected(e.Agent) {
+				change(e.Agent).stateChanged = true
+			}
+		case routing.MRDStateChanged:
+			if isConnected(e.Agent) {
+				if c := change(e.Agent); !slices.Contains(c.mrds, e.MRD) {
+					c.mrds = append(c.mrds, e.MRD)
+				}
+			}
+		}
+	}
+	flush()
+	if len(out) == 0 {
+		return
+	}
+	ctx, cancel := s.commandCtx()
+	defer cancel()
+	err := s.n.View(ctx, func(st *routing.State) {
+		presences := map[string]AgentPresence{}
+		for i := range out {
+			o := &out[i]
+			switch o.event {
+			case EventTaskRequest:
+				r := o.reserved
+				o.payload = taskRequestOf(st, r.Task, r.Conversation, r.Request, r.Agent, r.Queue, r.MRD, r.Deadline.Sub(r.At))
+			case EventRevokeTask:
+				o.payload = RevokeTask{ConversationID: o.revoked.Conversation, TaskID: o.revoked.Task, Reason: string(o.revoked.Reason)}
+			case EventAgentPresence:
+				pres, ok := presences[o.agent]
+				if !ok {
+					if pres, ok = presenceOf(st, o.agent); !ok {
+						continue
+					}
+					presences[o.agent] = pres
+				}
+				pres.Action = ActionStateChanged
+				pres.AgentStateChanged = o.presence.stateChanged
+				pres.MrdStateChanges = o.presence.mrds
+				o.payload = pres
+			}
+		}
+	})
+	if err != nil {
+		s.log.Warn("agentdesk: cannot read the engine state; desk events lost", "events", len(out), "err", err)
+		return
+	}
+	for _, o := range out {
+		if o.payload != nil {
+			s.toAgent(o.agent, o.event, o.payload)
+		}
+	}
+}
+
+// resync sends every connected agent its presence and its RESERVED offers
+// again, after events may have been lost.
+func (s *Server) resync() {
+	agents := s.connectedAgents()
+	if len(agents) == 0 {
+		return
+	}
+	type snapshot struct {
+		agent    string
+		pres     AgentPresence
+		requests []TaskRequest
+	}
+	var snaps []snapshot
+	ctx, cancel := s.commandCtx()
+	defer cancel()
+	err := s.n.View(ctx, func(st *routing.State) {
+		for _, a := range agents {
+			pres, ok := presenceOf(st, a)
+			if !ok {
+				continue
+			}
+			pres.Action = ActionStateChanged
+			sn := snapshot{agent: a, pres: pres}
+			tasks, _ := st.Tasks(a)
+			for _, t := range tasks {
+				if t.State == routing.TaskReservedState {
+					sn.requests = append(sn.requests, taskRequestOf(st, t.ID, t.Conversation, t.Request, t.Agent, t.Queue, t.MRD, t.Deadline.Sub(t.ReservedAt)))
+				}
+			}
+			snaps = append(snaps, sn)
+		}
+	})
+	if err != nil {
+		s.log.Warn("agentdesk: resync failed", "err", err)
+		return
+	}
+	for _, sn := range snaps {
+		s.toAgent(sn.agent, EventAgentPresence, sn.pres)
+		for _, r := range sn.requests {
+			s.toAgent(sn.agent, EventTaskRequest, r)
+		}
+	}
+}

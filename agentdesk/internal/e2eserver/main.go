@@ -1,0 +1,177 @@
+// Command e2eserver is a test-only server for e2e/agentdesk.test.mjs (not
+// shipped): a node on a memory journal with the agentdesk fixture
+// (agentdesk/internal/fixture: MRDs chat and voice, queues chat, chat-rona,
+// voice, agents a1..a3 with tokens "token-a1".."token-a3"), the Agent
+// Manager Socket.IO API at /socket.io/, and a test admin API:
+//
+//	POST /test/conversations {"queue","id"?,"customer"?,"attributes"?} -> 201 {"id","requestId"}
+//	GET  /test/agents/{id}   -> 200 {"status": routing.AgentStatus, "tasks": [routing.Task]}
+//	POST /test/agents/{id}/state {"state","reasonCode"?} -> 204 (a change from outside the desk)
+//
+// Errors are {"error":{"code","message"}}. It prints "LISTEN <url>" on
+// stdout once it serves, and stops on SIGINT, SIGTERM or when its stdin
+// reaches end of file (so it never outlives the test that started it).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/omniroute/omniroute/agentdesk"
+	"github.com/omniroute/omniroute/agentdesk/internal/fixture"
+	"github.com/omniroute/omniroute/node"
+	"github.com/omniroute/omniroute/routing"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:0", "address to listen on")
+	watchStdin := flag.Bool("stdin", true, "stop when stdin reaches end of file")
+	verbose := flag.Bool("v", false, "log to stderr")
+	flag.Parse()
+	if err := run(*listen, *watchStdin, *verbose); err != nil {
+		fmt.Fprintln(os.Stderr, "e2eserver:", err)
+		os.Exit(1)
+	}
+}
+
+func run(listen string, watchStdin, verbose bool) error {
+	logger := slog.New(slog.DiscardHandler)
+	if verbose {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if watchStdin {
+		go func() {
+			_, _ = io.Copy(io.Discard, os.Stdin)
+			stop()
+		}()
+	}
+
+	n, err := fixture.Open(ctx)
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	desk, err := agentdesk.New(n, fixture.Verify, agentdesk.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle(desk.Path()+"/", desk.Handler())
+	a := &admin{n: n}
+	mux.HandleFunc("POST /test/conversations", a.createConversation)
+	mux.HandleFunc("GET /test/agents/{id}", a.agent)
+	mux.HandleFunc("POST /test/agents/{id}/state", a.setState)
+
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	fmt.Printf("LISTEN http://%s\n", ln.Addr())
+
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		return err
+	}
+	desk.Close()
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return hs.Shutdown(sctx)
+}
+
+type admin struct {
+	n   *node.Node
+	seq atomic.Int64
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	status, code := http.StatusInternalServerError, "INTERNAL"
+	var re *routing.Error
+	if errors.As(err, &re) {
+		status, code = http.StatusBadRequest, re.Code
+	}
+	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": err.Error()}})
+}
+
+func (a *admin) createConversation(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		ID         string            `json:"id"`
+		Queue      string            `json:"queue"`
+		Customer   json.RawMessage   `json:"customer"`
+		Attributes map[string]string `json:"attributes"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
+		writeError(w, &routing.Error{Code: routing.CodeInvalidArgument, Message: err.Error()})
+		return
+	}
+	if req.ID == "" {
+		req.ID = "conv-" + strconv.FormatInt(a.seq.Add(1), 10)
+	}
+	cmd := routing.CreateConversation{ID: req.ID, RequestID: "req-" + req.ID, Queue: req.Queue, Customer: req.Customer, Attributes: req.Attributes}
+	if _, err := a.n.Submit(r.Context(), cmd); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]string{"id": cmd.ID, "requestId": cmd.RequestID})
+}
+
+func (a *admin) agent(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	var (
+		status routing.AgentStatus
+		tasks  []routing.Task
+		ok     bool
+	)
+	if err := a.n.View(r.Context(), func(st *routing.State) {
+		status, ok = st.Agent(id)
+		tasks, _ = st.Tasks(id)
+	}); err != nil {
+		writeError(w, err)
+		return
+	}
+	if !ok {
+		writeError(w, &routing.Error{Code: routing.CodeAgentNotFound, Message: "no agent " + id})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": status, "tasks": tasks})
+}
+
+func (a *admin) setState(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		State      routing.AgentState `json:"state"`
+		ReasonCode string             `json:"reasonCode"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
+		writeError(w, &routing.Error{Code: routing.CodeInvalidArgument, Message: err.Error()})
+		return
+	}
+	if _, err := a.n.Submit(r.Context(), routing.SetAgentState{Agent: r.PathValue("id"), State: req.State, ReasonCode: req.ReasonCode}); err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,141 @@
+package agentdesk
+
+import (
+	"errors"
+	"sort"
+	"time"
+
+	"github.com/omniroute/omniroute/routing"
+)
+
+// changeAgentState handles changeAgentState (seed 004 "Change Agent
+// States"): action agentState -> routing.SetAgentState, action
+// agentMRDState -> routing.SetMRDState.
+//
+// A change that happens reaches every socket of the agent as agentPresence
+// AGENT_STATE_CHANGED through the node's event stream (dispatch.go), like a
+// change from anywhere else. A change the engine refuses, or one that
+// changes nothing, answers this socket only with agentPresence
+// AGENT_STATE_UNCHANGED carrying the current state and a Reason: the routing
+// error code (e.g. AGENT_NOT_READY for an MRD set READY while the agent is
+// not READY) or STATE_UNCHANGED. A malformed payload or a foreign agentId
+// gets an errors event.
+func (c *client) changeAgentState(args []any) Ack {
+	req, derr := decodeChangeAgentState(args)
+	if derr != nil {
+		return c.failErr(EventChangeAgentState, derr)
+	}
+	if res, ok := c.checkAgent(EventChangeAgentState, req.AgentID); !ok {
+		return res
+	}
+	var cmd routing.Command
+	switch req.Action {
+	case actionAgentState:
+		cmd = routing.SetAgentState{Agent: c.agent, State: req.State, ReasonCode: req.ReasonCode}
+	default:
+		cmd = routing.SetMRDState{Agent: c.agent, MRD: req.MRD, State: req.MRDState}
+	}
+	ctx, cancel := c.srv.commandCtx()
+	defer cancel()
+	events, err := c.srv.n.Submit(ctx, cmd)
+	var re *routing.Error
+	switch {
+	case errors.As(err, &re):
+		return c.unchanged(re.Code, re.Message)
+	case err != nil:
+		return c.failErr(EventChangeAgentState, err)
+	case len(events) == 0:
+		return c.unchanged(CodeStateUnchanged, "the agent is already in the requested state")
+	}
+	return Ack{OK: true}
+}
+
+// unchanged answers this socket with agentPresence AGENT_STATE_UNCHANGED.
+func (c *client) unchanged(code, message string) Ack {
+	ctx, cancel := c.srv.commandCtx()
+	defer cancel()
+	var (
+		pres AgentPresence
+		ok   bool
+	)
+	if err := c.srv.n.View(ctx, func(st *routing.State) { pres, ok = presenceOf(st, c.agent) }); err != nil || !ok {
+		return c.failErr(EventChangeAgentState, errors.Join(err, errors.New("agent not found")))
+	}
+	pres.Action = ActionStateUnchanged
+	pres.Reason = &Reason{Code: code, Message: message}
+	c.emit(EventAgentPresence, pres)
+	return Ack{Code: code, Message: message}
+}
+
+// presenceOf builds the agentPresence of agent from the state (Action,
+// AgentStateChanged and MrdStateChanges left for the caller). ok is false
+// when the agent does not exist.
+func presenceOf(st *routing.State, agent string) (AgentPresence, bool) {
+	as, ok := st.Agent(agent)
+	if !ok {
+		return AgentPresence{}, false
+	}
+	p := AgentPresence{
+		Agent:           ccUser(as.Agent),
+		State:           PresenceState{Name: string(as.State)},
+		StateChangeTime: as.StateSince,
+		AgentMrdStates:  make([]AgentMrdState, 0, len(as.MRDs)),
+		AgentLoginTime:  timeOrNil(as.LoginAt),
+		MrdStateChanges: []string{},
+	}
+	if as.ReasonCode != "" {
+		rc, ok := st.ReasonCode(as.ReasonCode)
+		if !ok {
+			// Deleted since: keep the id, take the type from the state.
+			rc = routing.ReasonCode{ID: as.ReasonCode, Name: as.ReasonCode, Type: routing.ReasonType(as.State)}
+		}
+		p.State.ReasonCode = &ReasonCode{ID: rc.ID, Name: rc.Name, Type: string(rc.Type)}
+	}
+	for _, m := range as.MRDs {
+		p.AgentMrdStates = append(p.AgentMrdStates, AgentMrdState{
+			MRD:                      mrdOf(m.MRD),
+			State:                    string(m.State),
+			StateChangeTime:          m.Since,
+			LastReadyStateChangeTime: timeOrNil(m.LastReady),
+		})
+	}
+	return p, true
+}
+
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func mrdOf(m routing.MRD) MRD {
+	return MRD{ID: m.ID, Name: m.Name, Description: m.Description, Interruptible: m.Interruptible, MaxRequests: m.MaxRequests}
+}
+
+// ccUser describes an agent as a CCUser: skills become routing
+// attributes, sorted by name.
+func ccUser(a routing.Agent) CCUser {
+	role := a.Role
+	if role == "" {
+		role = routing.RoleAgent
+	}
+	u := CCUser{
+		ParticipantType:             "CCUser",
+		ID:                          a.ID,
+		KeycloakUser:                KeycloakUser{ID: a.ID, Username: a.ID, FirstName: a.Name, Roles: []string{string(role)}},
+		AssociatedRoutingAttributes: make([]AssociatedRoutingAttribute, 0, len(a.Skills)),
+	}
+	names := make([]string, 0, len(a.Skills))
+	for n := range a.Skills {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		u.AssociatedRoutingAttributes = append(u.AssociatedRoutingAttributes, AssociatedRoutingAttribute{
+			RoutingAttribute: RoutingAttribute{ID: n, Name: n, Type: "PROFICIENCY_LEVEL"},
+			Value:            a.Skills[n],
+		})
+	}
+	return u
+}
