@@ -44,6 +44,8 @@ func TestKill9UnderLoad(t *testing.T) {
 		mu       sync.Mutex
 		convs    []string
 		accepted []string
+		closed   = map[string]bool{}
+		closing  = map[string]bool{} // close sent; maybe applied, maybe not
 		wg       sync.WaitGroup
 		stop     = make(chan struct{})
 	)
@@ -87,11 +89,25 @@ func TestKill9UnderLoad(t *testing.T) {
 			var tl struct{ Items []struct{ ID, State string } }
 			json.Unmarshal(resp, &tl)
 			for _, tk := range tl.Items {
-				if tk.State == "RESERVED" {
+				switch tk.State {
+				case "RESERVED":
 					if st, _ := request(client, base, "POST", "/v1/tasks/"+tk.ID+"/accept", aliceToken, ""); st == 200 {
 						mu.Lock()
 						accepted = append(accepted, tk.ID)
 						mu.Unlock()
+					}
+				case "ACTIVE":
+					// Close every other accepted task, so capacity frees
+					// and closes are acknowledged commands too.
+					if len(tk.ID)%2 == 0 {
+						mu.Lock()
+						closing[tk.ID] = true
+						mu.Unlock()
+						if st, _ := request(client, base, "POST", "/v1/tasks/"+tk.ID+"/close", aliceToken, ""); st == 200 {
+							mu.Lock()
+							closed[tk.ID] = true
+							mu.Unlock()
+						}
 					}
 				}
 			}
@@ -124,11 +140,14 @@ func TestKill9UnderLoad(t *testing.T) {
 		}
 	}
 	for _, id := range accepted {
-		if !active[id] {
+		if !closing[id] && !active[id] {
 			t.Errorf("accepted task %s is not ACTIVE after restart", id)
 		}
+		if closed[id] && active[id] {
+			t.Errorf("closed task %s is ACTIVE again after restart", id)
+		}
 	}
-	t.Logf("%d conversations and %d accepts acknowledged before SIGKILL; all found after restart", len(convs), len(accepted))
+	t.Logf("%d conversations, %d accepts and %d closes acknowledged before SIGKILL; all found after restart", len(convs), len(accepted), len(closed))
 }
 
 func freeAddr(t *testing.T) string {
