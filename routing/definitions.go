@@ -198,15 +198,14 @@ func (s *State) upsertQueue(q Queue) *Error {
 		if len(s.queues) >= MaxQueues {
 			return errf(CodeLimitExceeded, "more than %d queues", MaxQueues)
 		}
-	} else if qr.def.MRD != q.MRD && qr.open > 0 {
-		return errf(CodeInUse, "queue %q has open conversations; its mrd cannot change", q.ID)
+	} else if qr.def.MRD != q.MRD && (qr.open > 0 || qr.tasks > 0) {
+		return errf(CodeInUse, "queue %q has open conversations or tasks; its mrd cannot change", q.ID)
 	}
 	slices.Sort(q.Members)
 	q.Members = slices.Compact(q.Members)
 	if !exists {
 		qr = &queueRT{
-			waiting:  btree.NewG(btreeDegree, requestLess),
-			availKey: map[string]availItem{},
+			waiting: btree.NewG(btreeDegree, requestLess),
 		}
 		s.queues[q.ID] = qr
 		s.queueIDs = insertSorted(s.queueIDs, q.ID)
@@ -225,8 +224,8 @@ func (s *State) upsertQueue(q Queue) *Error {
 			qr.members[m] = true
 		}
 	}
+	qr.skills = sortedKeys(q.Skills)
 	qr.avail = btree.NewG(btreeDegree, availLess)
-	clear(qr.availKey)
 	s.emit(DefinitionChanged{Kind: "queue", ID: q.ID, At: s.now})
 	for _, id := range s.agentIDs {
 		a := s.agents[id]
@@ -281,7 +280,23 @@ func (s *State) setQueueEligibility(a *agentRT, q *queueRT, on bool) {
 	if am == nil {
 		return
 	}
-	i, found := slices.BinarySearchFunc(am.queues, q.def.ID, func(x *queueRT, id string) int {
+	i, found := queueIndex(am.queues, q.def.ID)
+	if on && !found {
+		am.queues = slices.Insert(am.queues, i, q)
+		am.slots = slices.Insert(am.slots, i, availSlot{})
+	}
+	if !on && found {
+		if sl := &am.slots[i]; sl.in {
+			q.avail.Delete(sl.item(am))
+		}
+		am.queues = slices.Delete(am.queues, i, i+1)
+		am.slots = slices.Delete(am.slots, i, i+1)
+	}
+}
+
+// queueIndex finds the queue id in queues, sorted by id.
+func queueIndex(queues []*queueRT, id string) (int, bool) {
+	return slices.BinarySearchFunc(queues, id, func(x *queueRT, id string) int {
 		switch {
 		case x.def.ID < id:
 			return -1
@@ -290,16 +305,6 @@ func (s *State) setQueueEligibility(a *agentRT, q *queueRT, on bool) {
 		}
 		return 0
 	})
-	if on && !found {
-		am.queues = slices.Insert(am.queues, i, q)
-	}
-	if !on && found {
-		am.queues = slices.Delete(am.queues, i, i+1)
-		if it, ok := q.availKey[a.def.ID]; ok {
-			q.avail.Delete(it)
-			delete(q.availKey, a.def.ID)
-		}
-	}
 }
 
 func (s *State) upsertAgent(ag Agent) *Error {

@@ -60,31 +60,59 @@ func (s *State) refreshAgent(a *agentRT) {
 	}
 }
 
-// reindex puts am in or out of its queues' availability indexes under its
-// current strategy keys.
+// reindex keeps am's entries in its queues' availability indexes in step
+// with its current strategy keys while am is available.
+//
+// An agent MRD that stops being available keeps its entries (they go
+// stale): offerRequest skips and drops the stale entries it meets, and the
+// entries are re-keyed when am is available again. So an offer, which makes
+// the agent busy in every queue it belongs to, touches none of those
+// indexes: the hot path stays independent of how many queues an agent
+// serves.
 func (s *State) reindex(am *agentMRD) {
 	avail := am.available()
-	id := am.agent.def.ID
-	for _, q := range am.queues {
-		old, had := q.availKey[id]
-		if !avail {
-			if had {
-				q.avail.Delete(old)
-				delete(q.availKey, id)
-			}
-			continue
-		}
-		it := availKeyFor(q, am)
-		if had && old.k1 == it.k1 && old.k2 == it.k2 && old.k3 == it.k3 {
-			continue
-		}
-		if had {
-			q.avail.Delete(old)
-		}
-		q.avail.ReplaceOrInsert(it)
-		q.availKey[id] = it
+	was := am.avail
+	am.avail = avail
+	if !avail {
+		return
+	}
+	if !was {
+		// Available again: it may take waiting work even where its keys
+		// did not change.
 		s.markDirty(am.agent)
 	}
+	for i, q := range am.queues {
+		sl := &am.slots[i]
+		k1, k2, k3 := availKeyFor(q, am)
+		if sl.in && sl.k1 == k1 && sl.k2 == k2 && sl.k3 == k3 {
+			continue
+		}
+		if sl.in {
+			q.avail.Delete(sl.item(am))
+		}
+		sl.k1, sl.k2, sl.k3, sl.in = k1, k2, k3, true
+		q.avail.ReplaceOrInsert(sl.item(am))
+		s.markDirty(am.agent)
+	}
+}
+
+// dropStale removes the entry it of an agent MRD that is no longer
+// available from q's availability index.
+func (s *State) dropStale(q *queueRT, it availItem) {
+	q.avail.Delete(it)
+	if i, ok := queueIndex(it.am.queues, q.def.ID); ok {
+		it.am.slots[i].in = false
+	}
+}
+
+// availSlot is the key an agent MRD has in one queue's availability index.
+type availSlot struct {
+	k1, k2, k3 int64
+	in         bool
+}
+
+func (sl *availSlot) item(am *agentMRD) availItem {
+	return availItem{k1: sl.k1, k2: sl.k2, k3: sl.k3, id: am.agent.def.ID, am: am}
 }
 
 func (s *State) markDirty(a *agentRT) {
@@ -103,31 +131,30 @@ func idleKey(am *agentMRD) (int64, int64) {
 	return 1, am.lastOffer.UnixNano()
 }
 
-func availKeyFor(q *queueRT, am *agentMRD) availItem {
-	it := availItem{id: am.agent.def.ID, am: am}
+func availKeyFor(q *queueRT, am *agentMRD) (k1, k2, k3 int64) {
 	switch q.def.Strategy {
 	case MostAvailable:
-		it.k1 = -int64(am.capacity - am.load)
-		it.k2, it.k3 = idleKey(am)
+		k1 = -int64(am.capacity - am.load)
+		k2, k3 = idleKey(am)
 	case LeastActive:
-		it.k1 = int64(am.load)
-		it.k2, it.k3 = idleKey(am)
+		k1 = int64(am.load)
+		k2, k3 = idleKey(am)
 	case RoundRobin:
-		it.k1 = am.lastOffer.UnixNano()
+		k1 = am.lastOffer.UnixNano()
 		if am.lastOffer.IsZero() {
-			it.k1 = math.MinInt64
+			k1 = math.MinInt64
 		}
 	case BestSkill:
 		score := 0
-		for name := range q.def.Skills {
-			score += am.agent.def.Skills[name]
+		for _, sk := range q.skills {
+			score += am.agent.def.Skills[sk]
 		}
-		it.k1 = -int64(score)
-		it.k2, it.k3 = idleKey(am)
+		k1 = -int64(score)
+		k2, k3 = idleKey(am)
 	default: // LongestIdle
-		it.k1, it.k2 = idleKey(am)
+		k1, k2 = idleKey(am)
 	}
-	return it
+	return k1, k2, k3
 }
 
 func (s *State) checkReason(code string, want ReasonType) *Error {
@@ -168,10 +195,12 @@ func (s *State) setAgentState(c SetAgentState) *Error {
 	if a.state == c.State && a.reason == c.ReasonCode {
 		return nil
 	}
+	// The state changes first so that capacity freed by LOGOUT never shows
+	// an MRD READY for an instant (like the RONA action in tick).
+	s.changeAgentState(a, c.State, c.ReasonCode)
 	if c.State == AgentLogout {
 		s.logoutWork(a)
 	}
-	s.changeAgentState(a, c.State, c.ReasonCode)
 	return nil
 }
 

@@ -234,6 +234,7 @@ func UnmarshalSnapshot(data []byte) (*State, error) {
 			}
 			cv.tasks = append(cv.tasks, t)
 			s.tasks[t.id] = t
+			tq.tasks++
 			tasks = append(tasks, t)
 			t.am.load++
 			switch t.state {

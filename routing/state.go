@@ -11,6 +11,9 @@
 // (priority desc, enqueue time, arrival order) and its available eligible
 // agents ordered by the queue's strategy, so a decision costs O(log n) in
 // agents and requests plus the agents or requests skipped by exclusions.
+// An agent that stops being available leaves its index entries in place
+// (stale) rather than touching every queue it serves; a decision skips and
+// drops the stale entries it meets (see reindex).
 package routing
 
 import (
@@ -49,6 +52,8 @@ type State struct {
 	events      []Event
 	dirtyAgents []*agentRT
 	dirtyReqs   []*request
+	cands       candHeap
+	stale       []availItem
 }
 
 type mrdRT struct {
@@ -56,14 +61,15 @@ type mrdRT struct {
 }
 
 type queueRT struct {
-	def      Queue
-	mrd      *mrdRT
-	members  map[string]bool
-	waiting  *btree.BTreeG[*request]
-	avail    *btree.BTreeG[availItem]
-	availKey map[string]availItem
-	open     int // open conversations whose current queue is this one
-	stats    QueueStats
+	def     Queue
+	mrd     *mrdRT
+	members map[string]bool
+	waiting *btree.BTreeG[*request]
+	avail   *btree.BTreeG[availItem]
+	skills  []string // def.Skills names, sorted (best-skill scores)
+	open    int      // open conversations whose current queue is this one
+	tasks   int      // open tasks (any state) taken from this queue
+	stats   QueueStats
 }
 
 type agentRT struct {
@@ -88,7 +94,9 @@ type agentMRD struct {
 	lastOffer time.Time
 	load      int
 	capacity  int
-	queues    []*queueRT // eligible internal queues on this MRD, by id
+	queues    []*queueRT  // eligible internal queues on this MRD, by id
+	slots     []availSlot // parallel to queues: am's key in each queue's avail
+	avail     bool        // available at the last reindex
 }
 
 type request struct {

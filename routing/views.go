@@ -190,7 +190,14 @@ func (s *State) QueueStats(id string, now time.Time) (QueueStats, bool) {
 	st := q.stats
 	st.Queue = id
 	st.Waiting = q.waiting.Len()
-	st.ReadyAgents = q.avail.Len()
+	// The index may hold stale entries of agents no longer available
+	// (see reindex): count the available ones.
+	q.avail.Ascend(func(it availItem) bool {
+		if it.am.available() {
+			st.ReadyAgents++
+		}
+		return true
+	})
 	st.ThresholdSeconds = slThreshold(q).Seconds()
 	var oldest time.Time
 	q.waiting.Ascend(func(r *request) bool {
@@ -218,4 +225,40 @@ func (s *State) Counts() (agentsByState map[AgentState]int, waiting, openConvers
 		agentsByState[a.state]++
 	}
 	return agentsByState, s.waiting, s.openConvs, len(s.tasks)
+}
+
+// Requests returns every live request (QUEUED or OFFERED), sorted by id.
+func (s *State) Requests() []Request {
+	out := make([]Request, 0, len(s.requests))
+	for _, id := range sortedKeys(s.requests) {
+		out = append(out, *s.requests[id].view())
+	}
+	return out
+}
+
+// WaitingRequests returns a queue's QUEUED requests in the order the engine
+// serves them (priority, then enqueue time, then arrival). ok is false when
+// the queue does not exist.
+func (s *State) WaitingRequests(queue string) (reqs []Request, ok bool) {
+	q, ok := s.queues[queue]
+	if !ok {
+		return nil, false
+	}
+	reqs = make([]Request, 0, q.waiting.Len())
+	q.waiting.Ascend(func(r *request) bool {
+		reqs = append(reqs, *r.view())
+		return true
+	})
+	return reqs, true
+}
+
+// OpenConversations returns the ids of the open conversations, sorted.
+func (s *State) OpenConversations() []string {
+	out := make([]string, 0, s.openConvs)
+	for _, id := range sortedKeys(s.convs) {
+		if !s.convs[id].closed {
+			out = append(out, id)
+		}
+	}
+	return out
 }

@@ -93,28 +93,152 @@ func (s *State) enqueue(r *request) {
 }
 
 // match offers work until no waiting request has an available eligible
-// agent. Dirty requests go first in queue order, then dirty agents pull.
+// agent (DESIGN.md "Routing"): the best waiting request that some available
+// agent can take goes first (priority, then longest wait), and the queue's
+// strategy picks its agent.
+//
+// The candidates are the requests the command (re)queued and, for every
+// agent that gained availability, the best request on each of its MRDs that
+// it may take. They sit in a heap ordered like the queues; a popped
+// candidate whose request was offered meanwhile is recomputed for its agent
+// (lazily: a waiting set that only shrinks can only make an agent's best
+// candidate worse), so one freed agent costs one scan of its queues' heads,
+// and several agents or requests freed by one command (a Tick, a
+// definition change) are served in the global order instead of the order
+// in which they were freed.
 func (s *State) match() {
-	for len(s.dirtyReqs) > 0 || len(s.dirtyAgents) > 0 {
-		reqs := s.dirtyReqs
-		s.dirtyReqs = nil
-		if len(reqs) > 1 {
-			sort.SliceStable(reqs, func(i, j int) bool { return requestLess(reqs[i], reqs[j]) })
+	for {
+		for _, r := range s.dirtyReqs {
+			s.cands.push(cand{r: r})
 		}
-		for _, r := range reqs {
-			if r.state == RequestQueuedState && s.requests[r.id] == r {
-				s.offerRequest(r)
+		clear(s.dirtyReqs)
+		s.dirtyReqs = s.dirtyReqs[:0]
+		for _, a := range s.dirtyAgents {
+			a.dirty = false
+			for _, id := range s.mrdIDs {
+				s.pushBest(a.mrds[id])
 			}
 		}
-		agents := s.dirtyAgents
-		s.dirtyAgents = nil
-		for _, a := range agents {
-			a.dirty = false
+		clear(s.dirtyAgents)
+		s.dirtyAgents = s.dirtyAgents[:0]
+		if len(s.cands) == 0 {
+			return
 		}
-		for _, a := range agents {
-			s.fillAgent(a)
+		c := s.cands.pop()
+		waiting := c.r.state == RequestQueuedState && s.requests[c.r.id] == c.r
+		if c.am == nil {
+			if waiting {
+				s.offerRequest(c.r)
+			}
+			continue
+		}
+		if !c.am.available() {
+			continue
+		}
+		if !waiting {
+			s.pushBest(c.am) // its best went to someone else: next best
+			continue
+		}
+		s.offerRequest(c.r)
+		if c.r.state == RequestQueuedState {
+			continue // cannot happen (c.am is available and eligible); never loop
+		}
+		if !c.am.agent.dirty {
+			// The request went to a better agent: c.am may still take another.
+			s.pushBest(c.am)
 		}
 	}
+}
+
+// pushBest adds am's best waiting request (over its queues, skipping those
+// that exclude its agent) to the candidates, if am is available.
+func (s *State) pushBest(am *agentMRD) {
+	if !am.available() {
+		return
+	}
+	agent := am.agent.def.ID
+	var best *request
+	for _, q := range am.queues {
+		q.waiting.Ascend(func(r *request) bool {
+			if r.excludes(agent) {
+				return true
+			}
+			if best == nil || requestLess(r, best) {
+				best = r
+			}
+			return false
+		})
+	}
+	if best != nil {
+		s.cands.push(cand{r: best, am: am})
+	}
+}
+
+// cand is a matching candidate: a request to offer, either made waiting by
+// the command (am nil) or the best request an available agent MRD may take.
+type cand struct {
+	r  *request
+	am *agentMRD
+}
+
+func candLess(a, b cand) bool {
+	if a.r != b.r {
+		return requestLess(a.r, b.r)
+	}
+	if (a.am == nil) != (b.am == nil) {
+		return a.am == nil
+	}
+	if a.am == nil || a.am == b.am {
+		return false
+	}
+	if a.am.agent.def.ID != b.am.agent.def.ID {
+		return a.am.agent.def.ID < b.am.agent.def.ID
+	}
+	return a.am.mrd.def.ID < b.am.mrd.def.ID
+}
+
+// candHeap is a binary min-heap of candidates by candLess.
+type candHeap []cand
+
+func (h *candHeap) push(c cand) {
+	*h = append(*h, c)
+	a := *h
+	i := len(a) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if !candLess(a[i], a[p]) {
+			break
+		}
+		a[i], a[p] = a[p], a[i]
+		i = p
+	}
+}
+
+func (h *candHeap) pop() cand {
+	a := *h
+	top := a[0]
+	n := len(a) - 1
+	a[0] = a[n]
+	a[n] = cand{}
+	a = a[:n]
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		m := l
+		if r := l + 1; r < n && candLess(a[r], a[l]) {
+			m = r
+		}
+		if !candLess(a[m], a[i]) {
+			break
+		}
+		a[i], a[m] = a[m], a[i]
+		i = m
+	}
+	*h = a
+	return top
 }
 
 func (r *request) excludes(agent string) bool {
@@ -128,41 +252,25 @@ func (s *State) offerRequest(r *request) {
 		return
 	}
 	var best *agentMRD
+	stale := s.stale[:0]
 	q.avail.Ascend(func(it availItem) bool {
+		if !it.am.available() {
+			stale = append(stale, it) // see reindex
+			return true
+		}
 		if r.excludes(it.id) {
 			return true
 		}
 		best = it.am
 		return false
 	})
+	for i, it := range stale {
+		s.dropStale(q, it)
+		stale[i] = availItem{}
+	}
+	s.stale = stale[:0]
 	if best != nil {
 		s.offer(r, best)
-	}
-}
-
-// fillAgent gives an available agent the best waiting requests of its
-// queues, MRD by MRD, while it has room.
-func (s *State) fillAgent(a *agentRT) {
-	for _, id := range s.mrdIDs {
-		am := a.mrds[id]
-		for am.available() {
-			var best *request
-			for _, q := range am.queues {
-				q.waiting.Ascend(func(r *request) bool {
-					if r.excludes(a.def.ID) {
-						return true
-					}
-					if best == nil || requestLess(r, best) {
-						best = r
-					}
-					return false
-				})
-			}
-			if best == nil {
-				break
-			}
-			s.offer(best, am)
-		}
 	}
 }
 
@@ -182,6 +290,7 @@ func (s *State) offer(r *request, am *agentMRD) {
 	t.deadline = s.now.Add(rona)
 	s.addDeadline(t.deadline, deadlineRONA, t.id)
 	s.tasks[t.id] = t
+	q.tasks++
 	am.agent.tasks = append(am.agent.tasks, t)
 	r.conv.tasks = append(r.conv.tasks, t)
 	r.state = RequestOfferedState
@@ -283,6 +392,7 @@ func (s *State) closeTask(t *task, reason CloseReason) {
 	t.state = TaskClosedState
 	t.deadline = time.Time{}
 	delete(s.tasks, t.id)
+	t.queue.tasks--
 	t.agent.tasks = removeTask(t.agent.tasks, t)
 	t.conv.tasks = removeTask(t.conv.tasks, t)
 	t.am.load--
@@ -331,7 +441,9 @@ func (s *State) closeTaskCmd(c CloseTask) *Error {
 	switch t.state {
 	case TaskActiveState:
 		s.leave(t)
-		if len(t.conv.tasks) == 0 && t.conv.req == nil && !t.conv.closed {
+		// The last agent left: the conversation closes, even while the
+		// agent wraps up (the task stays in WRAP_UP).
+		if t.conv.activeAgents() == 0 && t.conv.req == nil && !t.conv.closed {
 			s.closeConversation(t.conv, ReasonDone)
 		}
 	case TaskWrapUpState:
@@ -375,14 +487,19 @@ func (s *State) closeConversationCmd(c CloseConversation) *Error {
 	if cv.closed {
 		return errf(CodeInvalidTransition, "conversation %q is already closed", cv.id)
 	}
+	reason := ReasonDone
 	if r := cv.req; r != nil {
 		if r.state == RequestOfferedState {
 			s.revoke(r.task, ReasonCancelled)
 		}
-		r.queue.stats.Cancelled++
+		if cv.answeredAt.IsZero() {
+			// Never answered: the contact was cancelled, and counts so.
+			r.queue.stats.Cancelled++
+			reason = ReasonCancelled
+		}
 		s.removeRequest(r, ReasonCancelled)
 	}
-	s.closeConversation(cv, ReasonDone)
+	s.closeConversation(cv, reason)
 	return nil
 }
 
@@ -406,6 +523,20 @@ func (s *State) closeConversation(cv *conv, reason CloseReason) {
 	s.emit(ConversationClosed{Conversation: cv.id, Reason: reason, At: s.now})
 	s.closedConvs = append(s.closedConvs, cv.id)
 	if len(s.closedConvs)-s.closedHead > RetainedClosedConversations {
+		// A closed conversation still holding a task (a wrap-up) stays: the
+		// task lives in it and the snapshot finds tasks there. Forget the
+		// oldest one without tasks instead (rare: it is the oldest of
+		// RetainedClosedConversations).
+		if i := s.closedHead; len(s.convs[s.closedConvs[i]].tasks) > 0 {
+			for i < len(s.closedConvs) && len(s.convs[s.closedConvs[i]].tasks) > 0 {
+				i++
+			}
+			if i < len(s.closedConvs) {
+				delete(s.convs, s.closedConvs[i])
+				s.closedConvs = slices.Delete(s.closedConvs, i, i+1)
+			}
+			return
+		}
 		delete(s.convs, s.closedConvs[s.closedHead])
 		s.closedConvs[s.closedHead] = ""
 		s.closedHead++
@@ -422,26 +553,30 @@ func (s *State) abandonConversation(c AbandonConversation) *Error {
 	if !ok {
 		return errf(CodeConversationNotFound, "conversation %q does not exist", c.Conversation)
 	}
-	if cv.closed || cv.req == nil || !cv.answeredAt.IsZero() {
+	// A conversation waiting again (its agent logged out) may be abandoned
+	// too; only the queue counters remember the first answer.
+	if cv.closed || cv.req == nil {
 		return errf(CodeConversationNotWaiting, "conversation %q is not waiting for an agent", cv.id)
 	}
 	r := cv.req
 	if r.state == RequestOfferedState {
 		s.revoke(r.task, ReasonCancelled)
 	}
-	st := &r.queue.stats
-	st.Abandoned++
-	if s.now.Sub(r.enqueuedAt) < slThreshold(r.queue) {
-		st.AbandonedWithinSL++
+	if cv.answeredAt.IsZero() {
+		st := &r.queue.stats
+		st.Abandoned++
+		if s.now.Sub(r.enqueuedAt) < slThreshold(r.queue) {
+			st.AbandonedWithinSL++
+		}
 	}
 	s.removeRequest(r, ReasonAbandoned)
 	s.closeConversation(cv, ReasonAbandoned)
 	return nil
 }
 
-// logoutWork re-routes an agent's work before LOGOUT: reserved requests go
-// back to their queues, conversations the agent was alone in are queued
-// again at their original position, wrap-ups end.
+// logoutWork re-routes the work of an agent who just went LOGOUT: reserved
+// requests go back to their queues, conversations the agent was alone in
+// are queued again at their original position, wrap-ups end.
 func (s *State) logoutWork(a *agentRT) {
 	for _, t := range slices.Clone(a.tasks) {
 		switch t.state {
@@ -469,6 +604,11 @@ func (s *State) reopen(cv *conv, lastAgent string) {
 	r := &request{
 		id: cv.id + "/" + strconv.Itoa(cv.requeues), conv: cv, queue: cv.queue, priority: cv.priority,
 		enqueuedAt: cv.enqueuedAt, seq: cv.seq,
+	}
+	// The position is the original one; the TTL starts again, so a
+	// conversation nobody can take still ends.
+	if ttl := cv.queue.def.TTL; ttl > 0 {
+		r.ttl = s.now.Add(ttl)
 	}
 	for s.requests[r.id] != nil {
 		cv.requeues++

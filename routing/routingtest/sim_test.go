@@ -1,0 +1,633 @@
+package routingtest
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"hash"
+	"hash/fnv"
+	"math/rand/v2"
+	"os"
+	"reflect"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/omniroute/omniroute/routing"
+)
+
+var long = flag.Bool("long", false, "run the long seeded simulation (more seeds, more steps)")
+
+// TestSimulation drives the engine with random but seeded interleavings of
+// every command and checks the invariants after each one, snapshot round
+// trips at random points, and at the end that every request and
+// conversation ended. A failure names the seed and the step:
+// SIM_SEED=<seed> go test ./routing/routingtest -run TestSimulation reruns
+// one seed.
+func TestSimulation(t *testing.T) {
+	seeds, steps := 200, 500
+	if *long {
+		seeds, steps = 1000, 3000
+	}
+	if testing.Short() {
+		seeds = 20
+	}
+	first := uint64(1)
+	if v := os.Getenv("SIM_SEED"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, seeds = n, 1
+	}
+	// The seeds are shared out between parallel workers (one per CPU).
+	workers := min(runtime.GOMAXPROCS(0), seeds)
+	for w := range workers {
+		t.Run(fmt.Sprintf("worker%d", w), func(t *testing.T) {
+			t.Parallel()
+			for seed := first + uint64(w); seed < first+uint64(seeds); seed += uint64(workers) {
+				sm := newSim(seed)
+				if err := sm.run(steps); err != nil {
+					t.Fatalf("seed %d step %d: %v", seed, sm.step, err)
+				}
+			}
+		})
+	}
+}
+
+// TestSimulationDeterministic: the same seed gives the same event stream.
+func TestSimulationDeterministic(t *testing.T) {
+	for seed := uint64(1); seed <= 10; seed++ {
+		a, b := newSim(seed), newSim(seed)
+		a.fast, b.fast = true, true
+		if err := a.run(500); err != nil {
+			t.Fatalf("seed %d step %d: %v", seed, a.step, err)
+		}
+		if err := b.run(500); err != nil {
+			t.Fatalf("seed %d step %d: %v", seed, b.step, err)
+		}
+		if a.events != b.events || a.hash.Sum64() != b.hash.Sum64() {
+			t.Fatalf("seed %d: two runs differ: %d events (hash %x) vs %d (hash %x)", seed, a.events,
+				a.hash.Sum64(), b.events, b.hash.Sum64())
+		}
+		if a.s.Digest() != b.s.Digest() {
+			t.Fatalf("seed %d: two runs end in different states", seed)
+		}
+	}
+}
+
+// TestSimulationCatchesBrokenEngine proves the simulation can fail: a run
+// whose checker is fed a forged event stream must report it.
+func TestSimulationCatchesBrokenEngine(t *testing.T) {
+	sm := newSim(7)
+	if err := sm.run(100); err != nil {
+		t.Fatal(err)
+	}
+	// Pretend an agent's MRD changed without the state changing.
+	id := sm.agents[0]
+	st, _ := sm.s.Agent(id)
+	m := st.MRDs[0]
+	next := routing.MRDReady
+	if m.State == routing.MRDReady {
+		next = routing.MRDNotReady
+	}
+	err := sm.chk.Check(sm.s, []routing.Event{routing.MRDStateChanged{Agent: id, MRD: m.MRD.ID, State: next, Previous: m.State}})
+	if err == nil {
+		t.Fatal("checker accepted an MRDStateChanged that the state does not show")
+	}
+}
+
+type sim struct {
+	// fast skips the checks (for runs that only compare event streams).
+	fast  bool
+	seed  uint64
+	rng   *rand.Rand
+	s     *routing.State
+	chk   *Checker
+	now   time.Time
+	step  int
+	convN int
+
+	mrds    []string
+	queues  []routing.Queue
+	agents  []string
+	skills  []string
+	open    []string // conversations created, maybe closed since
+	lastErr error
+
+	// twin is a state restored from a snapshot of s; while twinLeft > 0
+	// every command is applied to both and their events compared.
+	twin     *routing.State
+	twinLeft int
+
+	// accounting from the event stream
+	events    int
+	hash      hash.Hash64
+	queued    map[string]int // request id -> RequestQueued count
+	removed   map[string]routing.CloseReason
+	created   int
+	closed    map[string]routing.CloseReason
+	reserved  int
+	tasksDone int
+}
+
+func newSim(seed uint64) *sim {
+	return &sim{
+		seed: seed, rng: rand.New(rand.NewPCG(seed, seed*0x9e3779b97f4a7c15)), s: routing.New(),
+		now: Epoch, hash: fnv.New64a(), queued: map[string]int{}, removed: map[string]routing.CloseReason{},
+		closed: map[string]routing.CloseReason{},
+	}
+}
+
+func (sm *sim) run(steps int) error {
+	sm.chk = NewChecker(sm.s)
+	if err := sm.setup(); err != nil {
+		return fmt.Errorf("setup: %w", err)
+	}
+	for sm.step = 1; sm.step <= steps; sm.step++ {
+		if err := sm.randomStep(); err != nil {
+			return err
+		}
+	}
+	sm.step = steps + 1
+	if err := sm.drain(); err != nil {
+		return fmt.Errorf("drain: %w", err)
+	}
+	return sm.account()
+}
+
+// apply applies cmd at sm.now and checks everything that must hold after it.
+// A refused command is fine (random commands are often refused) but must
+// change nothing.
+func (sm *sim) apply(cmd routing.Command) ([]routing.Event, error) {
+	evs, err := sm.s.Apply(sm.now, cmd)
+	if err != nil {
+		var re *routing.Error
+		if !errors.As(err, &re) {
+			return nil, fmt.Errorf("%s: error %v is not a *routing.Error", cmd.CommandName(), err)
+		}
+		if len(evs) != 0 {
+			return nil, fmt.Errorf("%s refused but returned events", cmd.CommandName())
+		}
+	}
+	if sm.fast {
+		for _, ev := range evs {
+			sm.record(ev)
+		}
+		sm.lastErr = err
+		return evs, nil
+	}
+	if cerr := sm.chk.Check(sm.s, evs); cerr != nil {
+		return nil, fmt.Errorf("%s %s: %v", cmd.CommandName(), mustJSON(cmd), cerr)
+	}
+	if sm.twin != nil {
+		tevs, terr := sm.twin.Apply(sm.now, cmd)
+		if (err == nil) != (terr == nil) || (err != nil && err.Error() != terr.Error()) {
+			return nil, fmt.Errorf("%s: restored twin answered %v, state %v", cmd.CommandName(), terr, err)
+		}
+		if !reflect.DeepEqual(evs, tevs) {
+			return nil, fmt.Errorf("%s: restored twin emitted\n%v\nstate emitted\n%v", cmd.CommandName(), tevs, evs)
+		}
+		if sm.twinLeft--; sm.twinLeft == 0 {
+			if err := CompareStates(sm.s, sm.twin); err != nil {
+				return nil, fmt.Errorf("restored twin ends different: %v", err)
+			}
+			sm.twin = nil
+		}
+	}
+	for _, ev := range evs {
+		sm.record(ev)
+	}
+	sm.lastErr = err
+	return evs, nil
+}
+
+// applyChecked is apply for a command that may be refused: the digest is
+// compared around a refusal.
+func (sm *sim) applyChecked(cmd routing.Command, always bool) ([]routing.Event, error) {
+	if sm.fast || (!always && sm.pick(20) > 0) {
+		// The digest costs a whole snapshot: one command in twenty (and
+		// every deliberately invalid one) is checked.
+		return sm.apply(cmd)
+	}
+	before := sm.s.Digest()
+	evs, err := sm.apply(cmd)
+	if err != nil {
+		return nil, err
+	}
+	if sm.lastErr != nil && sm.s.Digest() != before {
+		return nil, fmt.Errorf("%s %s refused (%v) but the state changed", cmd.CommandName(), mustJSON(cmd), sm.lastErr)
+	}
+	return evs, nil
+}
+
+// must applies a command that must be accepted.
+func (sm *sim) must(cmd routing.Command) error {
+	if _, err := sm.apply(cmd); err != nil {
+		return err
+	}
+	if sm.lastErr != nil {
+		return fmt.Errorf("%s %s refused: %v", cmd.CommandName(), mustJSON(cmd), sm.lastErr)
+	}
+	return nil
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err.Error()
+	}
+	return string(b)
+}
+
+func (sm *sim) record(ev routing.Event) {
+	sm.events++
+	sm.hash.Write([]byte(ev.EventName()))
+	b, _ := json.Marshal(ev)
+	sm.hash.Write(b)
+	switch e := ev.(type) {
+	case routing.RequestQueued:
+		sm.queued[e.Request]++
+	case routing.RequestRemoved:
+		sm.removed[e.Request] = e.Reason
+	case routing.ConversationCreated:
+		sm.created++
+	case routing.ConversationClosed:
+		sm.closed[e.Conversation] = e.Reason
+	case routing.TaskReserved:
+		sm.reserved++
+	case routing.TaskClosed:
+		sm.tasksDone++
+	}
+}
+
+func (sm *sim) pick(n int) int { return sm.rng.IntN(n) }
+
+func (sm *sim) setup() error {
+	cmds := []routing.Command{
+		routing.UpsertMRD{MRD: routing.MRD{ID: "voice", Interruptible: false, MaxRequests: 1}},
+		routing.UpsertMRD{MRD: routing.MRD{ID: "chat", Interruptible: true, MaxRequests: 3}},
+		routing.UpsertReasonCode{ReasonCode: routing.ReasonCode{ID: "break", Type: routing.ReasonTypeNotReady}},
+		routing.UpsertReasonCode{ReasonCode: routing.ReasonCode{ID: "eod", Type: routing.ReasonTypeLogout}},
+	}
+	sm.mrds = []string{"voice", "chat"}
+	for i := range 8 {
+		sm.skills = append(sm.skills, "s"+strconv.Itoa(i))
+	}
+	nAgents := 10 + sm.pick(31)
+	for i := range nAgents {
+		a := routing.Agent{ID: fmt.Sprintf("a%02d", i), Skills: map[string]int{}}
+		for _, sk := range sm.skills {
+			if sm.pick(2) == 0 {
+				a.Skills[sk] = 1 + sm.pick(100)
+			}
+		}
+		switch sm.pick(8) {
+		case 0:
+			a.Capacity = map[string]int{"chat": 1 + sm.pick(4)}
+		case 1:
+			a.Capacity = map[string]int{"voice": 0}
+		}
+		sm.agents = append(sm.agents, a.ID)
+		cmds = append(cmds, routing.UpsertAgent{Agent: a})
+	}
+	nQueues := 3 + sm.pick(4)
+	for i := range nQueues {
+		sm.queues = append(sm.queues, sm.randomQueue(fmt.Sprintf("q%d", i), sm.mrds[sm.pick(2)]))
+		cmds = append(cmds, routing.UpsertQueue{Queue: sm.queues[i]})
+	}
+	for _, c := range cmds {
+		if err := sm.must(c); err != nil {
+			return err
+		}
+	}
+	for _, a := range sm.agents {
+		if sm.pick(3) > 0 {
+			if err := sm.must(routing.SetAgentState{Agent: a, State: routing.AgentReady}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+var strategies = []routing.Strategy{routing.LongestIdle, routing.MostAvailable, routing.LeastActive, routing.RoundRobin, routing.BestSkill}
+
+func (sm *sim) randomQueue(id, mrd string) routing.Queue {
+	q := routing.Queue{ID: id, MRD: mrd, Strategy: strategies[sm.pick(len(strategies))], Skills: map[string]int{},
+		RONATimeout: time.Duration(10+sm.pick(31)) * time.Second}
+	for range sm.pick(3) {
+		q.Skills[sm.skills[sm.pick(len(sm.skills))]] = 1 + sm.pick(60)
+	}
+	if sm.pick(10) == 0 {
+		for _, a := range sm.agents {
+			if sm.pick(2) == 0 {
+				q.Members = append(q.Members, a)
+			}
+		}
+	}
+	if sm.pick(3) > 0 {
+		q.TTL = time.Duration(30+sm.pick(150)) * time.Second
+	}
+	if sm.pick(2) == 0 {
+		q.WrapUp = time.Duration(5+sm.pick(25)) * time.Second
+	}
+	if sm.pick(5) == 0 {
+		q.RONAAction = "NONE"
+	}
+	if sm.pick(20) == 0 {
+		q.Mode = routing.External
+	}
+	return q
+}
+
+// tasks lists every open task, by agent then reservation order.
+func (sm *sim) tasks(state routing.TaskState) []routing.Task {
+	var out []routing.Task
+	for _, a := range sm.agents {
+		ts, _ := sm.s.Tasks(a)
+		for _, t := range ts {
+			if state == "" || t.State == state {
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}
+
+func (sm *sim) randomStep() error {
+	// Time passes a little; the node ticks when a deadline is due (most of
+	// the time: a late Tick must be fine too).
+	sm.now = sm.now.Add(time.Duration(sm.pick(2000)) * time.Millisecond)
+	if at, ok := sm.s.NextDeadline(); ok && !at.After(sm.now) && sm.pick(10) < 8 {
+		if err := sm.must(routing.Tick{}); err != nil {
+			return err
+		}
+	}
+	if !sm.fast && sm.twin == nil && sm.pick(80) == 0 {
+		data, err := sm.s.MarshalSnapshot()
+		if err != nil {
+			return err
+		}
+		tw, err := routing.UnmarshalSnapshot(data)
+		if err != nil {
+			return fmt.Errorf("snapshot restore: %w", err)
+		}
+		if err := CompareStates(sm.s, tw); err != nil {
+			return fmt.Errorf("snapshot round trip: %w", err)
+		}
+		sm.twin, sm.twinLeft = tw, 5+sm.pick(20)
+	}
+	agent := sm.agents[sm.pick(len(sm.agents))]
+	r := sm.pick(100)
+	var cmd routing.Command
+	switch {
+	case r < 16:
+		sm.convN++
+		q := sm.queues[sm.pick(len(sm.queues))]
+		c := routing.CreateConversation{ID: fmt.Sprintf("c%d", sm.convN), RequestID: fmt.Sprintf("r%d", sm.convN),
+			Queue: q.ID, Priority: sm.pick(4)}
+		if q.TTL == 0 || sm.pick(4) == 0 {
+			c.TTL = time.Duration(20+sm.pick(160)) * time.Second
+		}
+		sm.open = append(sm.open, c.ID)
+		cmd = c
+	case r < 30:
+		if ts := sm.tasks(routing.TaskReservedState); len(ts) > 0 {
+			t := ts[sm.pick(len(ts))]
+			cmd = routing.AcceptTask{Task: t.ID, Agent: t.Agent}
+		}
+	case r < 34:
+		if ts := sm.tasks(routing.TaskReservedState); len(ts) > 0 {
+			t := ts[sm.pick(len(ts))]
+			cmd = routing.DeclineTask{Task: t.ID, Agent: t.Agent}
+		}
+	case r < 45:
+		var ts []routing.Task
+		for _, t := range sm.tasks("") {
+			if t.State != routing.TaskReservedState {
+				ts = append(ts, t)
+			}
+		}
+		if len(ts) > 0 {
+			t := ts[sm.pick(len(ts))]
+			cmd = routing.CloseTask{Task: t.ID, Agent: t.Agent}
+		}
+	case r < 48:
+		if len(sm.open) > 0 {
+			cmd = routing.AbandonConversation{Conversation: sm.open[sm.pick(len(sm.open))]}
+		}
+	case r < 50:
+		if len(sm.open) > 0 {
+			cmd = routing.CloseConversation{Conversation: sm.open[sm.pick(len(sm.open))]}
+		}
+	case r < 60:
+		cmd = routing.SetAgentState{Agent: agent, State: routing.AgentReady}
+	case r < 65:
+		c := routing.SetAgentState{Agent: agent, State: routing.AgentNotReady}
+		if sm.pick(2) == 0 {
+			c.ReasonCode = "break"
+		}
+		cmd = c
+	case r < 69:
+		// Logout, preferably of an agent with work.
+		if ts := sm.tasks(""); len(ts) > 0 && sm.pick(2) == 0 {
+			agent = ts[sm.pick(len(ts))].Agent
+		}
+		c := routing.SetAgentState{Agent: agent, State: routing.AgentLogout}
+		if sm.pick(2) == 0 {
+			c.ReasonCode = "eod"
+		}
+		cmd = c
+	case r < 75:
+		st := routing.MRDNotReady
+		if sm.pick(2) == 0 {
+			st = routing.MRDReady
+		}
+		cmd = routing.SetMRDState{Agent: agent, MRD: sm.mrds[sm.pick(len(sm.mrds))], State: st}
+	case r < 90:
+		sm.now = sm.now.Add(time.Duration(1+sm.pick(40)) * time.Second)
+		cmd = routing.Tick{}
+	case r < 93:
+		if _, err := sm.applyChecked(sm.invalidCommand(agent), true); err != nil {
+			return err
+		}
+		if sm.lastErr == nil {
+			return errors.New("an invalid command was accepted")
+		}
+		return nil
+	case r < 94:
+		// Redefine a queue on its MRD: strategy, skills, timers change;
+		// waiting order must stay.
+		i := sm.pick(len(sm.queues))
+		q := sm.randomQueue(sm.queues[i].ID, sm.queues[i].MRD)
+		sm.queues[i] = q
+		cmd = routing.UpsertQueue{Queue: q}
+	case r < 95:
+		// Redefine an agent's skills (eligibility changes under work).
+		a := routing.Agent{ID: agent, Skills: map[string]int{}}
+		for _, sk := range sm.skills {
+			if sm.pick(2) == 0 {
+				a.Skills[sk] = 1 + sm.pick(100)
+			}
+		}
+		cmd = routing.UpsertAgent{Agent: a}
+	}
+	if cmd == nil {
+		cmd = routing.Tick{}
+	}
+	_, err := sm.applyChecked(cmd, false)
+	return err
+}
+
+// invalidCommand returns a command the engine must refuse without change.
+func (sm *sim) invalidCommand(agent string) routing.Command {
+	switch sm.pick(6) {
+	case 0:
+		if ts := sm.tasks(""); len(ts) > 0 {
+			t := ts[sm.pick(len(ts))]
+			other := sm.agents[sm.pick(len(sm.agents))]
+			if other != t.Agent {
+				return routing.AcceptTask{Task: t.ID, Agent: other}
+			}
+		}
+		return routing.AcceptTask{Task: "task-none", Agent: agent}
+	case 1:
+		if ts := sm.tasks(routing.TaskReservedState); len(ts) > 0 {
+			t := ts[sm.pick(len(ts))]
+			return routing.CloseTask{Task: t.ID, Agent: t.Agent}
+		}
+		return routing.CloseTask{Task: "task-none", Agent: agent}
+	case 2:
+		if len(sm.open) > 0 {
+			id := sm.open[sm.pick(len(sm.open))]
+			return routing.CreateConversation{ID: id, RequestID: "dup-" + id, Queue: sm.queues[0].ID}
+		}
+		return routing.CreateConversation{ID: "x", RequestID: "y", Queue: "no-such-queue"}
+	case 3:
+		return routing.SetAgentState{Agent: agent, State: routing.AgentReady, ReasonCode: "break"}
+	case 4:
+		return routing.SetAgentState{Agent: agent, State: routing.AgentNotReady, ReasonCode: "eod"}
+	default:
+		if ts := sm.tasks(routing.TaskActiveState); len(ts) > 0 {
+			t := ts[sm.pick(len(ts))]
+			return routing.DeclineTask{Task: t.ID, Agent: t.Agent}
+		}
+		return routing.SetMRDState{Agent: agent, MRD: "no-such-mrd", State: routing.MRDReady}
+	}
+}
+
+// drain makes every agent READY on every MRD, accepts every offer, closes
+// every task and lets time pass until nothing is left.
+func (sm *sim) drain() error {
+	for round := 0; ; round++ {
+		if round > 400 {
+			return fmt.Errorf("not drained after %d rounds: requests %s, conversations open %v, %d tasks",
+				round, mustJSON(sm.s.Requests()), sm.s.OpenConversations(), len(sm.tasks("")))
+		}
+		for _, a := range sm.agents {
+			st, _ := sm.s.Agent(a)
+			if st.State != routing.AgentReady {
+				if err := sm.must(routing.SetAgentState{Agent: a, State: routing.AgentReady}); err != nil {
+					return err
+				}
+			}
+			for _, m := range st.MRDs {
+				if m.State == routing.MRDNotReady || m.State == routing.MRDPendingNotReady {
+					if err := sm.must(routing.SetMRDState{Agent: a, MRD: m.MRD.ID, State: routing.MRDReady}); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		for _, t := range sm.tasks(routing.TaskReservedState) {
+			if err := sm.must(routing.AcceptTask{Task: t.ID, Agent: t.Agent}); err != nil {
+				return err
+			}
+		}
+		for _, t := range sm.tasks("") {
+			if t.State == routing.TaskReservedState {
+				continue // offered just now, by a close above
+			}
+			if _, ok := sm.s.Task(t.ID); !ok {
+				continue
+			}
+			if err := sm.must(routing.CloseTask{Task: t.ID, Agent: t.Agent}); err != nil {
+				return err
+			}
+			if tt, ok := sm.s.Task(t.ID); ok && tt.State == routing.TaskWrapUpState {
+				if err := sm.must(routing.CloseTask{Task: t.ID, Agent: t.Agent}); err != nil {
+					return err
+				}
+			}
+		}
+		if len(sm.s.Requests()) == 0 && len(sm.s.OpenConversations()) == 0 && len(sm.tasks("")) == 0 {
+			if _, ok := sm.s.NextDeadline(); ok {
+				// Only stale deadlines may remain; a Tick must do nothing.
+				sm.now = sm.now.Add(10 * time.Minute)
+				if evs, err := sm.apply(routing.Tick{}); err != nil || len(evs) > 0 {
+					return fmt.Errorf("final Tick: %v %v", evs, err)
+				}
+			}
+			return nil
+		}
+		if round >= 20 {
+			// Every TTL has passed by now. A request without one (a
+			// conversation queued again after its agent logged out gets no
+			// TTL) that every eligible agent declined waits for ever: the
+			// system cancels it.
+			for _, r := range sm.s.Requests() {
+				if r.TTLDeadline.IsZero() {
+					if err := sm.must(routing.CloseConversation{Conversation: r.Conversation}); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		sm.now = sm.now.Add(15 * time.Second)
+		if err := sm.must(routing.Tick{}); err != nil {
+			return err
+		}
+	}
+}
+
+// account checks from the whole event stream that every request and every
+// conversation ended, each exactly once, for an allowed reason.
+func (sm *sim) account() error {
+	for id, n := range sm.queued {
+		if n != 1 {
+			return fmt.Errorf("request %s queued %d times", id, n)
+		}
+		reason, ok := sm.removed[id]
+		if !ok {
+			return fmt.Errorf("request %s never ended", id)
+		}
+		switch reason {
+		case routing.ReasonAccepted, routing.ReasonAbandoned, routing.ReasonExpired, routing.ReasonCancelled:
+		default:
+			return fmt.Errorf("request %s ended %s", id, reason)
+		}
+	}
+	if len(sm.removed) != len(sm.queued) {
+		return fmt.Errorf("%d requests removed, %d queued", len(sm.removed), len(sm.queued))
+	}
+	if len(sm.closed) != sm.created {
+		return fmt.Errorf("%d conversations created, %d closed", sm.created, len(sm.closed))
+	}
+	for id, reason := range sm.closed {
+		switch reason {
+		case routing.ReasonDone, routing.ReasonAbandoned, routing.ReasonNoAgentAvailable, routing.ReasonCancelled:
+		default:
+			return fmt.Errorf("conversation %s closed %s", id, reason)
+		}
+	}
+	if sm.reserved != sm.tasksDone {
+		return fmt.Errorf("%d tasks reserved, %d closed", sm.reserved, sm.tasksDone)
+	}
+	if _, waiting, open, tasks := sm.s.Counts(); waiting != 0 || open != 0 || tasks != 0 {
+		return fmt.Errorf("counts after drain: %d waiting, %d open, %d tasks", waiting, open, tasks)
+	}
+	return nil
+}
