@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -27,6 +29,9 @@ func setup() []routing.Command {
 func open(t testing.TB, j journal.Journal, cfg node.Config) *node.Node {
 	t.Helper()
 	cfg.Journal = j
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
 	n, err := node.Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)

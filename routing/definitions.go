@@ -98,6 +98,7 @@ func (s *State) upsertMRD(m MRD) *Error {
 		for _, id := range s.agentIDs {
 			a := s.agents[id]
 			a.mrds[m.ID] = &agentMRD{agent: a, mrd: md, want: a.state == AgentReady, state: MRDNotReady, since: s.now}
+			s.listMRDs(a)
 		}
 	}
 	md.def = m
@@ -359,6 +360,7 @@ func (s *State) upsertAgent(ag Agent) *Error {
 		for _, id := range s.mrdIDs {
 			a.mrds[id] = &agentMRD{agent: a, mrd: s.mrds[id], state: MRDNotReady, since: s.now}
 		}
+		s.listMRDs(a)
 	}
 	for _, qid := range s.queueIDs {
 		s.setQueueEligibility(a, s.queues[qid], false)
@@ -375,4 +377,12 @@ func (s *State) upsertAgent(ag Agent) *Error {
 	s.refreshAgent(a)
 	s.markDirty(a)
 	return nil
+}
+
+// listMRDs rebuilds a.mrdList in the order of s.mrdIDs.
+func (s *State) listMRDs(a *agentRT) {
+	a.mrdList = a.mrdList[:0]
+	for _, id := range s.mrdIDs {
+		a.mrdList = append(a.mrdList, a.mrds[id])
+	}
 }

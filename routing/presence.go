@@ -35,15 +35,13 @@ func (s *State) refreshAgent(a *agentRT) {
 	// Which non-interruptible MRDs have work: they interrupt every other MRD.
 	busyNonInterruptible := 0
 	var holder *agentMRD
-	for _, id := range s.mrdIDs {
-		am := a.mrds[id]
+	for _, am := range a.mrdList {
 		if !am.mrd.def.Interruptible && am.load > 0 {
 			busyNonInterruptible++
 			holder = am
 		}
 	}
-	for _, id := range s.mrdIDs {
-		am := a.mrds[id]
+	for _, am := range a.mrdList {
 		interrupted := busyNonInterruptible > 1 || (busyNonInterruptible == 1 && holder != am)
 		st := deriveMRDState(a, am, interrupted)
 		if st != am.state {
@@ -54,7 +52,7 @@ func (s *State) refreshAgent(a *agentRT) {
 				am.lastReady = s.now
 				am.idleSince = s.now
 			}
-			s.emit(MRDStateChanged{Agent: a.def.ID, MRD: id, State: st, Previous: prev, At: s.now})
+			s.emit(MRDStateChanged{Agent: a.def.ID, MRD: am.mrd.def.ID, State: st, Previous: prev, At: s.now})
 		}
 		s.reindex(am)
 	}
@@ -214,8 +212,8 @@ func (s *State) changeAgentState(a *agentRT, st AgentState, reason string) {
 	a.state = st
 	a.reason = reason
 	a.since = s.now
-	for _, id := range s.mrdIDs {
-		a.mrds[id].want = st == AgentReady
+	for _, am := range a.mrdList {
+		am.want = st == AgentReady
 	}
 	s.emit(AgentStateChanged{Agent: a.def.ID, State: st, ReasonCode: reason, Previous: prev, At: s.now})
 	s.refreshAgent(a)

@@ -79,6 +79,9 @@ type agentRT struct {
 	since   time.Time
 	loginAt time.Time
 	mrds    map[string]*agentMRD
+	// mrdList holds mrds in the order of State.mrdIDs, so hot loops need
+	// no map lookups; rebuilt when an MRD is added.
+	mrdList []*agentMRD
 	tasks   []*task // open tasks in creation order
 	dirty   bool
 }

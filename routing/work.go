@@ -115,8 +115,8 @@ func (s *State) match() {
 		s.dirtyReqs = s.dirtyReqs[:0]
 		for _, a := range s.dirtyAgents {
 			a.dirty = false
-			for _, id := range s.mrdIDs {
-				s.pushBest(a.mrds[id])
+			for _, am := range a.mrdList {
+				s.pushBest(am)
 			}
 		}
 		clear(s.dirtyAgents)
