@@ -263,17 +263,41 @@ func decodeChangeAgentState(args []any) (changeAgentStateRequest, *DecodeError) 
 	return r, nil
 }
 
-// topicSubscriptionRequest is a decoded topicSubscription.
-type topicSubscriptionRequest struct {
+// taskRequestRef is a decoded topicSubscription or topicUnsubscription_:
+// the conversation, and the agent and task when given ("" when absent).
+type taskRequestRef struct {
 	ConversationID string
-	// AgentID and TaskID are "" when absent.
-	AgentID string
-	TaskID  string
+	AgentID        string
+	TaskID         string
 }
+
+// topicSubscriptionRequest is a decoded topicSubscription.
+type topicSubscriptionRequest = taskRequestRef
+
+// topicUnsubscriptionRequest is a decoded topicUnsubscription_.
+type topicUnsubscriptionRequest = taskRequestRef
 
 // rolePrimary is the only topicParticipant.role topicSubscription accepts
 // in this subset (other roles arrive with their own events).
 const rolePrimary = "PRIMARY"
+
+// decodeTaskRef decodes the fields both task events share:
+// conversationId (required), agentId and taskId (optional).
+func decodeTaskRef(event string, args []any) (taskRequestRef, payload, *DecodeError) {
+	var r taskRequestRef
+	p, err := object(event, args)
+	if err != nil {
+		return r, p, err
+	}
+	if r.ConversationID, err = p.required(p.m, "", "conversationId", routing.MaxIDLength); err != nil {
+		return r, p, err
+	}
+	if r.AgentID, err = p.id(p.m, "", "agentId"); err != nil {
+		return r, p, err
+	}
+	r.TaskID, err = p.id(p.m, "", "taskId")
+	return r, p, err
+}
 
 // decodeTopicSubscription decodes
 //
@@ -283,18 +307,8 @@ const rolePrimary = "PRIMARY"
 // optional; topicParticipant, when present, must be an object whose role,
 // when present, is PRIMARY; its other fields, like roomInfo, are ignored.
 func decodeTopicSubscription(args []any) (topicSubscriptionRequest, *DecodeError) {
-	var r topicSubscriptionRequest
-	p, err := object(EventTopicSubscription, args)
+	r, p, err := decodeTaskRef(EventTopicSubscription, args)
 	if err != nil {
-		return r, err
-	}
-	if r.ConversationID, err = p.required(p.m, "", "conversationId", routing.MaxIDLength); err != nil {
-		return r, err
-	}
-	if r.AgentID, err = p.id(p.m, "", "agentId"); err != nil {
-		return r, err
-	}
-	if r.TaskID, err = p.id(p.m, "", "taskId"); err != nil {
 		return r, err
 	}
 	tp, err := p.obj(p.m, "", "topicParticipant")
@@ -313,30 +327,9 @@ func decodeTopicSubscription(args []any) (topicSubscriptionRequest, *DecodeError
 	return r, nil
 }
 
-// topicUnsubscriptionRequest is a decoded topicUnsubscription_.
-type topicUnsubscriptionRequest struct {
-	ConversationID string
-	// AgentID and TaskID are "" when absent.
-	AgentID string
-	TaskID  string
-}
-
 // decodeTopicUnsubscription decodes {"conversationId","agentId","taskId"}
 // (PROTOCOLS.md); conversationId is required.
 func decodeTopicUnsubscription(args []any) (topicUnsubscriptionRequest, *DecodeError) {
-	var r topicUnsubscriptionRequest
-	p, err := object(EventTopicUnsubscriptionRequest, args)
-	if err != nil {
-		return r, err
-	}
-	if r.ConversationID, err = p.required(p.m, "", "conversationId", routing.MaxIDLength); err != nil {
-		return r, err
-	}
-	if r.AgentID, err = p.id(p.m, "", "agentId"); err != nil {
-		return r, err
-	}
-	if r.TaskID, err = p.id(p.m, "", "taskId"); err != nil {
-		return r, err
-	}
-	return r, nil
+	r, _, err := decodeTaskRef(EventTopicUnsubscriptionRequest, args)
+	return r, err
 }

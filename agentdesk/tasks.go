@@ -1,6 +1,7 @@
 package agentdesk
 
 import (
+	"context"
 	"encoding/json"
 	"time"
 
@@ -31,18 +32,9 @@ func (c *client) topicSubscription(args []any) Ack {
 	}
 	ctx, cancel := c.srv.commandCtx()
 	defer cancel()
-	var (
-		task routing.Task
-		rerr *routing.Error
-	)
-	err := c.srv.n.View(ctx, func(st *routing.State) {
-		task, rerr = c.findTask(st, req.ConversationID, req.TaskID, routing.TaskReservedState, routing.TaskActiveState)
-	})
-	switch {
-	case err != nil:
+	task, err := c.lookupTask(ctx, req.ConversationID, req.TaskID, routing.TaskReservedState, routing.TaskActiveState)
+	if err != nil {
 		return c.failErr(ev, err)
-	case rerr != nil:
-		return c.failErr(ev, rerr)
 	}
 	correlation := task.Request
 	switch task.State {
@@ -89,18 +81,10 @@ func (c *client) topicUnsubscription(args []any) Ack {
 	}
 	ctx, cancel := c.srv.commandCtx()
 	defer cancel()
-	var (
-		task routing.Task
-		rerr *routing.Error
-	)
-	err := c.srv.n.View(ctx, func(st *routing.State) {
-		task, rerr = c.findTask(st, req.ConversationID, req.TaskID, routing.TaskActiveState)
-	})
+	task, err := c.lookupTask(ctx, req.ConversationID, req.TaskID, routing.TaskActiveState)
 	switch {
 	case err != nil:
 		return c.failErr(ev, err)
-	case rerr != nil:
-		return c.failErr(ev, rerr)
 	case task.State != routing.TaskActiveState:
 		return c.failErr(ev, &routing.Error{Code: routing.CodeInvalidTransition,
 			Message: "task " + task.ID + " is " + string(task.State) + "; only an ACTIVE task can be left"})
@@ -124,6 +108,24 @@ func (c *client) topicUnsubscription(args []any) Ack {
 		TaskID:         task.ID,
 	})
 	return Ack{OK: true}
+}
+
+// lookupTask is findTask through the node: the error is the node's or the
+// routing refusal.
+func (c *client) lookupTask(ctx context.Context, conversationID, taskID string, states ...routing.TaskState) (routing.Task, error) {
+	var (
+		task routing.Task
+		rerr *routing.Error
+	)
+	if err := c.srv.n.View(ctx, func(st *routing.State) {
+		task, rerr = c.findTask(st, conversationID, taskID, states...)
+	}); err != nil {
+		return task, err
+	}
+	if rerr != nil {
+		return task, rerr
+	}
+	return task, nil
 }
 
 // findTask resolves the agent's task on conversation: taskID when given

@@ -24,9 +24,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net"
 	"os"
+	"slices"
 	"strings"
 
 	"golang.org/x/crypto/bcrypt"
@@ -345,7 +347,7 @@ func (c *Config) Validate() error {
 		w := c.where("agents", i, a.ID)
 		p.add(w, a.Validate())
 		dup(&p, w, seenAgents, a.ID)
-		for _, m := range sortedKeys(a.Capacity) {
+		for _, m := range slices.Sorted(maps.Keys(a.Capacity)) {
 			if !mrds[m] {
 				p.addf(w, "capacity names mrd %q, which is not declared", m)
 			}

@@ -3,9 +3,9 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
-	"sort"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -138,7 +138,7 @@ func ReasonCodeSpecFrom(r routing.ReasonCode) ReasonCodeSpec {
 func (q QueueSpec) Routing() routing.Queue {
 	return routing.Queue{
 		ID: q.ID, Name: q.Name, MRD: q.MRD, Mode: q.Mode, Strategy: q.Strategy,
-		Skills: cloneMap(q.Skills), Members: slices.Clone(q.Members),
+		Skills: maps.Clone(q.Skills), Members: slices.Clone(q.Members),
 		RONATimeout: Seconds(q.RONATimeoutSeconds), TTL: Seconds(q.TTLSeconds),
 		ServiceLevelThreshold: Seconds(q.ServiceLevelSeconds), WrapUp: Seconds(q.WrapUpSeconds),
 		RONAAction: q.RONAAction,
@@ -149,7 +149,7 @@ func (q QueueSpec) Routing() routing.Queue {
 func QueueSpecFrom(q routing.Queue) QueueSpec {
 	return QueueSpec{
 		ID: q.ID, Name: q.Name, MRD: q.MRD, Mode: q.Mode, Strategy: q.Strategy,
-		Skills: cloneMap(q.Skills), Members: slices.Clone(q.Members),
+		Skills: maps.Clone(q.Skills), Members: slices.Clone(q.Members),
 		RONATimeoutSeconds: q.RONATimeout.Seconds(), TTLSeconds: q.TTL.Seconds(),
 		ServiceLevelSeconds: q.ServiceLevelThreshold.Seconds(), WrapUpSeconds: q.WrapUp.Seconds(),
 		RONAAction: q.RONAAction,
@@ -159,13 +159,13 @@ func QueueSpecFrom(q routing.Queue) QueueSpec {
 // Routing converts to the engine's type (credentials stay behind).
 func (a AgentSpec) Routing() routing.Agent {
 	return routing.Agent{ID: a.ID, Name: a.Name, Role: a.Role, Teams: slices.Clone(a.Teams),
-		Skills: cloneMap(a.Skills), Capacity: cloneMap(a.Capacity)}
+		Skills: maps.Clone(a.Skills), Capacity: maps.Clone(a.Capacity)}
 }
 
 // AgentSpecFrom converts from the engine's type; the credentials are empty.
 func AgentSpecFrom(a routing.Agent) AgentSpec {
 	return AgentSpec{ID: a.ID, Name: a.Name, Role: a.Role, Teams: slices.Clone(a.Teams),
-		Skills: cloneMap(a.Skills), Capacity: cloneMap(a.Capacity)}
+		Skills: maps.Clone(a.Skills), Capacity: maps.Clone(a.Capacity)}
 }
 
 // Seconds converts a number of seconds to a time.Duration, rounded to the
@@ -268,7 +268,7 @@ func (a AgentSpec) Validate() error {
 	if len(a.Capacity) > routing.MaxMRDs {
 		errs = append(errs, fmt.Errorf("capacity names more than %d MRDs", routing.MaxMRDs))
 	} else {
-		for _, m := range sortedKeys(a.Capacity) {
+		for _, m := range slices.Sorted(maps.Keys(a.Capacity)) {
 			errs = append(errs, checkID("capacity mrd", m),
 				checkRange(fmt.Sprintf("capacity[%q]", m), a.Capacity[m], 0, routing.MaxCapacity))
 		}
@@ -317,7 +317,7 @@ func checkSkills(skills map[string]int) error {
 		return fmt.Errorf("more than %d skills", routing.MaxSkillsPerEntity)
 	}
 	var errs []error
-	for _, name := range sortedKeys(skills) {
+	for _, name := range slices.Sorted(maps.Keys(skills)) {
 		if err := checkID("skill name", name); err != nil {
 			errs = append(errs, err)
 			continue
@@ -327,24 +327,4 @@ func checkSkills(skills map[string]int) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func cloneMap[V any](m map[string]V) map[string]V {
-	if m == nil {
-		return nil
-	}
-	c := make(map[string]V, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
 }

@@ -1,8 +1,8 @@
 package routing
 
 import (
+	"maps"
 	"slices"
-	"sort"
 	"time"
 	"unicode/utf8"
 
@@ -48,7 +48,7 @@ func checkSkills(what string, skills map[string]int) *Error {
 	if len(skills) > MaxSkillsPerEntity {
 		return errf(CodeLimitExceeded, "%s has more than %d skills", what, MaxSkillsPerEntity)
 	}
-	for _, name := range sortedKeys(skills) {
+	for _, name := range slices.Sorted(maps.Keys(skills)) {
 		if err := checkID(what+" skill", name); err != nil {
 			return err
 		}
@@ -57,15 +57,6 @@ func checkSkills(what string, skills map[string]int) *Error {
 		}
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func (s *State) upsertMRD(m MRD) *Error {
@@ -189,7 +180,7 @@ func (s *State) validateQueue(q *Queue) *Error {
 }
 
 func (s *State) upsertQueue(q Queue) *Error {
-	q.Skills = cloneMap(q.Skills)
+	q.Skills = maps.Clone(q.Skills)
 	q.Members = slices.Clone(q.Members)
 	if err := s.validateQueue(&q); err != nil {
 		return err
@@ -225,7 +216,7 @@ func (s *State) upsertQueue(q Queue) *Error {
 			qr.members[m] = true
 		}
 	}
-	qr.skills = sortedKeys(q.Skills)
+	qr.skills = slices.Sorted(maps.Keys(q.Skills))
 	qr.avail = btree.NewG(btreeDegree, availLess)
 	s.emit(DefinitionChanged{Kind: "queue", ID: q.ID, At: s.now})
 	for _, id := range s.agentIDs {
@@ -240,17 +231,6 @@ func (s *State) upsertQueue(q Queue) *Error {
 		return true
 	})
 	return nil
-}
-
-func cloneMap[V any](m map[string]V) map[string]V {
-	if m == nil {
-		return nil
-	}
-	c := make(map[string]V, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
 }
 
 // eligible says whether a may take internal work from q (membership, skills,
@@ -333,7 +313,7 @@ func (s *State) upsertAgent(ag Agent) *Error {
 	if err := checkSkills("agent", ag.Skills); err != nil {
 		return err
 	}
-	for _, m := range sortedKeys(ag.Capacity) {
+	for _, m := range slices.Sorted(maps.Keys(ag.Capacity)) {
 		if _, ok := s.mrds[m]; !ok {
 			return errf(CodeMRDNotFound, "agent capacity names mrd %q, which does not exist", m)
 		}
@@ -348,8 +328,8 @@ func (s *State) upsertAgent(ag Agent) *Error {
 	if ag.Name == "" {
 		ag.Name = ag.ID
 	}
-	ag.Skills = cloneMap(ag.Skills)
-	ag.Capacity = cloneMap(ag.Capacity)
+	ag.Skills = maps.Clone(ag.Skills)
+	ag.Capacity = maps.Clone(ag.Capacity)
 	ag.Teams = slices.Clone(ag.Teams)
 	slices.Sort(ag.Teams)
 	ag.Teams = slices.Compact(ag.Teams)

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 )
@@ -112,7 +113,7 @@ func (s *State) MarshalSnapshot() ([]byte, error) {
 		}
 		sn.Agents = append(sn.Agents, as)
 	}
-	for _, id := range sortedKeys(s.convs) {
+	for _, id := range slices.Sorted(maps.Keys(s.convs)) {
 		cv := s.convs[id]
 		cs := convSnap{ID: cv.id, Queue: cv.queue.def.ID, Priority: cv.priority, Customer: cv.customer, Attrs: cv.attrs,
 			CreatedAt: cv.createdAt, EnqueuedAt: cv.enqueuedAt, Seq: cv.seq, Closed: cv.closed, CloseReason: cv.closeReason,

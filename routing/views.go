@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"maps"
 	"slices"
 	"time"
 )
@@ -35,14 +36,14 @@ func (s *State) Queue(id string) (Queue, bool) {
 }
 
 func cloneQueue(q Queue) Queue {
-	q.Skills = cloneMap(q.Skills)
+	q.Skills = maps.Clone(q.Skills)
 	q.Members = slices.Clone(q.Members)
 	return q
 }
 
 func cloneAgent(a Agent) Agent {
-	a.Skills = cloneMap(a.Skills)
-	a.Capacity = cloneMap(a.Capacity)
+	a.Skills = maps.Clone(a.Skills)
+	a.Capacity = maps.Clone(a.Capacity)
 	a.Teams = slices.Clone(a.Teams)
 	return a
 }
@@ -65,7 +66,7 @@ func (s *State) ReasonCode(id string) (ReasonCode, bool) {
 // ReasonCodes returns every reason code, by id.
 func (s *State) ReasonCodes() []ReasonCode {
 	out := make([]ReasonCode, 0, len(s.reasons))
-	for _, id := range sortedKeys(s.reasons) {
+	for _, id := range slices.Sorted(maps.Keys(s.reasons)) {
 		out = append(out, s.reasons[id])
 	}
 	return out
@@ -136,7 +137,7 @@ func (s *State) Conversation(id string) (Conversation, bool) {
 		return Conversation{}, false
 	}
 	v := Conversation{ID: cv.id, Queue: cv.queue.def.ID, MRD: cv.queue.def.MRD, Priority: cv.priority,
-		Customer: slices.Clone(cv.customer), Attributes: cloneMap(cv.attrs), CreatedAt: cv.createdAt,
+		Customer: slices.Clone(cv.customer), Attributes: maps.Clone(cv.attrs), CreatedAt: cv.createdAt,
 		State: "OPEN", CloseReason: cv.closeReason, ClosedAt: cv.closedAt, AnsweredAt: cv.answeredAt,
 		Participants: []Participant{}}
 	if cv.closed {
@@ -230,7 +231,7 @@ func (s *State) Counts() (agentsByState map[AgentState]int, waiting, openConvers
 // Requests returns every live request (QUEUED or OFFERED), sorted by id.
 func (s *State) Requests() []Request {
 	out := make([]Request, 0, len(s.requests))
-	for _, id := range sortedKeys(s.requests) {
+	for _, id := range slices.Sorted(maps.Keys(s.requests)) {
 		out = append(out, *s.requests[id].view())
 	}
 	return out
@@ -255,7 +256,7 @@ func (s *State) WaitingRequests(queue string) (reqs []Request, ok bool) {
 // OpenConversations returns the ids of the open conversations, sorted.
 func (s *State) OpenConversations() []string {
 	out := make([]string, 0, s.openConvs)
-	for _, id := range sortedKeys(s.convs) {
+	for _, id := range slices.Sorted(maps.Keys(s.convs)) {
 		if !s.convs[id].closed {
 			out = append(out, id)
 		}

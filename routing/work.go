@@ -2,6 +2,7 @@ package routing
 
 import (
 	"encoding/json"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -44,7 +45,7 @@ func (s *State) createConversation(c CreateConversation) *Error {
 	if len(c.Attributes) > MaxAttributes {
 		return errf(CodeLimitExceeded, "more than %d attributes", MaxAttributes)
 	}
-	for _, k := range sortedKeys(c.Attributes) {
+	for _, k := range slices.Sorted(maps.Keys(c.Attributes)) {
 		if len(k)+len(c.Attributes[k]) > MaxAttributeBytes || !utf8.ValidString(k) || !utf8.ValidString(c.Attributes[k]) {
 			return errf(CodeInvalidArgument, "attribute %q is over %d bytes or not UTF-8", k, MaxAttributeBytes)
 		}
@@ -58,7 +59,7 @@ func (s *State) createConversation(c CreateConversation) *Error {
 	s.seq++
 	cv := &conv{
 		id: c.ID, queue: q, priority: c.Priority, customer: slices.Clone(c.Customer),
-		attrs: cloneMap(c.Attributes), createdAt: s.now, enqueuedAt: s.now, seq: s.seq,
+		attrs: maps.Clone(c.Attributes), createdAt: s.now, enqueuedAt: s.now, seq: s.seq,
 	}
 	s.convs[c.ID] = cv
 	s.openConvs++

@@ -3,8 +3,8 @@ package routingtest
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -346,7 +346,7 @@ func (c *Checker) task(id, agent string) (*taskModel, error) {
 }
 
 func (c *Checker) reservedFor(req string) *taskModel {
-	for _, id := range sortedKeys(c.tasks) {
+	for _, id := range slices.Sorted(maps.Keys(c.tasks)) {
 		t := c.tasks[id]
 		if t.state == routing.TaskReservedState && t.request == req {
 			return t
@@ -355,20 +355,11 @@ func (c *Checker) reservedFor(req string) *taskModel {
 	return nil
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 // compare checks that the model built from events equals what s shows.
 func (c *Checker) compare(s *routing.State, v *view) error {
 	ids := v.agentIDs
-	if !slices.Equal(ids, sortedKeys(c.agents)) {
-		return fmt.Errorf("agents %v, events announced %v", ids, sortedKeys(c.agents))
+	if !slices.Equal(ids, slices.Sorted(maps.Keys(c.agents))) {
+		return fmt.Errorf("agents %v, events announced %v", ids, slices.Sorted(maps.Keys(c.agents)))
 	}
 	seenTasks := 0
 	for _, id := range ids {
@@ -413,8 +404,8 @@ func (c *Checker) compare(s *routing.State, v *view) error {
 		}
 	}
 	open := s.OpenConversations()
-	if !slices.Equal(open, sortedKeys(c.convs)) {
-		return fmt.Errorf("open conversations %v, events say %v", open, sortedKeys(c.convs))
+	if !slices.Equal(open, slices.Sorted(maps.Keys(c.convs))) {
+		return fmt.Errorf("open conversations %v, events say %v", open, slices.Sorted(maps.Keys(c.convs)))
 	}
 	return nil
 }
@@ -593,7 +584,7 @@ func checkState(s *routing.State, v *view) error {
 					continue
 				}
 				if (m.State == routing.MRDInterrupted) != interrupted {
-					fail("agent %s mrd %s is %s; non-interruptible mrds with work: %v", id, mid, m.State, sortedKeys(interrupting))
+					fail("agent %s mrd %s is %s; non-interruptible mrds with work: %v", id, mid, m.State, slices.Sorted(maps.Keys(interrupting)))
 					continue
 				}
 				switch {
