@@ -55,7 +55,22 @@ type Setup struct {
 	Shifts []Shift
 	// Arrivals in any order; they are replayed by At, then index.
 	Arrivals []Arrival
+	// Observe, when set, is called once per arrival by RunVirtual, right
+	// after the engine has taken the arrival (queued it, or offered it at
+	// once), with the arrival's index and the engine's state at that
+	// instant (its clock reads Epoch + Arrivals[i].At). It lets a caller
+	// record what the queue knew when the customer arrived (position, the
+	// waiting list, agents), to compare later with the Outcome of that
+	// arrival: wait-time estimators are judged this way. The arrival's
+	// request id is RequestID(i). The observer must only use st's read
+	// views; a command applied to st would corrupt the run. Nil (the
+	// default) changes nothing.
+	Observe func(i int, st *routing.State)
 }
+
+// RequestID is the routing request id RunVirtual gives arrival i (its
+// conversation id is "c" followed by i).
+func RequestID(i int) string { return "r" + strconv.Itoa(i) }
 
 // Result says how each arrival ended.
 type Result int
@@ -281,7 +296,11 @@ func (v *virtualRun) step(ev simEvent) error {
 		a := v.setup.Arrivals[ev.idx]
 		id := "c" + strconv.Itoa(ev.idx)
 		v.convIdx[id] = ev.idx
-		return v.apply(at, routing.CreateConversation{ID: id, RequestID: "r" + strconv.Itoa(ev.idx), Queue: a.Queue, Priority: a.Priority})
+		err := v.apply(at, routing.CreateConversation{ID: id, RequestID: RequestID(ev.idx), Queue: a.Queue, Priority: a.Priority})
+		if err == nil && v.setup.Observe != nil {
+			v.setup.Observe(ev.idx, v.st)
+		}
+		return err
 	case kindAbandon:
 		if v.run.Outcomes[ev.idx].Result != Pending {
 			return nil
