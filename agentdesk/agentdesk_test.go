@@ -283,12 +283,12 @@ func TestChangeAgentStateErrors(t *testing.T) {
 		})
 	}
 	t.Run("unsupported event", func(t *testing.T) {
-		a := ack(t, c, "publishCimEvent", map[string]any{"conversationId": "x"})
+		a := ack(t, c, "subscribePullModeList", map[string]any{"conversationId": "x"})
 		if a.Code != agentdesk.CodeUnsupportedEvent {
 			t.Fatalf("ack %+v", a)
 		}
 		x := next[agentdesk.ErrorEvent](t, r, agentdesk.EventErrors, nil)
-		if x.Code != agentdesk.CodeUnsupportedEvent || x.Event != "publishCimEvent" {
+		if x.Code != agentdesk.CodeUnsupportedEvent || x.Event != "subscribePullModeList" {
 			t.Fatalf("errors = %+v", x)
 		}
 	})

@@ -31,6 +31,14 @@ var handlers = map[string]handlerFunc{
 	EventChangeAgentState:           (*client).changeAgentState,
 	EventTopicSubscription:          (*client).topicSubscription,
 	EventTopicUnsubscriptionRequest: (*client).topicUnsubscription,
+	// Transfer, conference, supervisors, wrap-up (transfer.go, supervisor.go, wrapup.go).
+	EventDirectTransferRequest:   (*client).directTransferRequest,
+	EventDirectConferenceRequest: (*client).directConferenceRequest,
+	EventJoinAsSilentMonitor:     (*client).joinAsSilentMonitor,
+	EventJoinAsBargin:            func(c *client, args []any) Ack { return c.joinAsBargeIn(EventJoinAsBargin, args) },
+	EventJoinAsBargeIn:           func(c *client, args []any) Ack { return c.joinAsBargeIn(EventJoinAsBargeIn, args) },
+	EventCloseWrapup:             (*client).closeWrapup,
+	EventPublishCimEvent:         (*client).publishCimEvent,
 }
 
 // reservedIncoming are events the library itself emits on the socket;

@@ -127,6 +127,7 @@ func (s *Server) deliver(batch []node.Published) {
 		if i > 0 && (p.Seq != batch[i-1].Seq || p.Cmd != batch[i-1].Cmd) {
 			flush()
 		}
+		out = participantDeskEvents(out, p.Event, isConnected) // wrapup.go
 		switch e := p.Event.(type) {
 		case routing.TaskReserved:
 			if isConnected(e.Agent) {

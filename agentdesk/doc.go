@@ -57,6 +57,18 @@
 //   - onTopicData and topicUnsubscription go to every socket of the agent;
 //     errors and AGENT_STATE_UNCHANGED only to the requesting socket.
 //
+// # Transfer, conference, supervisors, wrap-up (Issue 3)
+//
+// Desk to server: directTransferRequest and directConferenceRequest (mode
+// queue or agent; transfer.go), JoinAsSilentMonitor, JoinAsBargin and
+// JoinAsBargeIn (supervisor.go), closeWrapup (wrapup.go); topicUnsubscription_
+// from a supervisor leaves the conversation. Server to desk: taskRequest
+// with taskDirection DIRECT_TRANSFER / DIRECT_CONFERENCE, note and
+// requestedBy; topicUnsubscription reason TRANSFERRED to a transfer's
+// requester; onCimEvent NO_AGENT_AVAILABLE to a requester whose request
+// expired; wrapupTimerStarted when a task enters WRAP_UP. Each file's
+// comment gives the shapes and refusals.
+//
 // # Code layout
 //
 // One file per concern: server.go (construction, limits, shutdown), auth.go

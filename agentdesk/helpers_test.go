@@ -85,6 +85,7 @@ func (e *env) view(fn func(*routing.State)) {
 var serverEvents = []string{
 	agentdesk.EventAgentPresence, agentdesk.EventTaskRequest, agentdesk.EventRevokeTask,
 	agentdesk.EventOnTopicData, agentdesk.EventTopicUnsubscription, agentdesk.EventErrors,
+	agentdesk.EventOnCimEvent,
 }
 
 // recorder keeps what one connection received, for waits with a predicate.

@@ -14,6 +14,7 @@ import (
 	"github.com/zishang520/socket.io/v3/pkg/types"
 
 	"github.com/omniroute/omniroute/node"
+	"github.com/omniroute/omniroute/transcript"
 )
 
 // TokenVerifier turns a bearer token into the id of the agent it was issued
@@ -54,6 +55,35 @@ type Options struct {
 	// PingInterval and PingTimeout are the Engine.IO heartbeat (defaults
 	// 25 s and 20 s, the library's).
 	PingInterval, PingTimeout time.Duration
+
+	// Transcripts is where CIM messages and events go (cim.go). Nil: an
+	// in-memory log the Server creates and closes (tests); servers pass a
+	// log on transcript.JetStream, which they own.
+	Transcripts *transcript.Log
+	// MaxCimEventBytes bounds one CIM event as stored (default
+	// DefaultMaxCimEventBytes); keep it at most the store's MaxEntryBytes.
+	MaxCimEventBytes int
+	// DisconnectGrace is how long an agent may have no socket before it is
+	// made NOT_READY (reason DISCONNECTED) and its offers re-routed
+	// (lifecycle.go; default DefaultDisconnectGrace, negative: never).
+	DisconnectGrace time.Duration
+
+	// FCM (fcm.go): pushes are on when FCMProject and FCMAccessToken or
+	// FCMTokenSource are set. FCMEndpoint defaults to DefaultFCMEndpoint
+	// (tests point it at an httptest server); FCMTokenSource returns an
+	// OAuth 2 access token for the firebase.messaging scope, called before
+	// every attempt (it should cache); FCMHTTPClient defaults to a client
+	// with a 10 s timeout; FCMQueueSize (default DefaultFCMQueueSize),
+	// FCMMaxAttempts (default DefaultFCMMaxAttempts) and FCMBackoff, the
+	// first wait between attempts, doubling (default DefaultFCMBackoff).
+	FCMEndpoint    string
+	FCMProject     string
+	FCMAccessToken string
+	FCMTokenSource func(ctx context.Context) (string, error)
+	FCMHTTPClient  *http.Client
+	FCMQueueSize   int
+	FCMMaxAttempts int
+	FCMBackoff     time.Duration
 }
 
 // Defaults.
@@ -86,6 +116,15 @@ type Server struct {
 	quit         chan struct{}
 	dispatchDone chan struct{}
 	closeOnce    sync.Once
+
+	// Conversations (cim.go), connection life (lifecycle.go), FCM (fcm.go).
+	cim     *transcript.Log
+	ownCim  bool
+	cimDone chan struct{}
+	sysDone chan struct{}
+	life    *lifecycle
+	fcm     *fcmNotifier
+	fcmDone chan struct{}
 }
 
 // New builds a Server for the node n. verify checks bearer tokens (see
@@ -124,11 +163,36 @@ func New(n *node.Node, verify TokenVerifier, opts Options) (*Server, error) {
 	if opts.CommandTimeout <= 0 {
 		opts.CommandTimeout = DefaultCommandTimeout
 	}
+	if opts.MaxCimEventBytes <= 0 {
+		opts.MaxCimEventBytes = DefaultMaxCimEventBytes
+	}
+	if opts.DisconnectGrace == 0 {
+		opts.DisconnectGrace = DefaultDisconnectGrace
+	}
+	if opts.FCMEndpoint == "" {
+		opts.FCMEndpoint = DefaultFCMEndpoint
+	}
+	if opts.FCMQueueSize <= 0 {
+		opts.FCMQueueSize = DefaultFCMQueueSize
+	}
+	if opts.FCMMaxAttempts <= 0 {
+		opts.FCMMaxAttempts = DefaultFCMMaxAttempts
+	}
+	if opts.FCMBackoff <= 0 {
+		opts.FCMBackoff = DefaultFCMBackoff
+	}
 
 	s := &Server{n: n, verify: verify, opts: opts, log: opts.Logger,
 		sockets: map[string]map[*socket.Socket]struct{}{},
 		quit:    make(chan struct{}), dispatchDone: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.cim, s.ownCim = opts.Transcripts, opts.Transcripts == nil
+	if s.ownCim {
+		s.cim = transcript.NewLog(transcript.NewMemory(transcript.Limits{MaxEntryBytes: opts.MaxCimEventBytes}))
+	}
+	s.cimDone, s.sysDone, s.fcmDone = make(chan struct{}), make(chan struct{}), make(chan struct{})
+	s.life = newLifecycle(s)
+	s.fcm = newFCM(s)
 
 	so := socket.DefaultServerOptions()
 	so.SetPath(opts.Path)
@@ -170,6 +234,17 @@ func New(n *node.Node, verify TokenVerifier, opts Options) (*Server, error) {
 
 	events, cancel := n.Subscribe()
 	go s.dispatch(events, cancel)
+	entries, stopWatch := s.cim.Watch("", 0)
+	go s.deliverCim(entries, stopWatch)
+	sysEvents, sysCancel := n.Subscribe()
+	go s.systemEvents(sysEvents, sysCancel)
+	if s.fcm != nil {
+		fcmEvents, fcmCancel := n.Subscribe()
+		go s.fcm.pushEvents(fcmEvents, fcmCancel)
+		go s.fcm.run()
+	} else {
+		close(s.fcmDone)
+	}
 	return s, nil
 }
 
@@ -193,6 +268,16 @@ func (s *Server) Close() {
 		<-done
 		close(s.quit)
 		<-s.dispatchDone
+		<-s.cimDone
+		<-s.sysDone
+		<-s.fcmDone
+		if s.fcm != nil {
+			<-s.fcm.done
+		}
+		s.life.close()
+		if s.ownCim {
+			_ = s.cim.Close()
+		}
 	})
 }
 
@@ -231,6 +316,7 @@ func (s *Server) register(agent string, sock *socket.Socket) bool {
 		s.sockets[agent] = set
 	}
 	set[sock] = struct{}{}
+	s.life.connected(agent, sock) // lifecycle.go: cancel the grace timer
 	return true
 }
 
@@ -239,9 +325,13 @@ func (s *Server) unregister(agent string, sock *socket.Socket) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if set := s.sockets[agent]; set != nil {
+		_, had := set[sock]
 		delete(set, sock)
 		if len(set) == 0 {
 			delete(s.sockets, agent)
+			if had {
+				s.life.gone(agent) // lifecycle.go: start the grace timer
+			}
 		}
 	}
 }

@@ -60,6 +60,7 @@ func (c *client) topicSubscription(args []any) Ack {
 		}
 		return c.failErr(ev, err)
 	}
+	data.TopicData.TopicEvents = c.srv.topicEvents(ctx, task.Conversation) // cim.go: the transcript, whole
 	c.srv.toAgent(c.agent, EventOnTopicData, data)
 	return Ack{OK: true}
 }
@@ -83,6 +84,8 @@ func (c *client) topicUnsubscription(args []any) Ack {
 	defer cancel()
 	task, err := c.lookupTask(ctx, req.ConversationID, req.TaskID, routing.TaskActiveState)
 	switch {
+	case err != nil && req.TaskID == "" && c.leaveAsSupervisor(ctx, req.ConversationID): // supervisor.go
+		return Ack{OK: true}
 	case err != nil:
 		return c.failErr(ev, err)
 	case task.State != routing.TaskActiveState:
@@ -190,7 +193,7 @@ func taskRequestOf(st *routing.State, task, conversation, request, agent, queue,
 	if name == "" {
 		name = queue
 	}
-	return TaskRequest{
+	tr := TaskRequest{
 		ConversationID: conversation,
 		ChannelSession: channelSessionOf(conversation, queue, customer, ttl),
 		RoomInfo:       RoomInfo{ID: conversation, Mode: roomModeContactCenter},
@@ -204,6 +207,8 @@ func taskRequestOf(st *routing.State, task, conversation, request, agent, queue,
 		CorrelationID:  request,
 		CCUser:         UserRef{ID: agent},
 	}
+	transferFieldsOf(st, &tr) // transfer.go
+	return tr
 }
 
 // agentParticipant describes an agent's part in a conversation.
@@ -212,7 +217,11 @@ func agentParticipant(st *routing.State, conversation string, p routing.Particip
 	if as, ok := st.Agent(p.Agent); ok {
 		user = ccUser(as.Agent)
 	}
-	return TopicParticipant{ID: p.Task, Type: "AGENT", Participant: user, Token: jsonNull, TopicID: conversation,
+	id := p.Task
+	if id == "" {
+		id = supervisorParticipantID(conversation, p.Agent) // supervisor.go
+	}
+	return TopicParticipant{ID: id, Type: "AGENT", Participant: user, Token: jsonNull, TopicID: conversation,
 		Role: p.Role, UserCredentials: jsonNull, State: "SUBSCRIBED"}
 }
 
@@ -251,7 +260,7 @@ func onTopicDataOf(st *routing.State, task, conversation, agent, correlation str
 		tp := agentParticipant(st, conversation, p)
 		td.Participants = append(td.Participants, tp)
 		td.AgentParticipants = append(td.AgentParticipants, tp)
-		if p.Task == task {
+		if p.Task == task && (task != "" || p.Agent == agent) {
 			self = p
 		}
 	}

@@ -261,8 +261,10 @@ type TopicParticipant struct {
 // TopicData is onTopicData.topicData: the conversation. ConversationData
 // holds its attributes; State is "ACTIVE" while open, "CLOSED" after;
 // Participants lists the customer then the active agents, AgentParticipants
-// the agents only; DurationInSeconds counts from creation. TopicEvents and
-// WrapUps are empty in this subset (the transcript is a later issue).
+// the agents only; DurationInSeconds counts from creation. TopicEvents is
+// the conversation's whole transcript, oldest first: CimEvent objects
+// (cim.go), customer messages, agent messages, whispers and system events.
+// WrapUps is empty in this subset.
 type TopicData struct {
 	ID                string             `json:"id"`
 	TopicParticipant  TopicParticipant   `json:"topicParticipant"`

@@ -82,6 +82,10 @@ type QueueSpec struct {
 	// RONAAction is applied to an agent who lets an offer time out:
 	// NOT_READY (default, reason RONA) or NONE.
 	RONAAction string `json:"ronaAction,omitempty" yaml:"ronaAction"`
+	// LastAgentLeaves is what happens when the last agent leaves a
+	// conversation whose customer is still there (seed 004 "Leave
+	// Conversation"): close (default; empty means close) or requeue.
+	LastAgentLeaves string `json:"lastAgentLeaves,omitempty" yaml:"lastAgentLeaves"`
 }
 
 // AgentSpec is an agent or supervisor:
@@ -141,7 +145,7 @@ func (q QueueSpec) Routing() routing.Queue {
 		Skills: maps.Clone(q.Skills), Members: slices.Clone(q.Members),
 		RONATimeout: Seconds(q.RONATimeoutSeconds), TTL: Seconds(q.TTLSeconds),
 		ServiceLevelThreshold: Seconds(q.ServiceLevelSeconds), WrapUp: Seconds(q.WrapUpSeconds),
-		RONAAction: q.RONAAction,
+		RONAAction: q.RONAAction, LastAgentLeaves: q.LastAgentLeaves,
 	}
 }
 
@@ -152,7 +156,7 @@ func QueueSpecFrom(q routing.Queue) QueueSpec {
 		Skills: maps.Clone(q.Skills), Members: slices.Clone(q.Members),
 		RONATimeoutSeconds: q.RONATimeout.Seconds(), TTLSeconds: q.TTL.Seconds(),
 		ServiceLevelSeconds: q.ServiceLevelThreshold.Seconds(), WrapUpSeconds: q.WrapUp.Seconds(),
-		RONAAction: q.RONAAction,
+		RONAAction: q.RONAAction, LastAgentLeaves: q.LastAgentLeaves,
 	}
 }
 
@@ -243,6 +247,11 @@ func (q QueueSpec) Validate() error {
 	case "", "NOT_READY", "NONE":
 	default:
 		errs = append(errs, fmt.Errorf("ronaAction must be NOT_READY or NONE, not %q", q.RONAAction))
+	}
+	switch q.LastAgentLeaves {
+	case "", routing.LastAgentClose, routing.LastAgentRequeue:
+	default:
+		errs = append(errs, fmt.Errorf("lastAgentLeaves must be close or requeue, not %q", q.LastAgentLeaves))
 	}
 	return errors.Join(errs...)
 }

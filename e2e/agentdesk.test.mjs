@@ -508,7 +508,7 @@ test("errors: malformed payload, foreign agentId, unsupported event", async (t) 
   assert.equal(err.code, "MISSING_FIELD");
   assert.equal(err.event, "topicUnsubscription_");
 
-  const ack = await emitAck(socket, "publishCimEvent", { cimEvent: {} });
+  const ack = await emitAck(socket, "subscribePullModeList", {});
   assert.equal(ack.code, "UNSUPPORTED_EVENT");
   err = await next(socket, "errors");
   assert.equal(err.code, "UNSUPPORTED_EVENT");

@@ -93,6 +93,9 @@ type Options struct {
 	NewID func() string
 	// RequestTimeout bounds the wait for the node (default DefaultRequestTimeout).
 	RequestTimeout time.Duration
+	// Customers serves the customer side of conversations (customer.go);
+	// nil: those routes answer 503 UNAVAILABLE.
+	Customers CustomerSide
 }
 
 // ErrorBody is every error response: {"error":{"code","message"}}.
@@ -172,6 +175,8 @@ type api struct {
 	mux     *http.ServeMux
 	routes  []route
 	logins  chan struct{}
+
+	customers CustomerSide
 }
 
 // New returns the HTTP handler of the native API (n and a must not be nil), the login, health,
@@ -181,7 +186,8 @@ type api struct {
 // then serves what the registry has.
 func New(n *node.Node, a *auth.Authenticator, opts Options) http.Handler {
 	s := &api{node: n, auth: a, log: opts.Logger, now: opts.Now, newID: opts.NewID,
-		timeout: opts.RequestTimeout, mux: http.NewServeMux(), logins: make(chan struct{}, MaxConcurrentLogins)}
+		timeout: opts.RequestTimeout, mux: http.NewServeMux(), logins: make(chan struct{}, MaxConcurrentLogins),
+		customers: opts.Customers}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -221,6 +227,9 @@ func New(n *node.Node, a *auth.Authenticator, opts Options) http.Handler {
 		{"GET /v1/conversations/{id}", authenticated, s.getConversation},
 		{"POST /v1/conversations/{id}/close", adminOnly, s.closeConversation},
 		{"POST /v1/conversations/{id}/abandon", adminOnly, s.abandonConversation},
+		{"POST /v1/conversations/{id}/messages", adminOnly, s.postCustomerMessage},
+		{"POST /v1/conversations/{id}/customer-left", adminOnly, s.postCustomerLeft},
+		{"GET /v1/conversations/{id}/events", adminOnly, s.customerEvents},
 
 		{"GET /v1/queues/{id}/stats", authenticated, s.queueStats},
 		{"GET /v1/requests/{id}/position", authenticated, s.position},

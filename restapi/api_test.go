@@ -82,7 +82,7 @@ func TestDefinitionsHappyPath(t *testing.T) {
 	}
 	var rcs Items[config.ReasonCodeSpec]
 	e.ok(200, "GET", "/v1/reason-codes", a, "").decode(t, &rcs)
-	if len(rcs.Items) != 4 { // lunch, eos, meeting and the engine's RONA
+	if len(rcs.Items) != 5 { // lunch, eos, meeting and the engine's RONA and DISCONNECTED
 		t.Fatalf("reason codes %+v", rcs)
 	}
 	e.ok(200, "GET", "/v1/reason-codes/meeting", a, "")
@@ -250,7 +250,7 @@ func TestConversationErrors(t *testing.T) {
 		{"close as agent", "POST", "/v1/conversations/" + c.ID + "/close", e.tokens["alice"], ``, 403, CodeForbidden},
 		{"stats unknown queue", "GET", "/v1/queues/nope/stats", a, ``, 404, routing.CodeQueueNotFound},
 		{"position unknown", "GET", "/v1/requests/nope/position", a, ``, 404, CodeRequestNotFound},
-		{"messages not here", "POST", "/v1/conversations/" + c.ID + "/messages", a, `{}`, 404, CodeNotFound},
+		{"no such route", "POST", "/v1/conversations/" + c.ID + "/nothing", a, `{}`, 404, CodeNotFound},
 		{"GET collection", "GET", "/v1/conversations", a, ``, 405, CodeMethodNotAllowed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -135,7 +135,14 @@ var commandTypes = map[string]func() Command{
 	"CloseTask":           func() Command { return &CloseTask{} },
 	"CloseConversation":   func() Command { return &CloseConversation{} },
 	"AbandonConversation": func() Command { return &AbandonConversation{} },
-	"Tick":                func() Command { return &Tick{} },
+	// participants.go
+	"RequestTransfer":       func() Command { return &RequestTransfer{} },
+	"JoinConversation":      func() Command { return &JoinConversation{} },
+	"ChangeParticipantRole": func() Command { return &ChangeParticipantRole{} },
+	"LeaveConversation":     func() Command { return &LeaveConversation{} },
+	"CustomerLeft":          func() Command { return &CustomerLeft{} },
+	"Tick":                  func() Command { return &Tick{} },
+	"AgentDisconnected":     func() Command { return &AgentDisconnected{} },
 }
 
 // EncodeCommand returns the JSON of cmd (without its name).
@@ -181,7 +188,19 @@ func deref(c Command) Command {
 		return *v
 	case *AbandonConversation:
 		return *v
+	case *RequestTransfer:
+		return *v
+	case *JoinConversation:
+		return *v
+	case *ChangeParticipantRole:
+		return *v
+	case *LeaveConversation:
+		return *v
+	case *CustomerLeft:
+		return *v
 	case *Tick:
+		return *v
+	case *AgentDisconnected:
 		return *v
 	}
 	return c

@@ -176,6 +176,13 @@ func (s *State) validateQueue(q *Queue) *Error {
 	default:
 		return errf(CodeInvalidArgument, "queue ronaAction must be NOT_READY or NONE, not %q", q.RONAAction)
 	}
+	// Empty stays empty (means close), so existing definitions read back
+	// unchanged.
+	switch q.LastAgentLeaves {
+	case "", LastAgentClose, LastAgentRequeue:
+	default:
+		return errf(CodeInvalidArgument, "queue lastAgentLeaves must be close or requeue, not %q", q.LastAgentLeaves)
+	}
 	return nil
 }
 
@@ -354,6 +361,9 @@ func (s *State) upsertAgent(ag Agent) *Error {
 		s.setQueueEligibility(a, q, s.eligible(a, q))
 	}
 	s.emit(DefinitionChanged{Kind: "agent", ID: ag.ID, At: s.now})
+	if exists && ag.Role != RoleSupervisor {
+		s.dropSupervisor(a) // participants.go
+	}
 	s.refreshAgent(a)
 	s.markDirty(a)
 	return nil

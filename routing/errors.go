@@ -33,6 +33,24 @@ const (
 	CodeConversationNotWaiting = "CONVERSATION_NOT_WAITING"
 	// CodeInUse: a definition still referenced (an MRD with queues).
 	CodeInUse = "IN_USE"
+	// CodeNotSupervisor: JoinConversation by an agent whose role is not
+	// supervisor (seed 004 "Silent Monitoring").
+	CodeNotSupervisor = "NOT_SUPERVISOR"
+	// CodeTeamMismatch: the supervisor supervises none of the teams of the
+	// conversation's PRIMARY agent.
+	CodeTeamMismatch = "TEAM_MISMATCH"
+	// CodeNotMonitorable: the conversation is not an ACTIVE push-mode chat
+	// (no ACTIVE PRIMARY agent, or its MRD is not interruptible).
+	CodeNotMonitorable = "NOT_MONITORABLE"
+	// CodeNotParticipant: the agent is not a supervisor participant of the
+	// conversation (ChangeParticipantRole, LeaveConversation).
+	CodeNotParticipant = "NOT_PARTICIPANT"
+	// CodeNotEligible: a transfer or conference to a named agent who may
+	// not take work from the request's queue.
+	CodeNotEligible = "NOT_ELIGIBLE"
+	// CodeRequestPending: the conversation already waits for an agent (a
+	// transfer or conference request, or its own re-queued request).
+	CodeRequestPending = "REQUEST_PENDING"
 )
 
 func errf(code, format string, args ...any) *Error {

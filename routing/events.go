@@ -89,7 +89,12 @@ type TaskReserved struct {
 	Queue        string    `json:"queue"`
 	MRD          string    `json:"mrd"`
 	Deadline     time.Time `json:"deadline"`
-	At           time.Time `json:"at"`
+	// Mode, RequestedBy and Note are set for a transfer or conference
+	// request (RequestTransfer): seed 004 taskRequest.note, .requestedBy.
+	Mode        TransferMode `json:"mode,omitempty"`
+	RequestedBy string       `json:"requestedBy,omitempty"`
+	Note        string       `json:"note,omitempty"`
+	At          time.Time    `json:"at"`
 }
 
 // TaskRevoked: a reserved task was taken back (seed 004 revokeTask): RONA,
@@ -128,7 +133,8 @@ type TaskClosed struct {
 	At           time.Time   `json:"at"`
 }
 
-// ParticipantJoined: an agent joined a conversation with Role.
+// ParticipantJoined: an agent joined a conversation with Role. Task is
+// empty for a supervisor (JoinConversation: SILENT_MONITOR, BARGE_IN).
 type ParticipantJoined struct {
 	Conversation string    `json:"conversation"`
 	Agent        string    `json:"agent"`
@@ -137,7 +143,8 @@ type ParticipantJoined struct {
 	At           time.Time `json:"at"`
 }
 
-// ParticipantLeft: an agent left a conversation.
+// ParticipantLeft: an agent left a conversation. Task is empty for a
+// supervisor (LeaveConversation, or the conversation closed).
 type ParticipantLeft struct {
 	Conversation string    `json:"conversation"`
 	Agent        string    `json:"agent"`

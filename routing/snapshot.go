@@ -68,6 +68,15 @@ type convSnap struct {
 	Requeues    int               `json:"requeues"`
 	Request     *requestSnap      `json:"request,omitempty"`
 	Tasks       []taskSnap        `json:"tasks,omitempty"`
+	// CustomerLeft and Monitors: participants.go (omitted when unset, so
+	// earlier snapshots read the same).
+	CustomerLeft bool          `json:"customerLeft,omitempty"`
+	Monitors     []monitorSnap `json:"monitors,omitempty"`
+}
+
+type monitorSnap struct {
+	Agent string `json:"agent"`
+	Role  string `json:"role"`
 }
 
 type requestSnap struct {
@@ -79,6 +88,12 @@ type requestSnap struct {
 	TTL        time.Time    `json:"ttl"`
 	Excluded   []string     `json:"excluded,omitempty"`
 	State      RequestState `json:"state"`
+	// A transfer or conference request (participants.go).
+	Kind      TransferMode `json:"kind,omitempty"`
+	FromAgent string       `json:"fromAgent,omitempty"`
+	FromTask  string       `json:"fromTask,omitempty"`
+	Target    string       `json:"target,omitempty"`
+	Note      string       `json:"note,omitempty"`
 }
 
 type taskSnap struct {
@@ -117,10 +132,14 @@ func (s *State) MarshalSnapshot() ([]byte, error) {
 		cv := s.convs[id]
 		cs := convSnap{ID: cv.id, Queue: cv.queue.def.ID, Priority: cv.priority, Customer: cv.customer, Attrs: cv.attrs,
 			CreatedAt: cv.createdAt, EnqueuedAt: cv.enqueuedAt, Seq: cv.seq, Closed: cv.closed, CloseReason: cv.closeReason,
-			ClosedAt: cv.closedAt, AnsweredAt: cv.answeredAt, Requeues: cv.requeues}
+			ClosedAt: cv.closedAt, AnsweredAt: cv.answeredAt, Requeues: cv.requeues, CustomerLeft: cv.customerLeft}
 		if r := cv.req; r != nil {
 			cs.Request = &requestSnap{ID: r.id, Queue: r.queue.def.ID, Priority: r.priority, EnqueuedAt: r.enqueuedAt,
-				Seq: r.seq, TTL: r.ttl, Excluded: r.excluded, State: r.state}
+				Seq: r.seq, TTL: r.ttl, Excluded: r.excluded, State: r.state,
+				Kind: r.kind, FromAgent: r.fromAgent, FromTask: r.fromTask, Target: r.target, Note: r.note}
+		}
+		for _, m := range cv.monitors {
+			cs.Monitors = append(cs.Monitors, monitorSnap{Agent: m.agent.def.ID, Role: m.role})
 		}
 		for _, t := range cv.tasks {
 			cs.Tasks = append(cs.Tasks, taskSnap{ID: t.id, Agent: t.agent.def.ID, Queue: t.queue.def.ID, State: t.state,
@@ -198,7 +217,15 @@ func UnmarshalSnapshot(data []byte) (*State, error) {
 		}
 		cv := &conv{id: cs.ID, queue: q, priority: cs.Priority, customer: cs.Customer, attrs: cs.Attrs,
 			createdAt: cs.CreatedAt, enqueuedAt: cs.EnqueuedAt, seq: cs.Seq, closed: cs.Closed,
-			closeReason: cs.CloseReason, closedAt: cs.ClosedAt, answeredAt: cs.AnsweredAt, requeues: cs.Requeues}
+			closeReason: cs.CloseReason, closedAt: cs.ClosedAt, answeredAt: cs.AnsweredAt, requeues: cs.Requeues,
+			customerLeft: cs.CustomerLeft}
+		for _, ms := range cs.Monitors {
+			a, ok := s.agents[ms.Agent]
+			if !ok {
+				return nil, fmt.Errorf("routing: snapshot: conversation %q names unknown supervisor %q", cs.ID, ms.Agent)
+			}
+			cv.monitors = append(cv.monitors, monitor{agent: a, role: ms.Role})
+		}
 		s.convs[cv.id] = cv
 		if !cv.closed {
 			s.openConvs++
@@ -210,7 +237,8 @@ func UnmarshalSnapshot(data []byte) (*State, error) {
 				return nil, fmt.Errorf("routing: snapshot: request %q names unknown queue %q", rs.ID, rs.Queue)
 			}
 			r := &request{id: rs.ID, conv: cv, queue: rq, priority: rs.Priority, enqueuedAt: rs.EnqueuedAt,
-				seq: rs.Seq, ttl: rs.TTL, excluded: rs.Excluded, state: rs.State}
+				seq: rs.Seq, ttl: rs.TTL, excluded: rs.Excluded, state: rs.State,
+				kind: rs.Kind, fromAgent: rs.FromAgent, fromTask: rs.FromTask, target: rs.Target, note: rs.Note}
 			cv.req = r
 			s.requests[r.id] = r
 			if r.state == RequestQueuedState {

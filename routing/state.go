@@ -113,6 +113,13 @@ type request struct {
 	excluded   []string // sorted
 	state      RequestState
 	task       *task
+	// A transfer or conference request (RequestTransfer); kind is empty
+	// for a customer's request. See participants.go.
+	kind      TransferMode
+	fromAgent string
+	fromTask  string
+	target    string
+	note      string
 }
 
 type conv struct {
@@ -131,6 +138,11 @@ type conv struct {
 	req         *request
 	requeues    int
 	tasks       []*task // open tasks, creation order
+	// customerLeft: CustomerLeft was applied (participants.go).
+	customerLeft bool
+	// monitors are the supervisors in the conversation without a task
+	// (SILENT_MONITOR, BARGE_IN), in join order.
+	monitors []monitor
 }
 
 type task struct {
@@ -202,7 +214,8 @@ func requestLess(a, b *request) bool {
 
 const btreeDegree = 16
 
-// New returns an empty state with the built-in RONA reason code.
+// New returns an empty state with the built-in reason codes RONA and
+// DISCONNECTED.
 func New() *State {
 	s := &State{
 		mrds:      map[string]*mrdRT{},
@@ -215,6 +228,7 @@ func New() *State {
 		deadlines: btree.NewG(btreeDegree, deadlineLess),
 	}
 	s.reasons[RONAReasonCode] = ReasonCode{ID: RONAReasonCode, Name: "Ring on no answer", Type: ReasonTypeNotReady}
+	s.reasons[DisconnectedReasonCode] = ReasonCode{ID: DisconnectedReasonCode, Name: "Disconnected", Type: ReasonTypeNotReady}
 	return s
 }
 
@@ -222,7 +236,9 @@ func New() *State {
 // On error nothing changed and the error is an *Error with a stable code.
 func (s *State) Apply(now time.Time, cmd Command) ([]Event, error) {
 	s.now = now.Round(0).UTC()
-	s.events = nil
+	// Most commands cause a handful of events: one allocation, not a
+	// growing slice.
+	s.events = make([]Event, 0, 8)
 	var err *Error
 	switch c := cmd.(type) {
 	case UpsertMRD:
@@ -249,8 +265,20 @@ func (s *State) Apply(now time.Time, cmd Command) ([]Event, error) {
 		err = s.closeConversationCmd(c)
 	case AbandonConversation:
 		err = s.abandonConversation(c)
+	case RequestTransfer:
+		err = s.requestTransfer(c)
+	case JoinConversation:
+		err = s.joinConversation(c)
+	case ChangeParticipantRole:
+		err = s.changeParticipantRole(c)
+	case LeaveConversation:
+		err = s.leaveConversation(c)
+	case CustomerLeft:
+		err = s.customerLeft(c)
 	case Tick:
 		s.tick()
+	case AgentDisconnected:
+		err = s.agentDisconnected(c)
 	case nil:
 		err = errf(CodeInvalidArgument, "no command")
 	default:

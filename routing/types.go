@@ -171,6 +171,11 @@ type Queue struct {
 	// RONAAction is applied to an agent who lets an offer time out:
 	// "NOT_READY" (default: agent NOT_READY with reason RONA) or "NONE".
 	RONAAction string `json:"ronaAction,omitempty"`
+	// LastAgentLeaves is what happens when the last agent leaves a
+	// conversation whose customer is still present (seed 004 "Leave
+	// Conversation"): LastAgentClose ("close", the default when empty) or
+	// LastAgentRequeue ("requeue"). See participants.go.
+	LastAgentLeaves string `json:"lastAgentLeaves,omitempty"`
 }
 
 // Agent is a configured agent or supervisor.
@@ -246,12 +251,18 @@ type Conversation struct {
 	Participants []Participant `json:"participants"`
 	// AnsweredAt is when the first agent accepted (zero if never).
 	AnsweredAt time.Time `json:"answeredAt,omitzero"`
+	// CustomerLeft is true once CustomerLeft was applied: the customer is
+	// no longer present, so the last agent leaving always closes.
+	CustomerLeft bool `json:"customerLeft,omitempty"`
 }
 
 // Participant is an agent in a conversation.
 type Participant struct {
 	Agent string `json:"agent"`
-	Task  string `json:"task"`
+	// Task is the agent's ACTIVE task; empty for a supervisor who joined
+	// with JoinConversation (SILENT_MONITOR, BARGE_IN), who holds no
+	// routing capacity.
+	Task string `json:"task"`
 	// Role: PRIMARY, CONFERENCE, SILENT_MONITOR, WHISPER, BARGE_IN.
 	Role string `json:"role"`
 }
@@ -268,6 +279,18 @@ type Request struct {
 	TTLDeadline  time.Time    `json:"ttlDeadline,omitzero"`
 	// OfferedTask is the reserved task while State is OFFERED.
 	OfferedTask string `json:"offeredTask,omitempty"`
+	// Mode is set on a request made by RequestTransfer: "transfer" or
+	// "conference"; empty for a customer's request.
+	Mode TransferMode `json:"mode,omitempty"`
+	// RequestedBy and FromTask name the requesting agent and its task (a
+	// transfer or conference request only).
+	RequestedBy string `json:"requestedBy,omitempty"`
+	FromTask    string `json:"fromTask,omitempty"`
+	// TargetAgent, when set, is the only agent the request is offered to
+	// (seed 004 mode "agent").
+	TargetAgent string `json:"targetAgent,omitempty"`
+	// Note is the requester's note for the next agent.
+	Note string `json:"note,omitempty"`
 }
 
 // Task is the read view of one agent's work on one conversation.

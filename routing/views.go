@@ -127,6 +127,7 @@ func (r *request) view() *Request {
 	if r.task != nil {
 		v.OfferedTask = r.task.id
 	}
+	v.Mode, v.RequestedBy, v.FromTask, v.TargetAgent, v.Note = r.kind, r.fromAgent, r.fromTask, r.target, r.note
 	return v
 }
 
@@ -139,7 +140,7 @@ func (s *State) Conversation(id string) (Conversation, bool) {
 	v := Conversation{ID: cv.id, Queue: cv.queue.def.ID, MRD: cv.queue.def.MRD, Priority: cv.priority,
 		Customer: slices.Clone(cv.customer), Attributes: maps.Clone(cv.attrs), CreatedAt: cv.createdAt,
 		State: "OPEN", CloseReason: cv.closeReason, ClosedAt: cv.closedAt, AnsweredAt: cv.answeredAt,
-		Participants: []Participant{}}
+		Participants: []Participant{}, CustomerLeft: cv.customerLeft}
 	if cv.closed {
 		v.State = "CLOSED"
 	}
@@ -150,6 +151,9 @@ func (s *State) Conversation(id string) (Conversation, bool) {
 		if t.state == TaskActiveState {
 			v.Participants = append(v.Participants, Participant{Agent: t.agent.def.ID, Task: t.id, Role: t.role})
 		}
+	}
+	for _, m := range cv.monitors {
+		v.Participants = append(v.Participants, Participant{Agent: m.agent.def.ID, Role: m.role})
 	}
 	return v, true
 }

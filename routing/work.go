@@ -159,11 +159,10 @@ func (s *State) pushBest(am *agentMRD) {
 	if !am.available() {
 		return
 	}
-	agent := am.agent.def.ID
 	var best *request
 	for _, q := range am.queues {
 		q.waiting.Ascend(func(r *request) bool {
-			if r.excludes(agent) {
+			if !r.canTake(am.agent) {
 				return true
 			}
 			if best == nil || requestLess(r, best) {
@@ -261,7 +260,7 @@ func (s *State) offerRequest(r *request) {
 			stale = append(stale, it) // see reindex
 			return true
 		}
-		if r.excludes(it.id) {
+		if !r.canTake(it.am.agent) {
 			return true
 		}
 		best = it.am
@@ -284,7 +283,7 @@ func (s *State) offer(r *request, am *agentMRD) {
 	s.waiting--
 	t := &task{
 		id: s.newTaskID(), conv: r.conv, req: r, agent: am.agent, am: am, queue: q,
-		state: TaskReservedState, reservedAt: s.now, role: "PRIMARY",
+		state: TaskReservedState, reservedAt: s.now, role: r.roleFor(),
 	}
 	rona := q.def.RONATimeout
 	if rona == 0 {
@@ -301,7 +300,7 @@ func (s *State) offer(r *request, am *agentMRD) {
 	am.load++
 	am.lastOffer = s.now
 	s.emit(TaskReserved{Task: t.id, Conversation: r.conv.id, Request: r.id, Agent: am.agent.def.ID,
-		Queue: q.def.ID, MRD: q.def.MRD, Deadline: t.deadline, At: s.now})
+		Queue: q.def.ID, MRD: q.def.MRD, Deadline: t.deadline, Mode: r.kind, RequestedBy: r.fromAgent, Note: r.note, At: s.now})
 	s.refreshAgent(am.agent)
 }
 
@@ -343,6 +342,7 @@ func (s *State) acceptTask(c AcceptTask) *Error {
 		}
 	}
 	s.removeRequest(r, ReasonAccepted)
+	s.completeTransfer(r)
 	return nil
 }
 
@@ -401,6 +401,7 @@ func (s *State) closeTask(t *task, reason CloseReason) {
 	t.am.load--
 	s.emit(TaskClosed{Task: t.id, Conversation: t.conv.id, Agent: t.agent.def.ID, Reason: reason, At: s.now})
 	s.refreshAgent(t.agent)
+	s.rematch(t.conv) // participants.go: the agent may take the conversation now
 }
 
 func removeTask(ts []*task, t *task) []*task {
@@ -431,6 +432,10 @@ func (s *State) requeue(r *request, reason CloseReason, agent string, exclude bo
 }
 
 func (s *State) expire(r *request) {
+	if r.kind != "" {
+		s.expireTransfer(r)
+		return
+	}
 	r.queue.stats.Expired++
 	s.removeRequest(r, ReasonExpired)
 	s.closeConversation(r.conv, ReasonNoAgentAvailable)
@@ -444,10 +449,11 @@ func (s *State) closeTaskCmd(c CloseTask) *Error {
 	switch t.state {
 	case TaskActiveState:
 		s.leave(t)
-		// The last agent left: the conversation closes, even while the
-		// agent wraps up (the task stays in WRAP_UP).
+		// The last agent left: the conversation closes (or is queued
+		// again, see lastAgentLeft), even while the agent wraps up (the
+		// task stays in WRAP_UP). A pending transfer keeps it open.
 		if t.conv.activeAgents() == 0 && t.conv.req == nil && !t.conv.closed {
-			s.closeConversation(t.conv, ReasonDone)
+			s.lastAgentLeft(t.conv, t.agent.def.ID, ReasonDone)
 		}
 	case TaskWrapUpState:
 		s.closeTask(t, ReasonDone)
@@ -501,6 +507,7 @@ func (s *State) closeConversationCmd(c CloseConversation) *Error {
 			reason = ReasonCancelled
 		}
 		s.removeRequest(r, ReasonCancelled)
+		s.transferFailed(r, ReasonCancelled)
 	}
 	s.closeConversation(cv, reason)
 	return nil
@@ -518,6 +525,7 @@ func (s *State) closeConversation(cv *conv, reason CloseReason) {
 			s.leave(t)
 		}
 	}
+	s.leaveMonitors(cv)
 	cv.closed = true
 	cv.closeReason = reason
 	cv.closedAt = s.now
@@ -573,6 +581,7 @@ func (s *State) abandonConversation(c AbandonConversation) *Error {
 		}
 	}
 	s.removeRequest(r, ReasonAbandoned)
+	s.transferFailed(r, ReasonAbandoned)
 	s.closeConversation(cv, ReasonAbandoned)
 	return nil
 }
@@ -592,7 +601,13 @@ func (s *State) logoutWork(a *agentRT) {
 			s.emit(ParticipantLeft{Conversation: cv.id, Agent: a.def.ID, Task: t.id, At: s.now})
 			s.closeTask(t, ReasonAgentLogout)
 			if cv.activeAgents() == 0 && cv.req == nil && !cv.closed {
-				s.reopen(cv, a.def.ID)
+				// The agent dropped the conversation: queued again while
+				// the customer is present, whatever LastAgentLeaves says.
+				if cv.customerLeft {
+					s.closeConversation(cv, ReasonDone)
+				} else {
+					s.reopen(cv, a.def.ID)
+				}
 			}
 		case TaskWrapUpState:
 			s.closeTask(t, ReasonDone)

@@ -215,4 +215,3 @@ func login(t *testing.T, base, user, pass string) string {
 	json.Unmarshal(resp, &lr)
 	return lr.Data.Token
 }
-

@@ -26,6 +26,7 @@ import (
 	"github.com/omniroute/omniroute/node"
 	"github.com/omniroute/omniroute/restapi"
 	"github.com/omniroute/omniroute/routing"
+	"github.com/omniroute/omniroute/transcript"
 )
 
 // Options configure Start. Config is required; the other fields override
@@ -40,16 +41,20 @@ type Options struct {
 
 // Server is a running omniroute.
 type Server struct {
-	log      *slog.Logger
-	nats     *natsjournal.EmbeddedServer
-	nc       *nats.Conn
-	journal  journal.Journal
-	node     *node.Node
-	desk     *agentdesk.Server
-	http     *http.Server
-	listener net.Listener
-	auth     *auth.Authenticator
-	served   chan error
+	log     *slog.Logger
+	nats    *natsjournal.EmbeddedServer
+	nc      *nats.Conn
+	journal journal.Journal
+	node    *node.Node
+	desk    *agentdesk.Server
+	// transcripts: conversations' CIM messages and events, in their own
+	// JetStream stream on the journal's connection (DESIGN.md: not in the
+	// routing journal).
+	transcripts *transcript.Log
+	http        *http.Server
+	listener    net.Listener
+	auth        *auth.Authenticator
+	served      chan error
 }
 
 // Start opens everything and begins serving. On error everything opened
@@ -111,12 +116,17 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	store, err := transcript.OpenJetStream(ctx, s.nc, transcript.JSOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("server: transcripts: %w", err)
+	}
+	s.transcripts = transcript.NewLog(store)
 	reg := prometheus.NewRegistry()
-	api := restapi.New(s.node, s.auth, restapi.Options{Logger: o.Logger, Registry: reg})
-	s.desk, err = agentdesk.New(s.node, s.verifyAgentToken, agentdesk.Options{Logger: o.Logger})
+	s.desk, err = agentdesk.New(s.node, s.verifyAgentToken, agentdesk.Options{Logger: o.Logger, Transcripts: s.transcripts})
 	if err != nil {
 		return nil, err
 	}
+	api := restapi.New(s.node, s.auth, restapi.Options{Logger: o.Logger, Registry: reg, Customers: s.desk})
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", s.desk.Handler())
 	mux.Handle("/", api)
@@ -208,6 +218,9 @@ func (s *Server) Close() error {
 	}
 	if s.node != nil {
 		s.node.Close()
+	}
+	if s.transcripts != nil {
+		s.transcripts.Close()
 	}
 	if s.journal != nil {
 		s.journal.Close()

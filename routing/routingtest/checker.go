@@ -30,6 +30,9 @@ type Checker struct {
 	tasks  map[string]*taskModel
 	reqs   map[string]routing.RequestState
 	convs  map[string]bool // open conversations
+	// monitors: conversation -> supervisor -> role (participants without
+	// a task, announced by ParticipantJoined with no task).
+	monitors map[string]map[string]string
 }
 
 type agentModel struct {
@@ -56,7 +59,7 @@ type offerRecord struct {
 // NewChecker starts a checker from s's current state.
 func NewChecker(s *routing.State) *Checker {
 	c := &Checker{mrds: map[string]bool{}, agents: map[string]*agentModel{}, tasks: map[string]*taskModel{},
-		reqs: map[string]routing.RequestState{}, convs: map[string]bool{}}
+		reqs: map[string]routing.RequestState{}, convs: map[string]bool{}, monitors: map[string]map[string]string{}}
 	for _, m := range s.MRDs() {
 		c.mrds[m.ID] = true
 	}
@@ -80,8 +83,23 @@ func NewChecker(s *routing.State) *Checker {
 	}
 	for _, id := range s.OpenConversations() {
 		c.convs[id] = true
+		cv, _ := s.Conversation(id)
+		for _, p := range cv.Participants {
+			if p.Task == "" {
+				c.monitor(id)[p.Agent] = p.Role
+			}
+		}
 	}
 	return c
+}
+
+func (c *Checker) monitor(conv string) map[string]string {
+	m := c.monitors[conv]
+	if m == nil {
+		m = map[string]string{}
+		c.monitors[conv] = m
+	}
+	return m
 }
 
 // Check applies the events of the last command to the model, then compares
@@ -193,7 +211,11 @@ func (c *Checker) applyOne(s *routing.State, ev routing.Event, offers *[]offerRe
 				return fmt.Errorf("conversation %s closes while its request %s lives", e.Conversation, id)
 			}
 		}
+		if len(c.monitors[e.Conversation]) > 0 {
+			return fmt.Errorf("conversation %s closes while supervisors %v are in it", e.Conversation, c.monitors[e.Conversation])
+		}
 		delete(c.convs, e.Conversation)
+		delete(c.monitors, e.Conversation)
 	case routing.RequestQueued:
 		if _, ok := c.reqs[e.Request]; ok {
 			return fmt.Errorf("request %s already exists", e.Request)
@@ -258,6 +280,15 @@ func (c *Checker) applyOne(s *routing.State, ev routing.Event, offers *[]offerRe
 		if !e.Deadline.After(e.At) {
 			return fmt.Errorf("RONA deadline %s not after %s", e.Deadline, e.At)
 		}
+		// Never a second part in one conversation.
+		for _, t := range c.tasks {
+			if t.agent == e.Agent && t.conv == e.Conversation {
+				return fmt.Errorf("conversation %s offered to %s, who holds task %s on it", e.Conversation, e.Agent, t.id)
+			}
+		}
+		if _, ok := c.monitors[e.Conversation][e.Agent]; ok {
+			return fmt.Errorf("conversation %s offered to %s, who supervises it", e.Conversation, e.Agent)
+		}
 		*offers = append(*offers, offerRecord{ev: e, loadAtOffer: a.load[e.MRD]})
 		a.load[e.MRD]++
 		c.tasks[e.Task] = &taskModel{id: e.Task, agent: e.Agent, mrd: e.MRD, request: e.Request, conv: e.Conversation,
@@ -283,6 +314,25 @@ func (c *Checker) applyOne(s *routing.State, ev routing.Event, offers *[]offerRe
 		t.state = routing.TaskActiveState
 		t.request = ""
 	case routing.ParticipantJoined:
+		if e.Task == "" {
+			// A supervisor: no task, no capacity.
+			if !c.convs[e.Conversation] {
+				return fmt.Errorf("supervisor %s joined conversation %s, which is not open", e.Agent, e.Conversation)
+			}
+			if e.Role != routing.RoleSilentMonitor && e.Role != routing.RoleBargeIn {
+				return fmt.Errorf("supervisor %s joined with role %s", e.Agent, e.Role)
+			}
+			if _, dup := c.monitors[e.Conversation][e.Agent]; dup {
+				return fmt.Errorf("supervisor %s joined conversation %s twice", e.Agent, e.Conversation)
+			}
+			for _, t := range c.tasks {
+				if t.agent == e.Agent && t.conv == e.Conversation {
+					return fmt.Errorf("supervisor %s joined conversation %s where it holds task %s", e.Agent, e.Conversation, t.id)
+				}
+			}
+			c.monitor(e.Conversation)[e.Agent] = e.Role
+			return nil
+		}
 		t, err := c.task(e.Task, e.Agent)
 		if err != nil {
 			return err
@@ -291,6 +341,13 @@ func (c *Checker) applyOne(s *routing.State, ev routing.Event, offers *[]offerRe
 			return fmt.Errorf("participant joined with task %s %s", e.Task, t.state)
 		}
 	case routing.ParticipantLeft:
+		if e.Task == "" {
+			if _, ok := c.monitors[e.Conversation][e.Agent]; !ok {
+				return fmt.Errorf("supervisor %s left conversation %s without having joined", e.Agent, e.Conversation)
+			}
+			delete(c.monitors[e.Conversation], e.Agent)
+			return nil
+		}
 		t, err := c.task(e.Task, e.Agent)
 		if err != nil {
 			return err
@@ -328,6 +385,42 @@ func (c *Checker) applyOne(s *routing.State, ev routing.Event, offers *[]offerRe
 		}
 		c.agents[t.agent].load[t.mrd]--
 		delete(c.tasks, e.Task)
+	case routing.ParticipantRoleChanged:
+		role, ok := c.monitors[e.Conversation][e.Agent]
+		if !ok {
+			return fmt.Errorf("role of %s changed in conversation %s, where it is no supervisor", e.Agent, e.Conversation)
+		}
+		if role != e.Previous || role == e.Role {
+			return fmt.Errorf("role of %s: previous %s, model %s, new %s", e.Agent, e.Previous, role, e.Role)
+		}
+		c.monitors[e.Conversation][e.Agent] = e.Role
+	case routing.TransferRequested:
+		if !c.convs[e.Conversation] {
+			return fmt.Errorf("transfer %s of conversation %s, which is not open", e.Request, e.Conversation)
+		}
+		t, err := c.task(e.FromTask, e.Agent)
+		if err != nil {
+			return err
+		}
+		if t.state != routing.TaskActiveState || t.conv != e.Conversation {
+			return fmt.Errorf("transfer %s from task %s %s on %s", e.Request, t.id, t.state, t.conv)
+		}
+		if _, ok := c.reqs[e.Request]; ok {
+			return fmt.Errorf("transfer request %s already exists", e.Request)
+		}
+	case routing.TransferFailed:
+		if _, ok := c.reqs[e.Request]; ok {
+			return fmt.Errorf("transfer %s failed (%s) while its request lives", e.Request, e.Reason)
+		}
+		switch e.Reason {
+		case routing.ReasonExpired, routing.ReasonCancelled, routing.ReasonAbandoned:
+		default:
+			return fmt.Errorf("transfer %s failed with reason %s", e.Request, e.Reason)
+		}
+	case routing.ConversationCustomerLeft:
+		if !c.convs[e.Conversation] {
+			return fmt.Errorf("customer left conversation %s, which is not open", e.Conversation)
+		}
 	default:
 		return fmt.Errorf("unknown event %T", ev)
 	}
@@ -407,6 +500,17 @@ func (c *Checker) compare(s *routing.State, v *view) error {
 	if !slices.Equal(open, slices.Sorted(maps.Keys(c.convs))) {
 		return fmt.Errorf("open conversations %v, events say %v", open, slices.Sorted(maps.Keys(c.convs)))
 	}
+	for _, id := range open {
+		got := map[string]string{}
+		for _, p := range v.convs[id].Participants {
+			if p.Task == "" {
+				got[p.Agent] = p.Role
+			}
+		}
+		if want := c.monitors[id]; !maps.Equal(got, want) && (len(got) > 0 || len(want) > 0) {
+			return fmt.Errorf("conversation %s has supervisors %v, events say %v", id, got, want)
+		}
+	}
 	return nil
 }
 
@@ -416,8 +520,12 @@ type view struct {
 	agentIDs []string
 	agents   map[string]routing.AgentStatus
 	tasks    map[string][]routing.Task
-	waiting  map[string][]routing.Request // queue -> QUEUED requests in order
-	mrdInt   map[string]bool              // mrd -> interruptible
+	waiting  map[string][]routing.Request    // queue -> QUEUED requests in order
+	mrdInt   map[string]bool                 // mrd -> interruptible
+	convs    map[string]routing.Conversation // open conversations
+	// involved: conversation -> agents holding a task on it or
+	// supervising it (never offered it again).
+	involved map[string]map[string]bool
 }
 
 func newView(s *routing.State) *view {
@@ -433,7 +541,39 @@ func newView(s *routing.State) *view {
 	for _, q := range v.queues {
 		v.waiting[q.ID], _ = s.WaitingRequests(q.ID)
 	}
+	v.convs = map[string]routing.Conversation{}
+	v.involved = map[string]map[string]bool{}
+	involve := func(conv, agent string) {
+		if v.involved[conv] == nil {
+			v.involved[conv] = map[string]bool{}
+		}
+		v.involved[conv][agent] = true
+	}
+	for _, id := range v.agentIDs {
+		for _, t := range v.tasks[id] {
+			involve(t.Conversation, id)
+		}
+	}
+	for _, id := range s.OpenConversations() {
+		cv, _ := s.Conversation(id)
+		v.convs[id] = cv
+		for _, p := range cv.Participants {
+			if p.Task == "" {
+				involve(id, p.Agent)
+			}
+		}
+	}
 	return v
+}
+
+// canTake re-implements the engine's per-request rule: the target agent
+// only (when the request names one), not excluded, not already holding a
+// task on or supervising the conversation.
+func (v *view) canTake(r routing.Request, agent string) bool {
+	if r.TargetAgent != "" && r.TargetAgent != agent {
+		return false
+	}
+	return !slices.Contains(r.Excluded, agent) && !v.involved[r.Conversation][agent]
 }
 
 func mrdOf(st routing.AgentStatus, mrd string) (routing.AgentMRDStatus, bool) {
@@ -624,8 +764,22 @@ func checkState(s *routing.State, v *view) error {
 		}
 	}
 	for _, id := range s.OpenConversations() {
-		cv, _ := s.Conversation(id)
-		if cv.Request == nil && len(cv.Participants) == 0 {
+		cv := v.convs[id]
+		agents := 0
+		for _, p := range cv.Participants {
+			if p.Task != "" {
+				agents++
+				continue
+			}
+			// Supervisors hold no task and keep no conversation open.
+			if st, ok := v.agents[p.Agent]; !ok || st.Agent.Role != routing.RoleSupervisor {
+				fail("conversation %s has supervisor participant %s who is not a supervisor", id, p.Agent)
+			}
+			if p.Role != routing.RoleSilentMonitor && p.Role != routing.RoleBargeIn {
+				fail("conversation %s: supervisor %s has role %s", id, p.Agent, p.Role)
+			}
+		}
+		if cv.Request == nil && agents == 0 {
 			fail("conversation %s is open with no request and no participant: lost", id)
 		}
 	}
@@ -660,7 +814,7 @@ func checkState(s *routing.State, v *view) error {
 				continue
 			}
 			for _, r := range w {
-				if !slices.Contains(r.Excluded, aid) {
+				if v.canTake(r, aid) {
 					fail("matching not maximal: request %s waits in %s while agent %s is available and eligible", r.ID, q.ID, aid)
 					break
 				}
@@ -699,6 +853,9 @@ func checkOffers(s *routing.State, v *view, offers []offerRecord) error {
 		if !ok {
 			return fmt.Errorf("offered request %s is gone after the command", e.Request)
 		}
+		if r.TargetAgent != "" && r.TargetAgent != e.Agent {
+			return fmt.Errorf("request %s for agent %s was offered to %s", r.ID, r.TargetAgent, e.Agent)
+		}
 		x := v.agents[e.Agent]
 		// Priority and FIFO: a better request that x could take still waits.
 		for _, q := range v.queues {
@@ -706,7 +863,7 @@ func checkOffers(s *routing.State, v *view, offers []offerRecord) error {
 				continue
 			}
 			for _, wr := range v.waiting[q.ID] {
-				if !slices.Contains(wr.Excluded, e.Agent) && before(wr, r) {
+				if v.canTake(wr, e.Agent) && before(wr, r) {
 					return fmt.Errorf("request %s (priority %d, enqueued %s) was offered to %s while %s in %s (priority %d, enqueued %s) comes first and still waits",
 						r.ID, r.Priority, r.EnqueuedAt.Format("15:04:05.000"), e.Agent, wr.ID, q.ID, wr.Priority,
 						wr.EnqueuedAt.Format("15:04:05.000"))
@@ -718,7 +875,7 @@ func checkOffers(s *routing.State, v *view, offers []offerRecord) error {
 		xm, _ := mrdOf(x, e.MRD)
 		xkey := strategyKey(q, x, xm.Capacity, o.loadAtOffer, xm.LastReady.UnixNano())
 		for _, yid := range v.agentIDs {
-			if yid == e.Agent || slices.Contains(r.Excluded, yid) {
+			if yid == e.Agent || !v.canTake(r, yid) {
 				continue
 			}
 			y := v.agents[yid]

@@ -57,6 +57,29 @@ func TestSimulation(t *testing.T) {
 	}
 }
 
+// TestSimulationCoversParticipants: the random runs do exercise
+// transfers, conferences, supervisors, the leave policy and customers
+// leaving (with the checker on), so TestSimulation's invariants cover them.
+func TestSimulationCoversParticipants(t *testing.T) {
+	total := map[string]int{}
+	for seed := uint64(1); seed <= 6; seed++ {
+		sm := newSim(seed)
+		if err := sm.run(500); err != nil {
+			t.Fatalf("seed %d step %d: %v", seed, sm.step, err)
+		}
+		for k, n := range sm.kinds {
+			total[k] += n
+		}
+	}
+	for _, k := range []string{"transferred", "joined CONFERENCE", "joined SILENT_MONITOR", "joined BARGE_IN",
+		"role changed", "transfer failed EXPIRED", "customer left", "requeued"} {
+		if total[k] == 0 {
+			t.Errorf("no %q in 6 seeded runs: %v", k, total)
+		}
+	}
+	t.Logf("participant events in 6 runs: %v", total)
+}
+
 // TestSimulationDeterministic: the same seed gives the same event stream.
 func TestSimulationDeterministic(t *testing.T) {
 	for seed := uint64(1); seed <= 10; seed++ {
@@ -110,12 +133,15 @@ type sim struct {
 	step  int
 	convN int
 
-	mrds    []string
-	queues  []routing.Queue
-	agents  []string
-	skills  []string
-	open    []string // conversations created, maybe closed since
-	lastErr error
+	mrds   []string
+	queues []routing.Queue
+	agents []string
+	skills []string
+	// supervisors are also in agents (they take work too).
+	supervisors []string
+	xferN       int
+	open        []string // conversations created, maybe closed since
+	lastErr     error
 
 	// twin is a state restored from a snapshot of s; while twinLeft > 0
 	// every command is applied to both and their events compared.
@@ -131,6 +157,9 @@ type sim struct {
 	closed    map[string]routing.CloseReason
 	reserved  int
 	tasksDone int
+	// kinds counts events by a label (coverage of transfer, conference,
+	// supervisors: TestSimulationCoversParticipants).
+	kinds map[string]int
 }
 
 func newSim(seed uint64) *sim {
@@ -260,7 +289,29 @@ func (sm *sim) record(ev routing.Event) {
 		sm.reserved++
 	case routing.TaskClosed:
 		sm.tasksDone++
+		if e.Reason == routing.ReasonTransferred {
+			sm.count("transferred")
+		}
+	case routing.ParticipantJoined:
+		sm.count("joined " + e.Role)
+	case routing.ParticipantRoleChanged:
+		sm.count("role changed")
+	case routing.TransferFailed:
+		sm.count("transfer failed " + string(e.Reason))
+	case routing.ConversationCustomerLeft:
+		sm.count("customer left")
+	case routing.RequestUpdated:
+		if e.Reason == routing.ReasonRequeuedAfterDrop {
+			sm.count("requeued")
+		}
 	}
+}
+
+func (sm *sim) count(label string) {
+	if sm.kinds == nil {
+		sm.kinds = map[string]int{}
+	}
+	sm.kinds[label]++
 }
 
 func (sm *sim) pick(n int) int { return sm.rng.IntN(n) }
@@ -290,7 +341,18 @@ func (sm *sim) setup() error {
 		case 1:
 			a.Capacity = map[string]int{"voice": 0}
 		}
+		a.Teams = sm.randomTeams()
 		sm.agents = append(sm.agents, a.ID)
+		cmds = append(cmds, routing.UpsertAgent{Agent: a})
+	}
+	for i := range 2 {
+		// sup0 supervises every team, sup1 some (TEAM_MISMATCH happens).
+		a := routing.Agent{ID: fmt.Sprintf("sup%d", i), Role: routing.RoleSupervisor, Teams: teams}
+		if i > 0 {
+			a.Teams = sm.randomTeams()
+		}
+		sm.agents = append(sm.agents, a.ID)
+		sm.supervisors = append(sm.supervisors, a.ID)
 		cmds = append(cmds, routing.UpsertAgent{Agent: a})
 	}
 	nQueues := 3 + sm.pick(4)
@@ -311,6 +373,18 @@ func (sm *sim) setup() error {
 		}
 	}
 	return nil
+}
+
+var teams = []string{"t1", "t2", "t3"}
+
+func (sm *sim) randomTeams() []string {
+	var out []string
+	for _, t := range teams {
+		if sm.pick(2) == 0 {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 var strategies = []routing.Strategy{routing.LongestIdle, routing.MostAvailable, routing.LeastActive, routing.RoundRobin, routing.BestSkill}
@@ -340,7 +414,91 @@ func (sm *sim) randomQueue(id, mrd string) routing.Queue {
 	if sm.pick(20) == 0 {
 		q.Mode = routing.External
 	}
+	if sm.pick(3) == 0 {
+		q.LastAgentLeaves = routing.LastAgentRequeue
+	}
 	return q
+}
+
+// participantCommand returns a random transfer, conference, supervisor or
+// customer-left command (often refused: wrong team, wrong MRD...).
+func (sm *sim) participantCommand() routing.Command {
+	switch sm.pick(10) {
+	case 0, 1, 2, 3:
+		ts := sm.tasks(routing.TaskActiveState)
+		if len(ts) == 0 {
+			return nil
+		}
+		t := ts[sm.pick(len(ts))]
+		sm.xferN++
+		c := routing.RequestTransfer{Conversation: t.Conversation, RequestID: fmt.Sprintf("x%d", sm.xferN), Agent: t.Agent,
+			FromTask: t.ID, Mode: routing.TransferModeTransfer}
+		if sm.pick(2) == 0 {
+			c.Mode = routing.TransferModeConference
+		}
+		if sm.pick(3) == 0 {
+			c.TargetAgent = sm.agents[sm.pick(len(sm.agents))]
+		} else {
+			c.Queue = sm.queues[sm.pick(len(sm.queues))].ID
+		}
+		if sm.pick(2) == 0 {
+			c.TTL = time.Duration(10+sm.pick(90)) * time.Second
+		}
+		if sm.pick(2) == 0 {
+			c.Note = "note " + c.RequestID
+		}
+		return c
+	case 4, 5, 6:
+		if len(sm.open) == 0 {
+			return nil
+		}
+		who := sm.supervisors[sm.pick(len(sm.supervisors))]
+		if sm.pick(5) == 0 {
+			who = sm.agents[sm.pick(len(sm.agents))]
+		}
+		role := routing.RoleSilentMonitor
+		if sm.pick(3) == 0 {
+			role = routing.RoleBargeIn
+		}
+		conv := sm.open[sm.pick(len(sm.open))]
+		if ts := sm.tasks(routing.TaskActiveState); len(ts) > 0 && sm.pick(4) > 0 {
+			conv = ts[sm.pick(len(ts))].Conversation // likely monitorable
+		}
+		return routing.JoinConversation{Conversation: conv, Agent: who, Role: role}
+	case 7, 8:
+		// A supervisor in a conversation, most of the time.
+		var in []routing.Participant
+		var convs []string
+		for _, id := range sm.s.OpenConversations() {
+			cv, _ := sm.s.Conversation(id)
+			for _, p := range cv.Participants {
+				if p.Task == "" {
+					in, convs = append(in, p), append(convs, id)
+				}
+			}
+		}
+		conv, who := "", sm.supervisors[sm.pick(len(sm.supervisors))]
+		if len(sm.open) > 0 {
+			conv = sm.open[sm.pick(len(sm.open))]
+		}
+		if len(in) > 0 && sm.pick(5) > 0 {
+			i := sm.pick(len(in))
+			conv, who = convs[i], in[i].Agent
+		}
+		if sm.pick(2) == 0 {
+			return routing.LeaveConversation{Conversation: conv, Agent: who}
+		}
+		role := routing.RoleBargeIn
+		if sm.pick(2) == 0 {
+			role = routing.RoleSilentMonitor
+		}
+		return routing.ChangeParticipantRole{Conversation: conv, Agent: who, Role: role}
+	default:
+		if len(sm.open) == 0 {
+			return nil
+		}
+		return routing.CustomerLeft{Conversation: sm.open[sm.pick(len(sm.open))]}
+	}
 }
 
 // tasks lists every open task, by agent then reservation order.
@@ -383,6 +541,10 @@ func (sm *sim) randomStep() error {
 	agent := sm.agents[sm.pick(len(sm.agents))]
 	r := sm.pick(100)
 	var cmd routing.Command
+	if sm.pick(100) < 15 {
+		r = 100 // transfer, conference, supervisors, customer left
+		cmd = sm.participantCommand()
+	}
 	switch {
 	case r < 16:
 		sm.convN++
@@ -484,7 +646,21 @@ func (sm *sim) randomStep() error {
 
 // invalidCommand returns a command the engine must refuse without change.
 func (sm *sim) invalidCommand(agent string) routing.Command {
-	switch sm.pick(6) {
+	switch sm.pick(8) {
+	case 6:
+		// A plain agent cannot supervise; a supervisor cannot join an
+		// unknown conversation.
+		if len(sm.open) > 0 && sm.pick(2) == 0 {
+			return routing.JoinConversation{Conversation: sm.open[sm.pick(len(sm.open))], Agent: sm.agents[0], Role: routing.RoleSilentMonitor}
+		}
+		return routing.JoinConversation{Conversation: "no-such-conv", Agent: sm.supervisors[0], Role: routing.RoleBargeIn}
+	case 7:
+		if ts := sm.tasks(routing.TaskActiveState); len(ts) > 0 {
+			t := ts[sm.pick(len(ts))]
+			return routing.RequestTransfer{Conversation: t.Conversation, RequestID: "bad", Agent: t.Agent, FromTask: t.ID,
+				Mode: routing.TransferModeTransfer, Queue: "no-such-queue"}
+		}
+		return routing.CustomerLeft{Conversation: "no-such-conv"}
 	case 0:
 		if ts := sm.tasks(""); len(ts) > 0 {
 			t := ts[sm.pick(len(ts))]
@@ -572,6 +748,17 @@ func (sm *sim) drain() error {
 				}
 			}
 			return nil
+		}
+		if round >= 2 {
+			// Queues that re-queue when the last agent leaves would serve
+			// for ever while the customer stays: customers leave.
+			for _, id := range sm.s.OpenConversations() {
+				if cv, _ := sm.s.Conversation(id); !cv.CustomerLeft {
+					if err := sm.must(routing.CustomerLeft{Conversation: id}); err != nil {
+						return err
+					}
+				}
+			}
 		}
 		if round >= 20 {
 			// Every TTL has passed by now. A request without one (a

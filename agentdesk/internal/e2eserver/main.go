@@ -8,6 +8,15 @@
 //	GET  /test/agents/{id}   -> 200 {"status": routing.AgentStatus, "tasks": [routing.Task]}
 //	POST /test/agents/{id}/state {"state","reasonCode"?} -> 204 (a change from outside the desk)
 //
+// and the customer side of conversations (e2e/agentdesk_cim.test.mjs), the
+// same calls restapi makes for /v1/conversations/{id}/...:
+//
+//	POST /test/conversations/{id}/messages  CIM message -> 201 {"seq","cimEvent"}
+//	POST /test/conversations/{id}/customer-left        -> 200 {"seq","cimEvent"}
+//	GET  /test/conversations/{id}/events?after=N       Server-Sent Events (id: seq, event: cimEvent, data: JSON)
+//
+// -grace sets agentdesk Options.DisconnectGrace (default: the package's).
+//
 // Errors are {"error":{"code","message"}}. It prints "LISTEN <url>" on
 // stdout once it serves, and stops on SIGINT, SIGTERM or when its stdin
 // reaches end of file (so it never outlives the test that started it).
@@ -40,14 +49,15 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "address to listen on")
 	watchStdin := flag.Bool("stdin", true, "stop when stdin reaches end of file")
 	verbose := flag.Bool("v", false, "log to stderr")
+	grace := flag.Duration("grace", 0, "agentdesk DisconnectGrace (0: default)")
 	flag.Parse()
-	if err := run(*listen, *watchStdin, *verbose); err != nil {
+	if err := run(*listen, *watchStdin, *verbose, *grace); err != nil {
 		fmt.Fprintln(os.Stderr, "e2eserver:", err)
 		os.Exit(1)
 	}
 }
 
-func run(listen string, watchStdin, verbose bool) error {
+func run(listen string, watchStdin, verbose bool, grace time.Duration) error {
 	logger := slog.New(slog.DiscardHandler)
 	if verbose {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -66,7 +76,7 @@ func run(listen string, watchStdin, verbose bool) error {
 		return err
 	}
 	defer n.Close()
-	desk, err := agentdesk.New(n, fixture.Verify, agentdesk.Options{Logger: logger})
+	desk, err := agentdesk.New(n, fixture.Verify, agentdesk.Options{Logger: logger, DisconnectGrace: grace})
 	if err != nil {
 		return err
 	}
@@ -76,6 +86,10 @@ func run(listen string, watchStdin, verbose bool) error {
 	mux.HandleFunc("POST /test/conversations", a.createConversation)
 	mux.HandleFunc("GET /test/agents/{id}", a.agent)
 	mux.HandleFunc("POST /test/agents/{id}/state", a.setState)
+	c := &customer{desk: desk}
+	mux.HandleFunc("POST /test/conversations/{id}/messages", c.message)
+	mux.HandleFunc("POST /test/conversations/{id}/customer-left", c.left)
+	mux.HandleFunc("GET /test/conversations/{id}/events", c.events)
 
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
@@ -174,4 +188,51 @@ func (a *admin) setState(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// customer plays the customer side through the desk server.
+type customer struct{ desk *agentdesk.Server }
+
+func (c *customer) answer(w http.ResponseWriter, status int, seq uint64, ev json.RawMessage, err error) {
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, status, map[string]any{"seq": seq, "cimEvent": ev})
+}
+
+func (c *customer) message(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	seq, ev, err := c.desk.CustomerMessage(r.Context(), r.PathValue("id"), body)
+	c.answer(w, http.StatusCreated, seq, ev, err)
+}
+
+func (c *customer) left(w http.ResponseWriter, r *http.Request) {
+	seq, ev, err := c.desk.CustomerLeft(r.Context(), r.PathValue("id"))
+	c.answer(w, http.StatusOK, seq, ev, err)
+}
+
+func (c *customer) events(w http.ResponseWriter, r *http.Request) {
+	after, _ := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
+	flusher, _ := w.(http.Flusher)
+	started := false
+	err := c.desk.CustomerEvents(r.Context(), r.PathValue("id"), after, func(seq uint64, ev json.RawMessage) error {
+		if !started {
+			started = true
+			w.Header().Set("Content-Type", "text/event-stream")
+			w.WriteHeader(http.StatusOK)
+		}
+		if _, err := fmt.Fprintf(w, "id: %d\nevent: cimEvent\ndata: %s\n\n", seq, ev); err != nil {
+			return err
+		}
+		flusher.Flush()
+		return nil
+	})
+	if err != nil && !started {
+		writeError(w, err)
+	}
 }

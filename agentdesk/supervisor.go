@@ -1,0 +1,210 @@
+package agentdesk
+
+import (
+	"context"
+	"errors"
+
+	"github.com/omniroute/omniroute/routing"
+)
+
+// Supervisors (seed 004 "Silent Monitoring", "Barge In Feature";
+// PROTOCOLS.md "JoinAsSilentMonitor", "joinAsWhisper / JoinAsBargeIn").
+//
+// JoinAsSilentMonitor -> routing.JoinConversation role SILENT_MONITOR, then
+// onTopicData to the supervisor's sockets (topicParticipant.role
+// SILENT_MONITOR, id "<conversation>:<supervisor>": a supervisor has no
+// task). JoinAsBargin and JoinAsBargeIn (both spellings, PROTOCOLS.md) ->
+// routing.ChangeParticipantRole BARGE_IN; a supervisor not yet in the
+// conversation first joins as SILENT_MONITOR (and gets onTopicData), so
+// every barge-in is one ParticipantRoleChanged, which reaches every
+// participant (agents and supervisors) as onCimEvent PARTICIPANT_ROLE_CHANGED
+// {agentId, role, previous} through the transcript (cim.go systemEvents).
+// What a supervisor may publish (whisper only while SILENT_MONITOR, every
+// type once BARGE_IN; whispers reach agents only) is cim.go's rule.
+//
+// The engine decides who may join: role supervisor (else NOT_SUPERVISOR),
+// a team shared with the conversation's PRIMARY agent (TEAM_MISMATCH), an
+// ACTIVE push-mode chat (NOT_MONITORABLE), known conversation
+// (CONVERSATION_NOT_FOUND), not already in it (ALREADY_EXISTS). Every
+// refusal is an errors event to the requesting socket and changes nothing.
+// topicUnsubscription_ from a supervisor without a task leaves
+// (routing.LeaveConversation) and answers topicUnsubscription.
+
+// Event names of this file.
+const (
+	// EventJoinAsSilentMonitor: desk -> server, a supervisor joins silently.
+	EventJoinAsSilentMonitor = "JoinAsSilentMonitor"
+	// EventJoinAsBargin: desk -> server, barge in (the seed's spelling).
+	EventJoinAsBargin = "JoinAsBargin"
+	// EventJoinAsBargeIn: desk -> server, barge in (the documentation's spelling).
+	EventJoinAsBargeIn = "JoinAsBargeIn"
+)
+
+// supervisorParticipantID is the topicParticipant id of a supervisor.
+func supervisorParticipantID(conversation, agent string) string {
+	return conversation + ":" + agent
+}
+
+// supervisorRequest is a decoded JoinAsSilentMonitor or JoinAs{Bargin,BargeIn}.
+type supervisorRequest struct {
+	ConversationID string
+	// AgentID is the payload's agentId (the supervisor; "" when absent).
+	AgentID string
+}
+
+// decodeSupervisorRequest decodes
+//
+//	JoinAsSilentMonitor: {"topicParticipant":{"topicId",...},"agentId","channelSession":{"conversationId"},"conversationId"}
+//	JoinAsBargeIn:       {"participantId","conversationId","roomInfo":{"id"},"agentId"}
+//
+// (PROTOCOLS.md). The conversation is the first of conversationId,
+// roomInfo.id, topicParticipant.topicId, channelSession.conversationId,
+// channelSession.id; it is required. participantId and other fields are
+// ignored (the socket says who the supervisor is).
+func decodeSupervisorRequest(event string, args []any) (supervisorRequest, *DecodeError) {
+	var r supervisorRequest
+	p, err := object(event, args)
+	if err != nil {
+		return r, err
+	}
+	if r.AgentID, err = p.id(p.m, "", "agentId"); err != nil {
+		return r, err
+	}
+	if _, err = p.id(p.m, "", "participantId"); err != nil {
+		return r, err
+	}
+	if r.ConversationID, err = p.id(p.m, "", "conversationId"); err != nil {
+		return r, err
+	}
+	for _, src := range []struct{ obj, key string }{
+		{"roomInfo", "id"}, {"topicParticipant", "topicId"}, {"channelSession", "conversationId"}, {"channelSession", "id"},
+	} {
+		o, err := p.obj(p.m, "", src.obj)
+		if err != nil {
+			return r, err
+		}
+		if o == nil || r.ConversationID != "" {
+			continue
+		}
+		if r.ConversationID, err = p.id(o, src.obj, src.key); err != nil {
+			return r, err
+		}
+	}
+	if r.ConversationID == "" {
+		return r, decodeErr(event, CodeMissingField, "conversationId", "is required (or roomInfo.id, topicParticipant.topicId)")
+	}
+	return r, nil
+}
+
+// joinAsSilentMonitor handles JoinAsSilentMonitor.
+func (c *client) joinAsSilentMonitor(args []any) Ack {
+	const ev = EventJoinAsSilentMonitor
+	req, derr := decodeSupervisorRequest(ev, args)
+	if derr != nil {
+		return c.failErr(ev, derr)
+	}
+	if res, ok := c.checkAgent(ev, req.AgentID); !ok {
+		return res
+	}
+	ctx, cancel := c.srv.commandCtx()
+	defer cancel()
+	if _, err := c.srv.n.Submit(ctx, routing.JoinConversation{Conversation: req.ConversationID, Agent: c.agent,
+		Role: routing.RoleSilentMonitor}); err != nil {
+		return c.failErr(ev, err)
+	}
+	return c.sendSupervisorTopic(ctx, ev, req.ConversationID)
+}
+
+// joinAsBargeIn handles JoinAsBargin and JoinAsBargeIn.
+func (c *client) joinAsBargeIn(ev string, args []any) Ack {
+	req, derr := decodeSupervisorRequest(ev, args)
+	if derr != nil {
+		return c.failErr(ev, derr)
+	}
+	if res, ok := c.checkAgent(ev, req.AgentID); !ok {
+		return res
+	}
+	ctx, cancel := c.srv.commandCtx()
+	defer cancel()
+	var joined bool
+	if err := c.srv.n.View(ctx, func(st *routing.State) {
+		joined = supervisorRole(st, req.ConversationID, c.agent) != ""
+	}); err != nil {
+		return c.failErr(ev, err)
+	}
+	if !joined {
+		// Join silently first, so the barge-in is one role change for
+		// every participant to see.
+		if _, err := c.srv.n.Submit(ctx, routing.JoinConversation{Conversation: req.ConversationID, Agent: c.agent,
+			Role: routing.RoleSilentMonitor}); err != nil {
+			return c.failErr(ev, err)
+		}
+	}
+	if _, err := c.srv.n.Submit(ctx, routing.ChangeParticipantRole{Conversation: req.ConversationID, Agent: c.agent,
+		Role: routing.RoleBargeIn}); err != nil {
+		return c.failErr(ev, err)
+	}
+	if !joined {
+		return c.sendSupervisorTopic(ctx, ev, req.ConversationID)
+	}
+	return Ack{OK: true}
+}
+
+// supervisorRole is agent's supervisor role in conversation, "" if none.
+func supervisorRole(st *routing.State, conversation, agent string) string {
+	cv, ok := st.Conversation(conversation)
+	if !ok {
+		return ""
+	}
+	for _, p := range cv.Participants {
+		if p.Task == "" && p.Agent == agent {
+			return p.Role
+		}
+	}
+	return ""
+}
+
+// sendSupervisorTopic sends onTopicData for the supervisor's place in the
+// conversation to its sockets.
+func (c *client) sendSupervisorTopic(ctx context.Context, ev, conversation string) Ack {
+	var (
+		data OnTopicData
+		ok   bool
+	)
+	if err := c.srv.n.View(ctx, func(st *routing.State) {
+		data, ok = onTopicDataOf(st, "", conversation, c.agent, conversation)
+	}); err != nil || !ok {
+		if err == nil {
+			err = &routing.Error{Code: routing.CodeConversationNotFound, Message: "conversation " + conversation + " is gone"}
+		}
+		return c.failErr(ev, err)
+	}
+	data.TaskID = ""
+	data.TopicData.TopicEvents = c.srv.topicEvents(ctx, conversation) // cim.go: the transcript, whole
+	c.srv.toAgent(c.agent, EventOnTopicData, data)
+	return Ack{OK: true}
+}
+
+// leaveAsSupervisor runs for topicUnsubscription_ when the agent has no
+// task on the conversation: a supervisor in it leaves
+// (routing.LeaveConversation) and gets topicUnsubscription reason DONE.
+// It returns false when the agent is no supervisor of the conversation
+// (the caller reports its own error).
+func (c *client) leaveAsSupervisor(ctx context.Context, conversation string) bool {
+	if _, err := c.srv.n.Submit(ctx, routing.LeaveConversation{Conversation: conversation, Agent: c.agent}); err != nil {
+		var re *routing.Error
+		if !errors.As(err, &re) {
+			c.srv.log.Warn("agentdesk: leave as supervisor failed", "agent", c.agent, "err", err)
+		}
+		return false
+	}
+	c.srv.toAgent(c.agent, EventTopicUnsubscription, TopicUnsubscription{
+		Task:           EventTopicUnsubscription,
+		ConversationID: conversation,
+		StatusCode:     200,
+		RoomInfo:       RoomInfo{ID: conversation, Mode: roomModeContactCenter},
+		Reason:         string(routing.ReasonDone),
+		TaskID:         supervisorParticipantID(conversation, c.agent),
+	})
+	return true
+}

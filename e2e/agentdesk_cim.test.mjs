@@ -1,0 +1,381 @@
+// agentdesk_cim.test.mjs: conversations (CIM messages and events) and the
+// connection life of omniroute's Agent Manager API (package agentdesk,
+// Issue 3) against the official socket.io-client 4.4.0 (seed 004), with the
+// test playing both the agent (Socket.IO) and the customer (HTTP + SSE on
+// agentdesk/internal/e2eserver's /test/conversations/{id}/... routes, the
+// calls restapi makes for /v1/conversations/{id}/messages, /events and
+// /customer-left).
+//
+//   node --test e2e/agentdesk_cim.test.mjs
+//
+// Same server fixture and build rule as agentdesk.test.mjs
+// (OMNIROUTE_E2ESERVER, else `go build`); this file starts its servers with
+// -grace 1s so the grace period can be watched. Every wait has a timeout.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import readline from "node:readline";
+import { fileURLToPath } from "node:url";
+import { io } from "socket.io-client";
+
+const STEP_TIMEOUT_MS = 10_000;
+const GRACE_MS = 1000;
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, "..");
+
+let binary = process.env.OMNIROUTE_E2ESERVER;
+let buildDir;
+
+before(() => {
+  if (binary) return;
+  buildDir = mkdtempSync(path.join(tmpdir(), "omniroute-e2e-cim-"));
+  binary = path.join(buildDir, "e2eserver");
+  execFileSync("go", ["build", "-o", binary, "./agentdesk/internal/e2eserver"], { cwd: root, stdio: "inherit" });
+}, { timeout: 300_000 });
+
+after(() => {
+  if (buildDir) rmSync(buildDir, { recursive: true, force: true });
+});
+
+function startServer(t) {
+  const child = spawn(binary, ["-grace", `${GRACE_MS}ms`], { stdio: ["pipe", "pipe", "inherit"] });
+  t.after(() => {
+    child.stdin.end();
+    child.kill("SIGTERM");
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("e2eserver did not print LISTEN")), 20_000);
+    child.once("error", reject);
+    child.once("exit", (code) => reject(new Error(`e2eserver exited with ${code}`)));
+    readline.createInterface({ input: child.stdout }).on("line", (line) => {
+      const m = /^LISTEN (\S+)$/.exec(line);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+  });
+}
+
+// connect opens a socket the way the guide shows (path + auth.agent +
+// auth.fcm) and records every event it receives.
+function connect(t, url, auth, opts = {}) {
+  const socket = io(url, { path: "/socket.io", forceNew: true, reconnection: false, auth, ...opts });
+  socket.received = [];
+  socket.waiters = new Set();
+  socket.onAny((event, ...args) => {
+    socket.received.push({ event, args, consumed: false });
+    for (const w of socket.waiters) w();
+  });
+  t.after(() => socket.close());
+  return socket;
+}
+
+// next resolves with the first payload of `event` not yet consumed that
+// satisfies pred (events that arrived earlier count), or rejects after
+// STEP_TIMEOUT_MS.
+function next(socket, event, pred = () => true, label = event) {
+  return new Promise((resolve, reject) => {
+    const scan = () => {
+      for (const r of socket.received) {
+        if (!r.consumed && r.event === event && pred(r.args[0])) {
+          r.consumed = true;
+          return r.args[0];
+        }
+      }
+      return undefined;
+    };
+    const found = scan();
+    if (found !== undefined) return resolve(found);
+    const waiter = () => {
+      const v = scan();
+      if (v !== undefined) {
+        clearTimeout(timer);
+        socket.waiters.delete(waiter);
+        resolve(v);
+      }
+    };
+    const timer = setTimeout(() => {
+      socket.waiters.delete(waiter);
+      const seen = socket.received.map((r) => `${r.event}${r.consumed ? "(consumed)" : ""} ${JSON.stringify(r.args[0])}`);
+      reject(new Error(`${label}: no matching "${event}" within ${STEP_TIMEOUT_MS} ms; received:\n  ${seen.join("\n  ")}`));
+    }, STEP_TIMEOUT_MS);
+    socket.waiters.add(waiter);
+  });
+}
+
+// none rejects if an unconsumed `event` arrives within ms.
+function none(socket, event, ms) {
+  return new Promise((resolve, reject) => {
+    const check = () => socket.received.find((r) => !r.consumed && r.event === event);
+    if (check()) return reject(new Error(`unexpected ${event}: ${JSON.stringify(check().args[0])}`));
+    const waiter = () => {
+      const r = check();
+      if (r) {
+        clearTimeout(timer);
+        socket.waiters.delete(waiter);
+        reject(new Error(`unexpected ${event}: ${JSON.stringify(r.args[0])}`));
+      }
+    };
+    const timer = setTimeout(() => {
+      socket.waiters.delete(waiter);
+      resolve();
+    }, ms);
+    socket.waiters.add(waiter);
+  });
+}
+
+function connected(socket, label = "connect") {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${label}: not connected within ${STEP_TIMEOUT_MS} ms`)), STEP_TIMEOUT_MS);
+    socket.once("connect", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    socket.once("connect_error", (err) => {
+      clearTimeout(timer);
+      reject(new Error(`${label}: connect_error ${err.message} ${JSON.stringify(err.data)}`));
+    });
+  });
+}
+
+function connectError(socket, label = "connect_error") {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${label}: no connect_error within ${STEP_TIMEOUT_MS} ms`)), STEP_TIMEOUT_MS);
+    socket.once("connect", () => {
+      clearTimeout(timer);
+      reject(new Error(`${label}: connected although it must be refused`));
+    });
+    socket.once("connect_error", (err) => {
+      clearTimeout(timer);
+      resolve(err);
+    });
+  });
+}
+
+// emitAck emits with an acknowledgement callback and resolves with its
+// first argument.
+function emitAck(socket, event, payload) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${event}: no ack within ${STEP_TIMEOUT_MS} ms`)), STEP_TIMEOUT_MS);
+    socket.emit(event, payload, (ack) => {
+      clearTimeout(timer);
+      resolve(ack);
+    });
+  });
+}
+
+const auth = (agent) => ({ agent, fcm: "", token: `token-${agent}` });
+const agentState = (agentId, name) => ({ agentId, action: "agentState", state: { name, reasonCode: null } });
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function http(url, method, body) {
+  const res = await fetch(url, {
+    method,
+    headers: { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(STEP_TIMEOUT_MS),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+// customerStream reads the conversation's SSE stream and keeps every
+// event; wait(name) resolves with the first one of that name.
+function customerStream(t, url, conv, after = 0) {
+  const ctrl = new AbortController();
+  t.after(() => ctrl.abort());
+  const s = { events: [], waiters: new Set() };
+  (async () => {
+    const res = await fetch(`${url}/test/conversations/${conv}/events?after=${after}`, { signal: ctrl.signal });
+    const dec = new TextDecoder();
+    let buf = "";
+    for await (const chunk of res.body) {
+      buf += dec.decode(chunk, { stream: true });
+      let i;
+      while ((i = buf.indexOf("\n\n")) >= 0) {
+        const block = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        const ev = {};
+        for (const line of block.split("\n")) {
+          const m = /^(\w+): (.*)$/.exec(line);
+          if (m) ev[m[1]] = m[2];
+        }
+        if (ev.data) {
+          s.events.push({ seq: Number(ev.id), event: ev.event, cim: JSON.parse(ev.data) });
+          for (const w of s.waiters) w();
+        }
+      }
+    }
+  })().catch(() => {});
+  s.wait = (name, pred = () => true) =>
+    new Promise((resolve, reject) => {
+      const scan = () => s.events.find((e) => e.cim.name === name && pred(e.cim));
+      if (scan()) return resolve(scan());
+      const w = () => {
+        if (scan()) {
+          clearTimeout(timer);
+          s.waiters.delete(w);
+          resolve(scan());
+        }
+      };
+      const timer = setTimeout(() => reject(new Error(`customer: no ${name}; got ${s.events.map((e) => e.cim.name)}`)), STEP_TIMEOUT_MS);
+      s.waiters.add(w);
+    });
+  return s;
+}
+
+// activeChat: a1 READY, a conversation offered and accepted.
+async function activeChat(t, url, agent, conv) {
+  const socket = connect(t, url, auth(agent));
+  await connected(socket);
+  await next(socket, "agentPresence");
+  assert.equal((await emitAck(socket, "changeAgentState", agentState(agent, "READY"))).ok, true);
+  const created = await http(`${url}/test/conversations`, "POST", { id: conv, queue: "chat", customer: { firstName: "Ada" } });
+  assert.equal(created.status, 201);
+  const offer = await next(socket, "taskRequest", (p) => p.conversationId === conv);
+  assert.equal((await emitAck(socket, "topicSubscription", { conversationId: conv, taskId: offer.taskId })).ok, true);
+  await next(socket, "onTopicData");
+  return { socket, taskId: offer.taskId };
+}
+
+const agentMessage = (conv, body, data = {}) => ({
+  agentId: "a1",
+  conversationId: conv,
+  cimEvent: { id: crypto.randomUUID(), name: "AGENT_MESSAGE", type: "MESSAGE", timestamp: new Date().toISOString(), data: { ...data, header: { sender: { id: "a1", type: "AGENT" } }, body } },
+});
+
+const BODIES = [
+  { type: "PLAIN", markdownText: "Hello Ada" },
+  { type: "URL", mediaUrl: "https://example.com/terms" },
+  { type: "FILE", caption: "invoice", attachment: { mediaUrl: "https://example.com/i.pdf", mimeType: "application/pdf", size: 1024, mediaName: "i.pdf" } },
+  { type: "IMAGE", attachment: { mediaUrl: "https://example.com/p.png", mimeType: "image/png" } },
+  { type: "LOCATION", location: { latitude: 48.85, longitude: 2.35 } },
+  { type: "BUTTON", buttonMessageType: "QUICK_REPLY", buttons: [{ type: "postback", title: "Yes", payload: "yes" }] },
+];
+
+test("messages both ways with every body type, reply by id, whisper never reaches the customer", async (t) => {
+  const url = await startServer(t);
+  const { socket } = await activeChat(t, url, "a1", "cv1");
+  const customer = customerStream(t, url, "cv1");
+  await customer.wait("AGENT_SUBSCRIBED");
+
+  for (const body of BODIES) {
+    const ack = await emitAck(socket, "publishCimEvent", agentMessage("cv1", body));
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    const ev = await next(socket, "onCimEvent", (p) => p.cimEvent.name === "AGENT_MESSAGE" && p.cimEvent.data.body.type === body.type);
+    assert.equal(ev.conversationId, "cv1");
+    assert.equal(ev.cimEvent.data.header.sender.id, "a1");
+    assert.equal(ev.cimEvent.type, "MESSAGE");
+    const seen = await customer.wait("AGENT_MESSAGE", (c) => c.data.body.type === body.type);
+    assert.deepEqual(seen.cim.data.body, body);
+  }
+
+  for (const body of BODIES) {
+    const res = await http(`${url}/test/conversations/cv1/messages`, "POST", { body });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    const ev = await next(socket, "onCimEvent", (p) => p.cimEvent.name === "CUSTOMER_MESSAGE" && p.cimEvent.data.body.type === body.type);
+    assert.equal(ev.cimEvent.data.header.sender.type, "CUSTOMER");
+    assert.equal(ev.cimEvent.data.header.sender.senderName, "Ada");
+    assert.deepEqual(ev.cimEvent.data.body, body);
+  }
+
+  // Reply by id (seed 004: data.id is the id of the message replied to).
+  const first = customer.events.find((e) => e.cim.name === "CUSTOMER_MESSAGE").cim;
+  const ack = await emitAck(socket, "publishCimEvent", agentMessage("cv1", { type: "PLAIN", markdownText: "re: that" }, { id: first.data.id }));
+  assert.equal(ack.ok, true);
+  const reply = await next(socket, "onCimEvent", (p) => p.cimEvent.data?.body?.markdownText === "re: that");
+  assert.equal(reply.cimEvent.data.header.originalMessageId, first.data.id);
+  assert.notEqual(reply.cimEvent.data.id, first.data.id);
+  await customer.wait("AGENT_MESSAGE", (c) => c.data.header.originalMessageId === first.data.id);
+
+  // Whisper: the agent gets it, the customer never does.
+  const w = await emitAck(socket, "publishCimEvent", { conversationId: "cv1", cimEvent: { name: "WHISPER_MESSAGE", data: { body: { type: "PLAIN", markdownText: "psst" } } } });
+  assert.equal(w.ok, true);
+  await next(socket, "onCimEvent", (p) => p.cimEvent.name === "WHISPER_MESSAGE");
+  await http(`${url}/test/conversations/cv1/messages`, "POST", { body: { type: "PLAIN", markdownText: "marker" } });
+  await customer.wait("CUSTOMER_MESSAGE", (c) => c.data.body.markdownText === "marker");
+  assert.equal(customer.events.some((e) => e.cim.name === "WHISPER_MESSAGE"), false);
+
+  // Refusals: errors event with a stable code, nothing stored.
+  let bad = await emitAck(socket, "publishCimEvent", agentMessage("cv1", { type: "BUTTON", buttons: [1, 2, 3].map((i) => ({ title: `${i}`.repeat(7000) })) }));
+  assert.equal(bad.code, "PAYLOAD_TOO_LARGE");
+  assert.equal((await next(socket, "errors")).code, "PAYLOAD_TOO_LARGE");
+  bad = await emitAck(socket, "publishCimEvent", agentMessage("nope", { type: "PLAIN", markdownText: "x" }));
+  assert.equal(bad.code, "CONVERSATION_NOT_FOUND");
+  assert.equal((await next(socket, "errors")).code, "CONVERSATION_NOT_FOUND");
+  bad = await emitAck(socket, "publishCimEvent", { conversationId: "cv1", cimEvent: { name: "AGENT_MESSAGE", data: { body: { type: "HOLOGRAM" } } } });
+  assert.equal(bad.code, "INVALID_FIELD");
+  assert.equal((await next(socket, "errors")).field, "cimEvent.data.body.type");
+  const other = connect(t, url, auth("a2"));
+  await connected(other);
+  bad = await emitAck(other, "publishCimEvent", { ...agentMessage("cv1", { type: "PLAIN", markdownText: "intruder" }), agentId: "a2" });
+  assert.equal(bad.code, "NOT_PARTICIPANT");
+  const badHTTP = await http(`${url}/test/conversations/cv1/messages`, "POST", { body: { type: "PLAIN" } });
+  assert.equal(badHTTP.body.error.code, "MISSING_FIELD");
+  await sleep(100);
+  assert.equal(customer.events.some((e) => JSON.stringify(e.cim).includes("intruder")), false);
+
+  // The customer leaves: CUSTOMER_LEFT reaches the agent.
+  const left = await http(`${url}/test/conversations/cv1/customer-left`, "POST");
+  assert.equal(left.status, 200);
+  await next(socket, "onCimEvent", (p) => p.cimEvent.name === "CUSTOMER_LEFT");
+});
+
+test("the transcript comes back whole in onTopicData after a reconnect", async (t) => {
+  const url = await startServer(t);
+  const { socket, taskId } = await activeChat(t, url, "a1", "cv2");
+  await emitAck(socket, "publishCimEvent", agentMessage("cv2", { type: "PLAIN", markdownText: "one" }));
+  await http(`${url}/test/conversations/cv2/messages`, "POST", { body: { type: "PLAIN", markdownText: "two" } });
+  await emitAck(socket, "publishCimEvent", { conversationId: "cv2", cimEvent: { name: "WHISPER_MESSAGE", data: { body: { type: "PLAIN", markdownText: "three" } } } });
+  await next(socket, "onCimEvent", (p) => p.cimEvent.name === "WHISPER_MESSAGE");
+  socket.close();
+
+  const again = connect(t, url, auth("a1"));
+  await connected(again);
+  await next(again, "agentPresence");
+  assert.equal((await emitAck(again, "topicSubscription", { conversationId: "cv2", taskId })).ok, true);
+  const data = await next(again, "onTopicData");
+  const texts = data.topicData.topicEvents.filter((e) => e.type === "MESSAGE").map((e) => e.data.body.markdownText);
+  assert.deepEqual(texts, ["one", "two", "three"]);
+  const names = data.topicData.topicEvents.map((e) => e.name);
+  assert.ok(names.includes("AGENT_SUBSCRIBED"), names.join());
+  assert.ok(names.includes("TASK_STATE_CHANGED"), names.join());
+});
+
+test("grace period: a reconnect inside it keeps everything; after it the agent is NOT_READY DISCONNECTED and the offer is re-routed", async (t) => {
+  const url = await startServer(t);
+  const a1 = connect(t, url, auth("a1"));
+  await connected(a1);
+  await next(a1, "agentPresence");
+  await emitAck(a1, "changeAgentState", agentState("a1", "READY"));
+  await http(`${url}/test/conversations`, "POST", { id: "g1", queue: "chat" });
+  const offer = await next(a1, "taskRequest");
+
+  // Drop and come back within the grace period: still READY, offer re-sent.
+  a1.close();
+  await sleep(GRACE_MS / 4);
+  const back = connect(t, url, auth("a1"));
+  await connected(back);
+  const pres = await next(back, "agentPresence");
+  assert.equal(pres.state.name, "READY");
+  assert.equal((await next(back, "taskRequest")).taskId, offer.taskId);
+  await sleep(GRACE_MS * 1.5);
+  let st = (await http(`${url}/test/agents/a1`, "GET")).body;
+  assert.equal(st.status.state, "READY");
+
+  // Drop for good: after the grace period the offer goes to a2.
+  const a2 = connect(t, url, auth("a2"));
+  await connected(a2);
+  await emitAck(a2, "changeAgentState", agentState("a2", "READY"));
+  back.close();
+  const rerouted = await next(a2, "taskRequest", (p) => p.conversationId === "g1");
+  assert.notEqual(rerouted.taskId, offer.taskId);
+  st = (await http(`${url}/test/agents/a1`, "GET")).body;
+  assert.equal(st.status.state, "NOT_READY");
+  assert.equal(st.status.reasonCode, "DISCONNECTED");
+  assert.equal(st.tasks.length, 0);
+});

@@ -1,0 +1,353 @@
+// agentdesk_transfer.test.mjs: transfer, conference, supervisors and
+// wrap-up of omniroute's Agent Manager Socket.IO API (package agentdesk,
+// Issue 3: transfer.go, supervisor.go, wrapup.go) against the official
+// socket.io-client 4.4.0 (seed 004), two agents (a1, a2 of team sales) and
+// a supervisor (s1, team sales) of the agentdesk fixture (queues chat,
+// chat-wrap with a 60 s wrap-up, support; see agentdesk/internal/fixture).
+// Payload shapes: /work/shared/PROTOCOLS.md ("ExpertFlow CX Agent Manager").
+//
+//   node --test e2e/agentdesk_transfer.test.mjs
+//
+// Like agentdesk.test.mjs, it builds agentdesk/internal/e2eserver unless
+// OMNIROUTE_E2ESERVER names a binary (go test ./agentdesk -run TestE2ETransfer
+// does that); every test starts its own server; every wait has a timeout.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import readline from "node:readline";
+import { fileURLToPath } from "node:url";
+import { io } from "socket.io-client";
+
+const STEP_TIMEOUT_MS = 10_000;
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, "..");
+
+let binary = process.env.OMNIROUTE_E2ESERVER;
+let buildDir;
+
+before(() => {
+  if (binary) return;
+  buildDir = mkdtempSync(path.join(tmpdir(), "omniroute-e2e-"));
+  binary = path.join(buildDir, "e2eserver");
+  execFileSync("go", ["build", "-o", binary, "./agentdesk/internal/e2eserver"], { cwd: root, stdio: "inherit" });
+}, { timeout: 300_000 });
+
+after(() => {
+  if (buildDir) rmSync(buildDir, { recursive: true, force: true });
+});
+
+// ---------------------------------------------------------------- helpers
+
+// startServer starts an e2eserver for test t and resolves with its URL.
+function startServer(t) {
+  const child = spawn(binary, [], { stdio: ["pipe", "pipe", "inherit"] });
+  t.after(() => {
+    child.stdin.end(); // the server stops at end of stdin
+    child.kill("SIGTERM");
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("e2eserver did not print LISTEN")), 20_000);
+    child.once("error", reject);
+    child.once("exit", (code) => reject(new Error(`e2eserver exited with ${code}`)));
+    readline.createInterface({ input: child.stdout }).on("line", (line) => {
+      const m = /^LISTEN (\S+)$/.exec(line);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+  });
+}
+
+// connect opens a socket the way the guide shows (path + auth.agent +
+// auth.fcm) and records every event it receives.
+function connect(t, url, auth, opts = {}) {
+  const socket = io(url, { path: "/socket.io", forceNew: true, reconnection: false, auth, ...opts });
+  socket.received = [];
+  socket.waiters = new Set();
+  socket.onAny((event, ...args) => {
+    socket.received.push({ event, args, consumed: false });
+    for (const w of socket.waiters) w();
+  });
+  t.after(() => socket.close());
+  return socket;
+}
+
+// next resolves with the first payload of `event` not yet consumed that
+// satisfies pred (events that arrived earlier count), or rejects after
+// STEP_TIMEOUT_MS.
+function next(socket, event, pred = () => true, label = event) {
+  return new Promise((resolve, reject) => {
+    const scan = () => {
+      for (const r of socket.received) {
+        if (!r.consumed && r.event === event && pred(r.args[0])) {
+          r.consumed = true;
+          return r.args[0];
+        }
+      }
+      return undefined;
+    };
+    const found = scan();
+    if (found !== undefined) return resolve(found);
+    const waiter = () => {
+      const v = scan();
+      if (v !== undefined) {
+        clearTimeout(timer);
+        socket.waiters.delete(waiter);
+        resolve(v);
+      }
+    };
+    const timer = setTimeout(() => {
+      socket.waiters.delete(waiter);
+      const seen = socket.received.map((r) => `${r.event}${r.consumed ? "(consumed)" : ""} ${JSON.stringify(r.args[0])}`);
+      reject(new Error(`${label}: no matching "${event}" within ${STEP_TIMEOUT_MS} ms; received:\n  ${seen.join("\n  ")}`));
+    }, STEP_TIMEOUT_MS);
+    socket.waiters.add(waiter);
+  });
+}
+
+// none rejects if an unconsumed `event` arrives within ms.
+function none(socket, event, ms) {
+  return new Promise((resolve, reject) => {
+    const check = () => socket.received.find((r) => !r.consumed && r.event === event);
+    if (check()) return reject(new Error(`unexpected ${event}: ${JSON.stringify(check().args[0])}`));
+    const waiter = () => {
+      const r = check();
+      if (r) {
+        clearTimeout(timer);
+        socket.waiters.delete(waiter);
+        reject(new Error(`unexpected ${event}: ${JSON.stringify(r.args[0])}`));
+      }
+    };
+    const timer = setTimeout(() => {
+      socket.waiters.delete(waiter);
+      resolve();
+    }, ms);
+    socket.waiters.add(waiter);
+  });
+}
+
+function connected(socket, label = "connect") {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${label}: not connected within ${STEP_TIMEOUT_MS} ms`)), STEP_TIMEOUT_MS);
+    socket.once("connect", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    socket.once("connect_error", (err) => {
+      clearTimeout(timer);
+      reject(new Error(`${label}: connect_error ${err.message} ${JSON.stringify(err.data)}`));
+    });
+  });
+}
+
+function connectError(socket, label = "connect_error") {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${label}: no connect_error within ${STEP_TIMEOUT_MS} ms`)), STEP_TIMEOUT_MS);
+    socket.once("connect", () => {
+      clearTimeout(timer);
+      reject(new Error(`${label}: connected although it must be refused`));
+    });
+    socket.once("connect_error", (err) => {
+      clearTimeout(timer);
+      resolve(err);
+    });
+  });
+}
+
+// emitAck emits with an acknowledgement callback and resolves with its
+// first argument.
+function emitAck(socket, event, payload) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${event}: no ack within ${STEP_TIMEOUT_MS} ms`)), STEP_TIMEOUT_MS);
+    socket.emit(event, payload, (ack) => {
+      clearTimeout(timer);
+      resolve(ack);
+    });
+  });
+}
+
+// login connects agent `id` (with its fixture token) and resolves with the
+// socket once connected and its first agentPresence arrived.
+async function login(t, url, id, opts = {}) {
+  const socket = connect(t, url, { agent: id, fcm: "", token: `token-${id}` }, opts);
+  await connected(socket, `${id} connect`);
+  const presence = await next(socket, "agentPresence", (p) => p.agent.id === id, `${id} presence on connect`);
+  return { socket, presence };
+}
+
+async function post(url, route, body) {
+  const res = await fetch(url + route, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const text = await res.text();
+  assert.ok(res.ok, `POST ${route}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
+async function agentView(url, id) {
+  const res = await fetch(`${url}/test/agents/${id}`);
+  assert.equal(res.status, 200);
+  return res.json();
+}
+
+const agentState = (agentId, name, reasonCode = null) => ({ agentId, action: "agentState", state: { name, reasonCode } });
+const mrdState = (agentId, mrdId, state) => ({ agentId, action: "agentMRDState", state, mrdId });
+const isState = (name) => (p) => p.state.name === name;
+
+// ---------------------------------------------------------------- helpers of this file
+
+// cim returns the cimEvent of an onCimEvent payload.
+const cim = (p) => p.cimEvent;
+
+// answer makes the agent's conversation `id` on queue and accepts the offer.
+async function answer(url, agent, id, queue) {
+  await post(url, "/test/conversations", { id, queue, customer: { id: `cust-${id}`, firstName: "Ada" } });
+  const offer = await next(agent, "taskRequest", (r) => r.conversationId === id, `${id} offer`);
+  assert.deepEqual(await emitAck(agent, "topicSubscription", { conversationId: id, taskId: offer.taskId }), { ok: true });
+  await next(agent, "onTopicData", (d) => d.conversationId === id, `${id} onTopicData`);
+  return offer.taskId;
+}
+
+async function ready(socket, id) {
+  assert.deepEqual(await emitAck(socket, "changeAgentState", agentState(id, "READY")), { ok: true });
+  await next(socket, "agentPresence", isState("READY"), `${id} READY`);
+}
+
+// ---------------------------------------------------------------- tests
+
+test("transfer to a queue: the requester stays until a2 accepts, then leaves TRANSFERRED", async (t) => {
+  const url = await startServer(t);
+  const { socket: a1 } = await login(t, url, "a1");
+  const { socket: a2 } = await login(t, url, "a2");
+  await ready(a1, "a1");
+  const task1 = await answer(url, a1, "c1", "chat");
+  await ready(a2, "a2");
+
+  const ack = await emitAck(a1, "directTransferRequest", {
+    channelSession: { conversationId: "c1" }, agentParticipant: { id: task1 },
+    mode: "queue", queueId: "chat", note: "VIP, refund", offerToAgent: true,
+  });
+  assert.deepEqual(ack, { ok: true });
+  const offer = await next(a2, "taskRequest", (r) => r.conversationId === "c1", "a2 transfer offer");
+  assert.equal(offer.taskDirection, "DIRECT_TRANSFER");
+  assert.equal(offer.note, "VIP, refund");
+  assert.equal(offer.requestedBy.id, "a1");
+  assert.equal(offer.taskState.name, "RESERVED");
+  // Until a2 accepts, a1 keeps its task.
+  assert.equal((await agentView(url, "a1")).tasks[0].state, "ACTIVE");
+
+  assert.deepEqual(await emitAck(a2, "topicSubscription", { conversationId: "c1", taskId: offer.taskId }), { ok: true });
+  const data = await next(a2, "onTopicData", (d) => d.conversationId === "c1");
+  assert.equal(data.topicData.topicParticipant.role, "PRIMARY");
+  const gone = await next(a1, "topicUnsubscription", (u) => u.conversationId === "c1", "a1 leaves");
+  assert.equal(gone.reason, "TRANSFERRED");
+  assert.equal(gone.taskId, task1);
+  assert.equal((await agentView(url, "a1")).tasks.length, 0);
+});
+
+test("conference with a named agent: a2 joins as CONFERENCE, a1 stays", async (t) => {
+  const url = await startServer(t);
+  const { socket: a1 } = await login(t, url, "a1");
+  const { socket: a2 } = await login(t, url, "a2");
+  await ready(a1, "a1");
+  await answer(url, a1, "c1", "chat");
+  await ready(a2, "a2");
+
+  assert.deepEqual(await emitAck(a1, "directConferenceRequest", { conversationId: "c1", mode: "agent", requestedAgentId: "a2", note: "help" }), { ok: true });
+  const offer = await next(a2, "taskRequest", (r) => r.conversationId === "c1");
+  assert.equal(offer.taskDirection, "DIRECT_CONFERENCE");
+  assert.deepEqual(await emitAck(a2, "topicSubscription", { conversationId: "c1" }), { ok: true });
+  const data = await next(a2, "onTopicData", (d) => d.conversationId === "c1");
+  assert.equal(data.topicData.topicParticipant.role, "CONFERENCE");
+  assert.deepEqual(data.topicData.agentParticipants.map((p) => p.role).sort(), ["CONFERENCE", "PRIMARY"]);
+  assert.equal((await agentView(url, "a1")).tasks[0].state, "ACTIVE");
+
+  // A second conference to someone already in it is refused, and says why.
+  const ack = await emitAck(a1, "directConferenceRequest", { conversationId: "c1", mode: "agent", requestedAgentId: "a2" });
+  assert.equal(ack.code, "ALREADY_EXISTS");
+  const err = await next(a1, "errors");
+  assert.equal(err.code, "ALREADY_EXISTS");
+  assert.equal(err.event, "directConferenceRequest");
+});
+
+test("supervisor: silent monitor, then barge in (both spellings), refusals for others", async (t) => {
+  const url = await startServer(t);
+  const { socket: a1 } = await login(t, url, "a1");
+  const { socket: s1 } = await login(t, url, "s1");
+  const { socket: s2 } = await login(t, url, "s2");
+  await ready(a1, "a1");
+  await answer(url, a1, "c1", "chat");
+
+  // s2 supervises team support, a1 is in sales; a1 is no supervisor.
+  let ack = await emitAck(s2, "JoinAsSilentMonitor", { agentId: "s2", topicParticipant: { topicId: "c1" } });
+  assert.equal(ack.code, "TEAM_MISMATCH");
+  assert.equal((await next(s2, "errors")).code, "TEAM_MISMATCH");
+  ack = await emitAck(a1, "JoinAsBargin", { conversationId: "c1" });
+  assert.equal(ack.code, "NOT_SUPERVISOR");
+  ack = await emitAck(s1, "JoinAsSilentMonitor", { channelSession: { conversationId: "nope" } });
+  assert.equal(ack.code, "CONVERSATION_NOT_FOUND");
+
+  ack = await emitAck(s1, "JoinAsSilentMonitor", { agentId: "s1", topicParticipant: { topicId: "c1" }, channelSession: { conversationId: "c1" } });
+  assert.deepEqual(ack, { ok: true });
+  const data = await next(s1, "onTopicData", (d) => d.conversationId === "c1", "s1 onTopicData");
+  assert.equal(data.topicData.topicParticipant.role, "SILENT_MONITOR");
+  assert.equal(data.topicData.topicParticipant.id, "c1:s1");
+  // No routing capacity: s1 holds no task, a1's load is one.
+  assert.equal((await agentView(url, "s1")).tasks.length, 0);
+
+  assert.deepEqual(await emitAck(s1, "JoinAsBargin", { participantId: "c1:s1", conversationId: "c1", roomInfo: { id: "c1", mode: "CONTACT_CENTER" } }), { ok: true });
+  for (const [who, sock] of [["a1", a1], ["s1", s1]]) {
+    const ev = await next(sock, "onCimEvent", (p) => cim(p).name === "PARTICIPANT_ROLE_CHANGED", `${who} role change`);
+    assert.equal(cim(ev).type, "NOTIFICATION");
+    assert.equal(cim(ev).conversationId, "c1");
+    assert.equal(cim(ev).data.role, "BARGE_IN");
+    assert.equal(cim(ev).data.agentId, "s1");
+  }
+  // Already BARGE_IN: the other spelling is refused as no change.
+  ack = await emitAck(s1, "JoinAsBargeIn", { conversationId: "c1" });
+  assert.equal(ack.code, "INVALID_TRANSITION");
+
+  // The supervisor leaves; the agent is still there.
+  assert.deepEqual(await emitAck(s1, "topicUnsubscription_", { conversationId: "c1" }), { ok: true });
+  await next(s1, "topicUnsubscription", (u) => u.conversationId === "c1");
+  assert.equal((await agentView(url, "a1")).tasks[0].state, "ACTIVE");
+});
+
+test("wrap-up: leaving starts wrapupTimerStarted, NOT_READY is PENDING_NOT_READY, closeWrapup ends it", async (t) => {
+  const url = await startServer(t);
+  const { socket: a1 } = await login(t, url, "a1");
+  await ready(a1, "a1");
+  const task = await answer(url, a1, "c1", "chat-wrap");
+
+  assert.deepEqual(await emitAck(a1, "topicUnsubscription_", { conversationId: "c1", agentId: "a1" }), { ok: true });
+  const left = await next(a1, "topicUnsubscription");
+  assert.equal(left.reason, "WRAP_UP");
+  const timer = await next(a1, "wrapupTimerStarted");
+  assert.deepEqual([timer.conversationId, timer.taskId, timer.wrapupTime], ["c1", task, 60]);
+
+  assert.deepEqual(await emitAck(a1, "changeAgentState", agentState("a1", "NOT_READY")), { ok: true });
+  await next(a1, "agentPresence", (p) => p.state.name === "NOT_READY" &&
+    p.agentMrdStates.find((m) => m.mrd.id === "chat").state === "PENDING_NOT_READY", "PENDING_NOT_READY");
+
+  let ack = await emitAck(a1, "closeWrapup", { conversationId: "nope" });
+  assert.equal(ack.code, "TASK_NOT_FOUND");
+  ack = await emitAck(a1, "closeWrapup", { conversationId: "c1", taskId: task });
+  assert.deepEqual(ack, { ok: true });
+  await next(a1, "agentPresence", (p) => p.agentMrdStates.find((m) => m.mrd.id === "chat").state === "NOT_READY", "NOT_READY after wrap-up");
+  assert.equal((await agentView(url, "a1")).tasks.length, 0);
+});
+
+test("transfer to a queue nobody serves: the requester hears NO_AGENT_AVAILABLE and keeps the conversation", async (t) => {
+  const url = await startServer(t);
+  const { socket: a1 } = await login(t, url, "a1");
+  await ready(a1, "a1");
+  await answer(url, a1, "c1", "chat");
+  // Queue support (a2, a3, nobody READY) has a 1 s TTL.
+  assert.deepEqual(await emitAck(a1, "directTransferRequest", { conversationId: "c1", mode: "queue", queueName: "Chat Support" }), { ok: true });
+  const ev = await next(a1, "onCimEvent", (p) => cim(p).name === "NO_AGENT_AVAILABLE", "transfer failed");
+  assert.equal(cim(ev).data.reason, "EXPIRED");
+  assert.equal(cim(ev).data.mode, "transfer");
+  assert.equal((await agentView(url, "a1")).tasks[0].state, "ACTIVE");
+});
