@@ -1,0 +1,206 @@
+// Command e2eserver is a test-only server for e2e/bayeux.test.mjs (not
+// shipped): a bayeux.Server mounted at /cometd (and below), plus a test
+// admin API:
+//
+//	POST /test/publish   {"channel","data"} -> 200 {"delivered": n}
+//	POST /test/drop-next {"match"}          -> 204: the next write on any
+//	     connection whose bytes contain match closes that connection
+//	     instead, so the reply carrying it is lost (a forced reconnect in
+//	     the middle of a delivery, for the ack extension test)
+//	GET  /test/stats -> {"clients","websocketUpgrades","drops"}
+//
+// Handshakes are allowed without credentials except that a "gms_user"
+// header, when present, must not be "bad" (to exercise refusals); clients
+// may publish to /echo/** only. Connect timeout is -timeout (default 2s) so
+// long-polls cycle quickly. It prints "LISTEN <url>" on stdout once it
+// serves and stops on SIGINT, SIGTERM or end of stdin.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/omniroute/omniroute/bayeux"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:0", "address to listen on")
+	watchStdin := flag.Bool("stdin", true, "stop when stdin reaches end of file")
+	timeout := flag.Duration("timeout", 2*time.Second, "Bayeux connect timeout")
+	verbose := flag.Bool("v", false, "log to stderr")
+	flag.Parse()
+	if err := run(*listen, *watchStdin, *timeout, *verbose); err != nil {
+		fmt.Fprintln(os.Stderr, "e2eserver:", err)
+		os.Exit(1)
+	}
+}
+
+// dropper closes the first connection that writes bytes containing match.
+type dropper struct {
+	mu    sync.Mutex
+	match []byte
+	drops atomic.Int64
+}
+
+func (d *dropper) arm(match string) {
+	d.mu.Lock()
+	d.match = []byte(match)
+	d.mu.Unlock()
+}
+
+// hit reports whether b should be dropped, disarming the dropper.
+func (d *dropper) hit(b []byte) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.match) == 0 || !bytes.Contains(b, d.match) {
+		return false
+	}
+	d.match = nil
+	d.drops.Add(1)
+	return true
+}
+
+type dropConn struct {
+	net.Conn
+	d *dropper
+}
+
+func (c *dropConn) Write(b []byte) (int, error) {
+	if c.d.hit(b) {
+		_ = c.Conn.Close()
+		return 0, errors.New("e2eserver: connection dropped on purpose")
+	}
+	return c.Conn.Write(b)
+}
+
+type dropListener struct {
+	net.Listener
+	d *dropper
+}
+
+func (l *dropListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &dropConn{Conn: c, d: l.d}, nil
+}
+
+func run(listen string, watchStdin bool, timeout time.Duration, verbose bool) error {
+	logger := slog.New(slog.DiscardHandler)
+	if verbose {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if watchStdin {
+		go func() {
+			_, _ = io.Copy(io.Discard, os.Stdin)
+			stop()
+		}()
+	}
+
+	srv := bayeux.NewServer(bayeux.Options{
+		Logger:         logger,
+		ConnectTimeout: timeout,
+		Authorizer: bayeux.AuthorizerFuncs{
+			HandshakeFunc: func(r *http.Request, m *bayeux.Message) (any, error) {
+				if r.Header.Get("gms_user") == "bad" {
+					return nil, &bayeux.Error{Code: 401, Message: "Unknown gms_user"}
+				}
+				return r.Header.Get("gms_user"), nil
+			},
+			PublishFunc: func(c *bayeux.Client, m *bayeux.Message) error {
+				if strings.HasPrefix(m.Channel, "/echo/") {
+					return nil
+				}
+				return &bayeux.Error{Code: 403, Message: "Publish denied"}
+			},
+		},
+	})
+	defer srv.Close()
+
+	var upgrades atomic.Int64
+	d := &dropper{}
+	mux := http.NewServeMux()
+	cometd := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			upgrades.Add(1)
+		}
+		srv.Handler().ServeHTTP(w, r)
+	})
+	mux.Handle("/cometd", cometd)
+	mux.Handle("/cometd/", cometd)
+	mux.HandleFunc("POST /test/publish", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Channel string          `json:"channel"`
+			Data    json.RawMessage `json:"data"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		n, err := srv.Publish(in.Channel, in.Data)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		writeJSON(w, map[string]int{"delivered": n})
+	})
+	mux.HandleFunc("POST /test/drop-next", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Match string `json:"match"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.Match == "" {
+			http.Error(w, "want {\"match\": \"...\"}", http.StatusBadRequest)
+			return
+		}
+		d.arm(in.Match)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("GET /test/stats", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, map[string]int64{
+			"clients":           int64(srv.ClientCount()),
+			"websocketUpgrades": upgrades.Load(),
+			"drops":             d.drops.Load(),
+		})
+	})
+
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(&dropListener{Listener: ln, d: d}) }()
+	fmt.Printf("LISTEN http://%s\n", ln.Addr())
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		return err
+	}
+	srv.Close() // answers held long-polls so Shutdown does not wait for them
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return hs.Shutdown(sctx)
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
