@@ -60,8 +60,8 @@ const (
 	// CodeReplyNotFound: header.originalMessageId names no message of the
 	// conversation.
 	CodeReplyNotFound = "REPLY_NOT_FOUND"
-	// CodeRoleNotAllowed: a SILENT_MONITOR supervisor may publish only
-	// WHISPER_MESSAGE (seed 004 "Silent Monitoring").
+	// CodeRoleNotAllowed: a SILENT_MONITOR or WHISPER supervisor may
+	// publish only WHISPER_MESSAGE (seed 004 "Silent Monitoring").
 	CodeRoleNotAllowed = "ROLE_NOT_ALLOWED"
 )
 
@@ -515,8 +515,8 @@ func (s *Server) appendCim(ctx context.Context, p prepared) (transcript.Entry, e
 
 // publishCimEvent handles publishCimEvent (seed 004 "Exchange Messages in a
 // Conversation", "Handle System Events"): the agent (or supervisor) must be
-// a participant of the open conversation; a SILENT_MONITOR may publish only
-// WHISPER_MESSAGE. The event is completed (prepare), appended durably to
+// a participant of the open conversation; a SILENT_MONITOR or WHISPER
+// supervisor may publish only WHISPER_MESSAGE. The event is completed (prepare), appended durably to
 // the transcript, and then reaches every participant as onCimEvent (the
 // sender's sockets too, as the echo of its own message). Refusals answer
 // this socket with errors {code, message, event, field?}: DecodeError
@@ -574,8 +574,8 @@ func participantCheck(st *routing.State, conversation, agent, name string) *rout
 		if p.Agent != agent {
 			continue
 		}
-		if p.Role == routing.RoleSilentMonitor && name != CimWhisperMessage {
-			return cimError(CodeRoleNotAllowed, "a SILENT_MONITOR may publish only WHISPER_MESSAGE")
+		if (p.Role == routing.RoleSilentMonitor || p.Role == routing.RoleWhisper) && name != CimWhisperMessage {
+			return cimError(CodeRoleNotAllowed, "a "+p.Role+" supervisor may publish only WHISPER_MESSAGE")
 		}
 		return nil
 	}
@@ -691,7 +691,10 @@ func (s *Server) topicEvents(ctx context.Context, conversation string) []json.Ra
 //	ConversationClosed (other) CHANNEL_SESSION_ENDED data {reason}
 //
 // TaskClosed of an offer that was never accepted (RONA, DECLINED,
-// AGENT_DISCONNECTED) is not part of the conversation and is skipped. They
+// AGENT_DISCONNECTED) is not part of the conversation and is skipped. The
+// events about a supervisor (ParticipantJoined/Left without a task,
+// ParticipantRoleChanged) are AgentsOnly, like whispers: the customer never
+// learns who monitors the conversation. They
 // are appended one by one in event order; if the node cuts this subscriber
 // off, the events missed meanwhile are not recorded (logged).
 func (s *Server) systemEvents(events <-chan node.Published, cancel func()) {
@@ -724,10 +727,24 @@ func (s *Server) systemEvents(events <-chan node.Published, cancel func()) {
 		if name == "" {
 			continue
 		}
-		if err := s.PublishSystemEvent(s.ctx, conv, name, data); err != nil {
+		if err := s.publishSystemEvent(s.ctx, conv, name, data, supervisorEvent(p.Event)); err != nil {
 			s.log.Warn("agentdesk: CIM system event not recorded", "conversation", conv, "name", name, "err", err)
 		}
 	}
+}
+
+// supervisorEvent says whether ev is about a supervisor participant (no
+// task): its system event is for agents only.
+func supervisorEvent(ev routing.Event) bool {
+	switch e := ev.(type) {
+	case routing.ParticipantJoined:
+		return e.Task == ""
+	case routing.ParticipantLeft:
+		return e.Task == ""
+	case routing.ParticipantRoleChanged:
+		return true
+	}
+	return false
 }
 
 // systemEventOf maps a routing event to a CIM system event ("" name: none).
@@ -769,6 +786,12 @@ func systemEventOf(ev routing.Event) (conv, name string, data map[string]any) {
 // derive from the engine. Errors: *routing.Error with CodePayloadTooLarge,
 // CodeTranscriptFull, CodeInvalidField or CodeUnavailable.
 func (s *Server) PublishSystemEvent(ctx context.Context, conversation, name string, data any) error {
+	return s.publishSystemEvent(ctx, conversation, name, data, false)
+}
+
+// publishSystemEvent is PublishSystemEvent, hidden from the customer when
+// agentsOnly.
+func (s *Server) publishSystemEvent(ctx context.Context, conversation, name string, data any, agentsOnly bool) error {
 	if data == nil {
 		data = map[string]any{}
 	}
@@ -782,7 +805,7 @@ func (s *Server) PublishSystemEvent(ctx context.Context, conversation, name stri
 	if err != nil {
 		return cimError(CodeInvalidField, "the event cannot be encoded")
 	}
-	_, err = s.appendCim(ctx, prepared{rec: transcript.Record{Conversation: conversation, ID: ev.ID, Data: out}})
+	_, err = s.appendCim(ctx, prepared{rec: transcript.Record{Conversation: conversation, ID: ev.ID, AgentsOnly: agentsOnly, Data: out}})
 	return err
 }
 

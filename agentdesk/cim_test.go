@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -508,4 +509,11 @@ func TestFCMPushWhenNoSocket(t *testing.T) {
 	if st := e.srv.FCMStats(); st.Sent != 2 || st.Failed != 0 {
 		t.Fatalf("stats %+v", st)
 	}
+}
+
+// snapshot returns the events received so far.
+func (cs *customerStream) snapshot() []cimOn {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return slices.Clone(cs.events)
 }

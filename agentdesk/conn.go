@@ -37,6 +37,8 @@ var handlers = map[string]handlerFunc{
 	EventJoinAsSilentMonitor:     (*client).joinAsSilentMonitor,
 	EventJoinAsBargin:            func(c *client, args []any) Ack { return c.joinAsBargeIn(EventJoinAsBargin, args) },
 	EventJoinAsBargeIn:           func(c *client, args []any) Ack { return c.joinAsBargeIn(EventJoinAsBargeIn, args) },
+	EventJoinAsWhisper:           func(c *client, args []any) Ack { return c.joinAsWhisper(EventJoinAsWhisper, args) },
+	EventJoinAsWhisperCap:        func(c *client, args []any) Ack { return c.joinAsWhisper(EventJoinAsWhisperCap, args) },
 	EventCloseWrapup:             (*client).closeWrapup,
 	EventPublishCimEvent:         (*client).publishCimEvent,
 }
@@ -79,19 +81,32 @@ func (s *Server) onConnection(args ...any) {
 		return
 	}
 	c := &client{srv: s, sock: sock, agent: agent, tokens: s.burst(), last: time.Now()}
-	for ev, h := range handlers {
-		_ = sock.On(ev, c.wrap(ev, h))
-	}
+	// One listener for every event (not one per handler: each listener
+	// costs the library's emitter some hundreds of bytes per socket). Any
+	// listeners run on the reading goroutine; the handler is queued on the
+	// socket's task queue, where per-event listeners would run: one at a
+	// time, in arrival order.
 	sock.OnAny(func(args ...any) {
 		ev, _ := firstString(args)
-		if _, ok := handlers[ev]; ok || reservedIncoming[ev] {
+		if reservedIncoming[ev] {
 			return
 		}
-		_, ack := splitAck(args)
-		if !c.allow() {
+		h, ok := handlers[ev]
+		if !ok {
+			_, ack := splitAck(args)
+			if !c.allow() {
+				return
+			}
+			c.fail(ev, ack, CodeUnsupportedEvent, "this server does not implement "+truncate(ev, 64), "")
 			return
 		}
-		c.fail(ev, ack, CodeUnsupportedEvent, "this server does not implement "+truncate(ev, 64), "")
+		run := c.wrap(ev, h)
+		rest := args[1:]
+		sock.Enqueue(func() {
+			if sock.Connected() {
+				run(rest...)
+			}
+		})
 	})
 	sock.Join(room(agent))
 	c.greet()
@@ -122,9 +137,9 @@ func splitAck(args []any) ([]any, socket.Ack) {
 	return args, nil
 }
 
-// wrap turns a handlerFunc into a library listener: rate limit, then the
-// handler, then the acknowledgement. Listeners of one socket run one at a
-// time, in arrival order, on the socket's task queue.
+// wrap turns a handlerFunc into a listener: rate limit, then the handler,
+// then the acknowledgement. They run one at a time per socket, in arrival
+// order, on the socket's task queue.
 func (c *client) wrap(ev string, h handlerFunc) func(...any) {
 	return func(args ...any) {
 		args, ack := splitAck(args)

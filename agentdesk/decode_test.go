@@ -237,3 +237,31 @@ func FuzzDecodeTopicUnsubscription(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeJoinAsWhisper: the PROTOCOLS.md shape {participantId,
+// conversationId, roomInfo} and its fall-backs.
+func TestDecodeJoinAsWhisper(t *testing.T) {
+	for _, tc := range []struct {
+		js, conv, agent, code string
+	}{
+		{`{"participantId":"c1:s1","conversationId":"c1","roomInfo":{"id":"c1","mode":"CONTACT_CENTER"}}`, "c1", "", ""},
+		{`{"participantId":"c1:s1","roomInfo":{"id":"c2"}}`, "c2", "", ""},
+		{`{"conversationId":"","roomInfo":{"id":"c3"},"agentId":"s1"}`, "c3", "s1", ""},
+		{`{"topicParticipant":{"topicId":"c4"}}`, "c4", "", ""},
+		{`{"participantId":"c1:s1"}`, "", "", CodeMissingField},
+		{`{"roomInfo":"c1"}`, "", "", CodeInvalidField},
+		{`{"participantId":5,"conversationId":"c1"}`, "", "", CodeInvalidField},
+		{`null`, "", "", CodeInvalidPayload},
+	} {
+		r, err := decodeSupervisorRequest(EventJoinAsWhisper, args(t, tc.js))
+		if tc.code != "" {
+			if err == nil || err.Code != tc.code || err.Event != EventJoinAsWhisper {
+				t.Errorf("%s: err %v, want %s", tc.js, err, tc.code)
+			}
+			continue
+		}
+		if err != nil || r.ConversationID != tc.conv || r.AgentID != tc.agent {
+			t.Errorf("%s: %+v %v, want conversation %q agent %q", tc.js, r, err, tc.conv, tc.agent)
+		}
+	}
+}

@@ -104,7 +104,9 @@ func (s *Server) deliver(batch []node.Published) {
 		changes map[string]*presenceChange
 		order   []string
 	)
+	var loggedOut map[string]bool // agents this command logged out
 	flush := func() {
+		clear(loggedOut)
 		for _, a := range order {
 			out = append(out, outgoing{agent: a, event: EventAgentPresence, presence: changes[a]})
 		}
@@ -138,8 +140,23 @@ func (s *Server) deliver(batch []node.Published) {
 				out = append(out, outgoing{agent: e.Agent, event: EventRevokeTask, revoked: e})
 			}
 		case routing.AgentStateChanged:
+			if e.State == routing.AgentLogout {
+				if loggedOut == nil {
+					loggedOut = map[string]bool{}
+				}
+				loggedOut[e.Agent] = true
+			}
 			if isConnected(e.Agent) {
 				change(e.Agent).stateChanged = true
+			}
+		case routing.ParticipantLeft:
+			if e.Task == "" && isConnected(e.Agent) { // a supervisor (supervisor.go)
+				reason := routing.ReasonDone
+				if loggedOut[e.Agent] {
+					reason = routing.ReasonAgentLogout
+				}
+				out = append(out, outgoing{agent: e.Agent, event: EventTopicUnsubscription,
+					payload: supervisorLeft(e.Conversation, e.Agent, reason)})
 			}
 		case routing.MRDStateChanged:
 			if isConnected(e.Agent) {

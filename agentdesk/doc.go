@@ -25,20 +25,55 @@
 // Every socket of an agent joins the agent's room, so several tabs of one
 // agent all receive its events.
 //
-// # Events (this package implements the Issue-2 subset)
+// # Events
 //
-// Server to desk: agentPresence (on connect and after every state change of
-// the agent, whatever caused it), taskRequest (an offer; re-sent on connect
-// for every offer still RESERVED), revokeTask (offer withdrawn: RONA,
-// cancelled, logout), onTopicData (after topicSubscription),
-// topicUnsubscription (after topicUnsubscription_), errors (a refused or
-// malformed request).
+// Desk to server (each may carry a Socket.IO acknowledgement callback,
+// answered with an Ack; a refusal is also an errors event to the sending
+// socket):
 //
-// Desk to server: changeAgentState (actions agentState and agentMRDState),
-// topicSubscription (accept an offer), topicUnsubscription_ (leave the
-// conversation). Any other event is answered with errors code
-// CodeUnsupportedEvent. Every desk event may carry a Socket.IO
-// acknowledgement callback; it is answered with an Ack.
+//   - changeAgentState: actions agentState (READY, NOT_READY, LOGOUT) and
+//     agentMRDState (presence.go).
+//   - topicSubscription: accept an offer (tasks.go).
+//   - topicUnsubscription_: leave a conversation (an agent's ACTIVE task,
+//     or a supervisor without a task; tasks.go, supervisor.go).
+//   - publishCimEvent: a CIM message or event into the conversation
+//     (cim.go).
+//   - directTransferRequest, directConferenceRequest: modes queue and agent
+//     (transfer.go).
+//   - JoinAsSilentMonitor, JoinAsBargin / JoinAsBargeIn (both spellings),
+//     joinAsWhisper / JoinAsWhisper (both spellings): supervisors
+//     (supervisor.go).
+//   - closeWrapup: end a wrap-up early (wrapup.go).
+//
+// Any other event is answered with errors code CodeUnsupportedEvent.
+//
+// Server to desk:
+//
+//   - agentPresence: on connect and after every state change of the agent,
+//     whatever caused it.
+//   - taskRequest: an offer (taskDirection DIRECT_TRANSFER /
+//     DIRECT_CONFERENCE with note and requestedBy for transfers); re-sent on
+//     connect for every offer still RESERVED.
+//   - revokeTask: an offer withdrawn (RONA, cancelled, logout,
+//     AGENT_DISCONNECTED).
+//   - onTopicData: after topicSubscription, and to a supervisor after it
+//     joined (topicParticipant.role SILENT_MONITOR, WHISPER or BARGE_IN);
+//     topicData.topicEvents is the whole transcript.
+//   - topicUnsubscription: after topicUnsubscription_; reason TRANSFERRED to
+//     a transfer's requester when another agent accepted; to a supervisor
+//     whenever it leaves a conversation (reason AGENT_LOGOUT after its
+//     LOGOUT, DONE otherwise).
+//   - onCimEvent: every CIM message and system event of a conversation, to
+//     every participant (agents with an ACTIVE task and supervisors);
+//     NO_AGENT_AVAILABLE to a requester whose transfer expired.
+//   - wrapupTimerStarted: a task entered WRAP_UP.
+//   - errors: a refused or malformed request.
+//   - connect_error: a refused handshake.
+//
+// Offers also go out as FCM messages to an agent with no socket but an FCM
+// token (fcm.go). The customer side (CustomerMessage, CustomerLeft,
+// CustomerEvents) is served over HTTP by restapi, from the same transcript
+// without the agents-only entries (whispers and supervisor events).
 //
 // # Choices where seed 004 and PROTOCOLS.md are silent
 //
@@ -57,17 +92,9 @@
 //   - onTopicData and topicUnsubscription go to every socket of the agent;
 //     errors and AGENT_STATE_UNCHANGED only to the requesting socket.
 //
-// # Transfer, conference, supervisors, wrap-up (Issue 3)
-//
-// Desk to server: directTransferRequest and directConferenceRequest (mode
-// queue or agent; transfer.go), JoinAsSilentMonitor, JoinAsBargin and
-// JoinAsBargeIn (supervisor.go), closeWrapup (wrapup.go); topicUnsubscription_
-// from a supervisor leaves the conversation. Server to desk: taskRequest
-// with taskDirection DIRECT_TRANSFER / DIRECT_CONFERENCE, note and
-// requestedBy; topicUnsubscription reason TRANSFERRED to a transfer's
-// requester; onCimEvent NO_AGENT_AVAILABLE to a requester whose request
-// expired; wrapupTimerStarted when a task enters WRAP_UP. Each file's
-// comment gives the shapes and refusals.
+// Rules chosen for transfer, conference, supervisors, wrap-up and the
+// connection's life are in docs/ARCHITECTURE.md ("Agent desk") and in each
+// file's comment.
 //
 // # Code layout
 //
@@ -76,7 +103,9 @@
 // library), conn.go (socket lifecycle and the handler wrapper), decode.go
 // (one decoder per incoming event), presence.go (changeAgentState and the
 // agentPresence builder), tasks.go (topicSubscription, topicUnsubscription_,
-// taskRequest, onTopicData), dispatch.go (node events to desk events) and
-// wire.go (outgoing payloads). A new desk event adds a decoder, a handler
+// taskRequest, onTopicData), dispatch.go (node events to desk events),
+// wire.go (outgoing payloads), transfer.go, supervisor.go, wrapup.go,
+// cim.go (CIM messages, transcripts, the customer side), lifecycle.go
+// (disconnect grace) and fcm.go (push). A new desk event adds a decoder, a handler
 // (one line in the handlers table of conn.go) and its payload types.
 package agentdesk

@@ -91,14 +91,23 @@ func (g *gate) waitBound(sid string) {
 	}
 }
 
-// serve runs inner with the gate in front of it.
+// serve runs inner with the gate: a WebSocket handshake without a sid gets
+// a gated connection; every WebSocket upgrade gets an upgradeWriter, which
+// lets go of net/http's response once hijacked (see upgradeWriter); a
+// long-polling request waits until its sid is bound.
 func (g *gate) serve(eng engine.BaseServer, inner http.Handler, w http.ResponseWriter, r *http.Request) {
 	sid := r.URL.Query().Get("sid")
 	switch {
-	case sid == "" && websocket.IsWebSocketUpgrade(r):
-		release := make(chan struct{})
-		defer close(release)
-		w = &gatedWriter{ResponseWriter: w, release: release}
+	case websocket.IsWebSocketUpgrade(r):
+		uw := &upgradeWriter{w: w}
+		if sid == "" {
+			release := make(chan struct{})
+			defer close(release)
+			uw.release = release
+		} else if _, known := eng.Clients().Load(sid); known {
+			g.waitBound(sid)
+		}
+		w = uw
 	case sid != "":
 		if _, known := eng.Clients().Load(sid); known {
 			g.waitBound(sid)
@@ -107,15 +116,61 @@ func (g *gate) serve(eng engine.BaseServer, inner http.Handler, w http.ResponseW
 	inner.ServeHTTP(w, r)
 }
 
-// gatedWriter hands out a connection whose reads wait for release.
-type gatedWriter struct {
-	http.ResponseWriter
+// upgradeWriter is the ResponseWriter of a WebSocket upgrade. The library
+// keeps a connection's handshake ResponseWriter for the connection's whole
+// life; net/http's response behind it holds the HTTP connection's 4 KiB
+// read buffer and its 4 KiB write buffer, which the WebSocket (with buffers
+// of its own) never uses. Once hijacked, upgradeWriter drops the response
+// and answers like a hijacked one (http.ErrHijacked), so those 8 KiB per
+// connection are freed. When release is set, the hijacked connection's
+// reads wait for it (gatedConn).
+type upgradeWriter struct {
+	mu      sync.Mutex
+	w       http.ResponseWriter // nil once hijacked
+	header  http.Header         // after the hijack
 	release <-chan struct{}
 }
 
-// Hijack wraps the hijacked connection in a gatedConn.
-func (w *gatedWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	h, ok := w.ResponseWriter.(http.Hijacker)
+func (w *upgradeWriter) Header() http.Header {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.w != nil {
+		return w.w.Header()
+	}
+	if w.header == nil {
+		w.header = http.Header{}
+	}
+	return w.header
+}
+
+func (w *upgradeWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	rw := w.w
+	w.mu.Unlock()
+	if rw == nil {
+		return 0, http.ErrHijacked
+	}
+	return rw.Write(p)
+}
+
+func (w *upgradeWriter) WriteHeader(code int) {
+	w.mu.Lock()
+	rw := w.w
+	w.mu.Unlock()
+	if rw != nil {
+		rw.WriteHeader(code)
+	}
+}
+
+// Hijack hijacks the response, wraps the connection in a gatedConn when
+// gated, and lets go of the response.
+func (w *upgradeWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.w == nil {
+		return nil, nil, http.ErrHijacked
+	}
+	h, ok := w.w.(http.Hijacker)
 	if !ok {
 		return nil, nil, errors.New("agentdesk: response writer cannot be hijacked")
 	}
@@ -123,7 +178,11 @@ func (w *gatedWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return &gatedConn{Conn: c, release: w.release}, brw, nil
+	w.w = nil
+	if w.release != nil {
+		c = &gatedConn{Conn: c, release: w.release}
+	}
+	return c, brw, nil
 }
 
 type gatedConn struct {

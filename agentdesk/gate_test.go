@@ -2,6 +2,7 @@ package agentdesk
 
 import (
 	"bufio"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -91,5 +92,46 @@ func TestGateWaitBound(t *testing.T) {
 	g.unbind("s1")
 	if _, ok := g.bound["s1"]; ok {
 		t.Fatal("unbind kept s1")
+	}
+}
+
+// hijackRecorder is a ResponseWriter that can be hijacked.
+type hijackRecorder struct {
+	http.ResponseWriter
+	conn net.Conn
+}
+
+func (h *hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return h.conn, bufio.NewReadWriter(bufio.NewReader(h.conn), bufio.NewWriter(h.conn)), nil
+}
+
+// TestUpgradeWriterDropsResponse: once hijacked, the upgradeWriter keeps no
+// reference to net/http's response (the library keeps the writer for the
+// connection's life) and answers like a hijacked response.
+func TestUpgradeWriterDropsResponse(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	w := &upgradeWriter{w: &hijackRecorder{ResponseWriter: httptest.NewRecorder(), conn: a}}
+	w.Header().Set("X-Before", "1")
+	c, _, err := w.Hijack()
+	if err != nil || c != a {
+		t.Fatalf("hijack: %v %v", c, err)
+	}
+	if w.w != nil {
+		t.Fatal("the response is still referenced after the hijack")
+	}
+	if _, err := w.Write([]byte("x")); !errors.Is(err, http.ErrHijacked) {
+		t.Fatalf("write after hijack: %v", err)
+	}
+	w.WriteHeader(http.StatusOK) // no panic
+	w.Header().Set("X-After", "1")
+	if _, _, err := w.Hijack(); !errors.Is(err, http.ErrHijacked) {
+		t.Fatalf("second hijack: %v", err)
+	}
+	// Gated: the connection is wrapped.
+	g := &upgradeWriter{w: &hijackRecorder{ResponseWriter: httptest.NewRecorder(), conn: a}, release: make(chan struct{})}
+	if c, _, _ := g.Hijack(); c == a {
+		t.Fatal("gated hijack returned the raw connection")
 	}
 }

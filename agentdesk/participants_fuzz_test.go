@@ -57,12 +57,14 @@ func FuzzDecodeSupervisorRequest(f *testing.F) {
 		`{"topicParticipant":{"topicId":"c1"},"agentId":"s1","channelSession":{"conversationId":"c1"}}`,
 		`{"participantId":"c1:s1","conversationId":"c1","roomInfo":{"id":"c1","mode":"CONTACT_CENTER"}}`,
 		`{"roomInfo":{"id":"c1"}}`,
+		`{"participantId":"c1:s1","conversationId":"","roomInfo":{"id":"c2"}}`,
+		`{"participantId":7,"roomInfo":{"id":"c1"}}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, a := range fuzzArgs(data) {
-			for _, ev := range []string{EventJoinAsSilentMonitor, EventJoinAsBargin, EventJoinAsBargeIn} {
+			for _, ev := range []string{EventJoinAsSilentMonitor, EventJoinAsBargin, EventJoinAsBargeIn, EventJoinAsWhisper} {
 				r, err := decodeSupervisorRequest(ev, a)
 				if err != nil {
 					checkDecodeErr(t, ev, err)

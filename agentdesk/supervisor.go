@@ -19,8 +19,24 @@ import (
 // every barge-in is one ParticipantRoleChanged, which reaches every
 // participant (agents and supervisors) as onCimEvent PARTICIPANT_ROLE_CHANGED
 // {agentId, role, previous} through the transcript (cim.go systemEvents).
-// What a supervisor may publish (whisper only while SILENT_MONITOR, every
-// type once BARGE_IN; whispers reach agents only) is cim.go's rule.
+// joinAsWhisper (PROTOCOLS.md spelling; JoinAsWhisper too) -> a supervisor
+// not yet in the conversation joins with role WHISPER (one
+// routing.JoinConversation, then onTopicData with topicParticipant.role
+// WHISPER); one already in it changes role to WHISPER
+// (routing.ChangeParticipantRole, PARTICIPANT_ROLE_CHANGED). The team
+// rules are those of the silent monitor.
+// What a supervisor may publish (WHISPER_MESSAGE only while SILENT_MONITOR
+// or WHISPER, every type once BARGE_IN; whispers reach the agents and
+// supervisors of the conversation, never the customer) is cim.go's rule.
+// Supervisor system events (joined, left, role changed) are not shown to
+// the customer either: monitoring is silent.
+//
+// A supervisor that goes LOGOUT, or whose desk stays gone past the grace
+// period (lifecycle.go, routing.AgentDisconnected), leaves every
+// conversation it supervises (routing's rule). Each supervisor leave
+// (topicUnsubscription_, LOGOUT, the conversation closing) reaches the
+// supervisor's sockets as topicUnsubscription, reason AGENT_LOGOUT after a
+// LOGOUT, DONE otherwise (dispatch.go supervisorLeft).
 //
 // The engine decides who may join: role supervisor (else NOT_SUPERVISOR),
 // a team shared with the conversation's PRIMARY agent (TEAM_MISMATCH), an
@@ -38,6 +54,11 @@ const (
 	EventJoinAsBargin = "JoinAsBargin"
 	// EventJoinAsBargeIn: desk -> server, barge in (the documentation's spelling).
 	EventJoinAsBargeIn = "JoinAsBargeIn"
+	// EventJoinAsWhisper: desk -> server, join (or switch) as WHISPER
+	// (PROTOCOLS.md's spelling).
+	EventJoinAsWhisper = "joinAsWhisper"
+	// EventJoinAsWhisperCap: the same, capitalised like its siblings.
+	EventJoinAsWhisperCap = "JoinAsWhisper"
 )
 
 // supervisorParticipantID is the topicParticipant id of a supervisor.
@@ -45,7 +66,8 @@ func supervisorParticipantID(conversation, agent string) string {
 	return conversation + ":" + agent
 }
 
-// supervisorRequest is a decoded JoinAsSilentMonitor or JoinAs{Bargin,BargeIn}.
+// supervisorRequest is a decoded JoinAsSilentMonitor, JoinAs{Bargin,BargeIn}
+// or joinAsWhisper.
 type supervisorRequest struct {
 	ConversationID string
 	// AgentID is the payload's agentId (the supervisor; "" when absent).
@@ -56,6 +78,7 @@ type supervisorRequest struct {
 //
 //	JoinAsSilentMonitor: {"topicParticipant":{"topicId",...},"agentId","channelSession":{"conversationId"},"conversationId"}
 //	JoinAsBargeIn:       {"participantId","conversationId","roomInfo":{"id"},"agentId"}
+//	joinAsWhisper:       {"participantId","conversationId","roomInfo":{"id"},"agentId"}
 //
 // (PROTOCOLS.md). The conversation is the first of conversationId,
 // roomInfo.id, topicParticipant.topicId, channelSession.conversationId,
@@ -150,6 +173,37 @@ func (c *client) joinAsBargeIn(ev string, args []any) Ack {
 	return Ack{OK: true}
 }
 
+// joinAsWhisper handles joinAsWhisper and JoinAsWhisper.
+func (c *client) joinAsWhisper(ev string, args []any) Ack {
+	req, derr := decodeSupervisorRequest(ev, args)
+	if derr != nil {
+		return c.failErr(ev, derr)
+	}
+	if res, ok := c.checkAgent(ev, req.AgentID); !ok {
+		return res
+	}
+	ctx, cancel := c.srv.commandCtx()
+	defer cancel()
+	var joined bool
+	if err := c.srv.n.View(ctx, func(st *routing.State) {
+		joined = supervisorRole(st, req.ConversationID, c.agent) != ""
+	}); err != nil {
+		return c.failErr(ev, err)
+	}
+	if joined {
+		if _, err := c.srv.n.Submit(ctx, routing.ChangeParticipantRole{Conversation: req.ConversationID, Agent: c.agent,
+			Role: routing.RoleWhisper}); err != nil {
+			return c.failErr(ev, err)
+		}
+		return Ack{OK: true}
+	}
+	if _, err := c.srv.n.Submit(ctx, routing.JoinConversation{Conversation: req.ConversationID, Agent: c.agent,
+		Role: routing.RoleWhisper}); err != nil {
+		return c.failErr(ev, err)
+	}
+	return c.sendSupervisorTopic(ctx, ev, req.ConversationID)
+}
+
 // supervisorRole is agent's supervisor role in conversation, "" if none.
 func supervisorRole(st *routing.State, conversation, agent string) string {
 	cv, ok := st.Conversation(conversation)
@@ -187,9 +241,10 @@ func (c *client) sendSupervisorTopic(ctx context.Context, ev, conversation strin
 
 // leaveAsSupervisor runs for topicUnsubscription_ when the agent has no
 // task on the conversation: a supervisor in it leaves
-// (routing.LeaveConversation) and gets topicUnsubscription reason DONE.
-// It returns false when the agent is no supervisor of the conversation
-// (the caller reports its own error).
+// (routing.LeaveConversation); its topicUnsubscription (reason DONE) comes
+// from the ParticipantLeft (dispatch.go supervisorLeft). It returns false
+// when the agent is no supervisor of the conversation (the caller reports
+// its own error).
 func (c *client) leaveAsSupervisor(ctx context.Context, conversation string) bool {
 	if _, err := c.srv.n.Submit(ctx, routing.LeaveConversation{Conversation: conversation, Agent: c.agent}); err != nil {
 		var re *routing.Error
@@ -198,13 +253,18 @@ func (c *client) leaveAsSupervisor(ctx context.Context, conversation string) boo
 		}
 		return false
 	}
-	c.srv.toAgent(c.agent, EventTopicUnsubscription, TopicUnsubscription{
+	return true
+}
+
+// supervisorLeft is the topicUnsubscription a supervisor gets when it
+// left conversation (ParticipantLeft without a task), for reason.
+func supervisorLeft(conversation, agent string, reason routing.CloseReason) TopicUnsubscription {
+	return TopicUnsubscription{
 		Task:           EventTopicUnsubscription,
 		ConversationID: conversation,
 		StatusCode:     200,
 		RoomInfo:       RoomInfo{ID: conversation, Mode: roomModeContactCenter},
-		Reason:         string(routing.ReasonDone),
-		TaskID:         supervisorParticipantID(conversation, c.agent),
-	})
-	return true
+		Reason:         string(reason),
+		TaskID:         supervisorParticipantID(conversation, agent),
+	}
 }

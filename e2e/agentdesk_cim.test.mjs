@@ -379,3 +379,70 @@ test("grace period: a reconnect inside it keeps everything; after it the agent i
   assert.equal(st.status.reasonCode, "DISCONNECTED");
   assert.equal(st.tasks.length, 0);
 });
+
+test("supervisors: whispers reach agents and supervisors only, role rules, joinAsWhisper, barge-in reaches the customer, logout leaves", async (t) => {
+  const url = await startServer(t);
+  const { socket: a1 } = await activeChat(t, url, "a1", "cv1");
+  const customer = customerStream(t, url, "cv1");
+  await customer.wait("AGENT_SUBSCRIBED");
+  // One at a time: connected() listens for the next "connect" only.
+  const s1 = connect(t, url, auth("s1"));
+  await connected(s1, "s1 connect");
+  const s3 = connect(t, url, auth("s3"));
+  await connected(s3, "s3 connect");
+
+  // s1 (team sales) joins silently, s3 (team sales) as WHISPER with the
+  // PROTOCOLS.md shape of joinAsWhisper.
+  assert.deepEqual(await emitAck(s1, "JoinAsSilentMonitor", { agentId: "s1", topicParticipant: { topicId: "cv1" }, channelSession: { conversationId: "cv1" } }), { ok: true });
+  assert.equal((await next(s1, "onTopicData", (d) => d.conversationId === "cv1")).topicData.topicParticipant.role, "SILENT_MONITOR");
+  assert.deepEqual(await emitAck(s3, "joinAsWhisper", { participantId: "cv1:s3", conversationId: "cv1", roomInfo: { id: "cv1", mode: "CONTACT_CENTER" } }), { ok: true });
+  const td = await next(s3, "onTopicData", (d) => d.conversationId === "cv1");
+  assert.equal(td.topicData.topicParticipant.role, "WHISPER");
+  assert.equal(td.topicData.topicParticipant.id, "cv1:s3");
+  // s2 (team support) may not whisper in a sales conversation.
+  const s2 = connect(t, url, auth("s2"));
+  await connected(s2, "s2 connect");
+  assert.equal((await emitAck(s2, "joinAsWhisper", { conversationId: "cv1" })).code, "TEAM_MISMATCH");
+  assert.equal((await next(s2, "errors")).code, "TEAM_MISMATCH");
+
+  // The silent monitor whispers: a1, s1 (echo) and s3 get onCimEvent.
+  const whisper = (who, text) => ({ agentId: who, conversationId: "cv1", cimEvent: { name: "WHISPER_MESSAGE", type: "MESSAGE", data: { body: { type: "PLAIN", markdownText: text } } } });
+  assert.deepEqual(await emitAck(s1, "publishCimEvent", whisper("s1", "offer 10%")), { ok: true });
+  for (const [who, sock] of [["a1", a1], ["s1", s1], ["s3", s3]]) {
+    const ev = await next(sock, "onCimEvent", (p) => p.cimEvent.name === "WHISPER_MESSAGE" && p.cimEvent.data.body.markdownText === "offer 10%", `${who} whisper`);
+    assert.equal(ev.cimEvent.data.header.sender.id, "s1");
+  }
+  assert.deepEqual(await emitAck(s3, "publishCimEvent", whisper("s3", "ask for the order id")), { ok: true });
+  await next(a1, "onCimEvent", (p) => p.cimEvent.data.body?.markdownText === "ask for the order id", "a1 whisper from s3");
+
+  // Anything else from SILENT_MONITOR or WHISPER: ROLE_NOT_ALLOWED, nothing stored.
+  for (const [who, sock] of [["s1", s1], ["s3", s3]]) {
+    const ack = await emitAck(sock, "publishCimEvent", { agentId: who, conversationId: "cv1", cimEvent: { name: "AGENT_MESSAGE", type: "MESSAGE", data: { body: { type: "PLAIN", markdownText: `forbidden from ${who}` } } } });
+    assert.equal(ack.code, "ROLE_NOT_ALLOWED");
+    const err = await next(sock, "errors");
+    assert.equal(err.code, "ROLE_NOT_ALLOWED");
+    assert.equal(err.event, "publishCimEvent");
+  }
+  await sleep(200);
+  assert.equal(a1.received.some((r) => JSON.stringify(r.args[0]).includes("forbidden from")), false);
+  // Barge in: s1's AGENT_MESSAGE reaches a1 and the customer.
+  assert.deepEqual(await emitAck(s1, "JoinAsBargeIn", { participantId: "cv1:s1", conversationId: "cv1", roomInfo: { id: "cv1" } }), { ok: true });
+  await next(a1, "onCimEvent", (p) => p.cimEvent.name === "PARTICIPANT_ROLE_CHANGED" && p.cimEvent.data.role === "BARGE_IN");
+  assert.deepEqual(await emitAck(s1, "publishCimEvent", { agentId: "s1", conversationId: "cv1", cimEvent: { name: "AGENT_MESSAGE", type: "MESSAGE", data: { body: { type: "PLAIN", markdownText: "supervisor here" } } } }), { ok: true });
+  await next(a1, "onCimEvent", (p) => p.cimEvent.data.body?.markdownText === "supervisor here");
+  const seen = await customer.wait("AGENT_MESSAGE", (c) => c.data.body.markdownText === "supervisor here");
+  assert.equal(seen.cim.data.header.sender.id, "s1");
+  // The stream is ordered: everything before the barge-in message is in,
+  // and the customer saw no whisper, no refused message and no supervisor event.
+  assert.equal(customer.events.some((e) => e.cim.name === "WHISPER_MESSAGE"), false);
+  assert.equal(customer.events.some((e) => JSON.stringify(e.cim).includes("forbidden from")), false);
+  assert.equal(customer.events.some((e) => e.cim.name === "PARTICIPANT_ROLE_CHANGED" || (e.cim.name === "AGENT_SUBSCRIBED" && e.cim.data.agentId !== "a1")), false);
+
+  // s3 logs in and out: it leaves cv1 (topicUnsubscription AGENT_LOGOUT), a1 sees it go.
+  assert.equal((await emitAck(s3, "changeAgentState", agentState("s3", "READY"))).ok, true);
+  assert.equal((await emitAck(s3, "changeAgentState", agentState("s3", "LOGOUT"))).ok, true);
+  const left = await next(s3, "topicUnsubscription", (u) => u.conversationId === "cv1");
+  assert.equal(left.reason, "AGENT_LOGOUT");
+  await next(a1, "onCimEvent", (p) => p.cimEvent.name === "AGENT_UNSUBSCRIBED" && p.cimEvent.data.agentId === "s3");
+  assert.equal((await emitAck(s3, "publishCimEvent", whisper("s3", "still here?"))).code, "NOT_PARTICIPANT");
+});

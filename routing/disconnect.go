@@ -27,7 +27,10 @@ const ReasonAgentDisconnected CloseReason = "AGENT_DISCONNECTED"
 //     original position (RequestUpdated reason AGENT_DISCONNECTED), without
 //     excluding the agent: a lost connection is not a refusal;
 //   - keeps ACTIVE and WRAP_UP work: the customer is still talking to this
-//     agent, who may come back; a supervisor or the agent's LOGOUT decides.
+//     agent, who may come back; a supervisor or the agent's LOGOUT decides;
+//   - takes a supervisor out of every conversation it supervises
+//     (ParticipantLeft each, conversation id order), as LOGOUT does: a
+//     monitor without a desk watches nothing.
 //
 // An agent with nothing to change yields no events and no error (the
 // adapter may send it twice). Errors: CodeAgentNotFound.
@@ -54,5 +57,6 @@ func (s *State) agentDisconnected(c AgentDisconnected) *Error {
 		s.revoke(t, ReasonAgentDisconnected)
 		s.requeue(r, ReasonAgentDisconnected, a.def.ID, false)
 	}
+	s.leaveSupervised(a) // participants.go
 	return nil
 }

@@ -38,6 +38,11 @@ import (
 //   - Supervisors (role supervisor) join without a task and without
 //     routing capacity; they never keep a conversation open and leave when
 //     it closes.
+//   - A supervisor who goes LOGOUT, or whose desk is gone past the
+//     adapter's grace period (AgentDisconnected), leaves every
+//     conversation it supervises (ParticipantLeft each, in conversation id
+//     order, after its AgentStateChanged): nobody is left "monitoring"
+//     from a closed desk. Joining needs no particular agent state.
 
 // TransferMode says what a RequestTransfer does once accepted.
 type TransferMode string
@@ -57,7 +62,11 @@ const (
 	RolePrimary       = "PRIMARY"
 	RoleConference    = "CONFERENCE"
 	RoleSilentMonitor = "SILENT_MONITOR"
-	RoleBargeIn       = "BARGE_IN"
+	// RoleWhisper: a supervisor who coaches the agents (seed 004
+	// joinAsWhisper): like SILENT_MONITOR it sees everything and is not
+	// shown to the customer; the adapters let it publish whispers only.
+	RoleWhisper = "WHISPER"
+	RoleBargeIn = "BARGE_IN"
 )
 
 // Queue.LastAgentLeaves values.
@@ -114,7 +123,8 @@ type RequestTransfer struct {
 
 // JoinConversation: a supervisor joins an ACTIVE push-mode chat of an agent
 // of one of its teams (seed 004 "Silent Monitoring", JoinAsSilentMonitor;
-// JoinAsBargeIn when not yet joined) with Role SILENT_MONITOR or BARGE_IN.
+// JoinAsBargeIn or joinAsWhisper when not yet joined) with Role
+// SILENT_MONITOR, WHISPER or BARGE_IN.
 // The supervisor gets no task and holds no routing capacity.
 //
 // Errors: INVALID_ARGUMENT (role), AGENT_NOT_FOUND, NOT_SUPERVISOR,
@@ -127,7 +137,8 @@ type JoinConversation struct {
 }
 
 // ChangeParticipantRole: a supervisor participant switches between
-// SILENT_MONITOR and BARGE_IN (seed 004 JoinAsBargin). Errors:
+// SILENT_MONITOR, WHISPER and BARGE_IN (seed 004 JoinAsBargin,
+// joinAsWhisper). Errors:
 // INVALID_ARGUMENT (role), CONVERSATION_NOT_FOUND, NOT_PARTICIPANT,
 // INVALID_TRANSITION (already in that role).
 type ChangeParticipantRole struct {
@@ -190,7 +201,7 @@ type TransferFailed struct {
 }
 
 // ParticipantRoleChanged: a supervisor participant's role changed
-// (SILENT_MONITOR <-> BARGE_IN).
+// (between SILENT_MONITOR, WHISPER and BARGE_IN).
 type ParticipantRoleChanged struct {
 	Conversation string    `json:"conversation"`
 	Agent        string    `json:"agent"`
@@ -403,9 +414,23 @@ func (s *State) leaveMonitors(cv *conv) {
 }
 
 // dropSupervisor takes an agent who is no longer a supervisor out of every
-// conversation it supervises, in conversation id order. It scans the open
-// conversations: a rare administrative change, kept off the hot path.
-func (s *State) dropSupervisor(a *agentRT) {
+// conversation it supervises (a rare administrative change).
+func (s *State) dropSupervisor(a *agentRT) { s.leaveMonitored(a) }
+
+// leaveSupervised takes supervisor a out of every conversation it
+// supervises: it went LOGOUT or its desk is gone (AgentDisconnected).
+// Agents of another role supervise nothing and cost nothing.
+func (s *State) leaveSupervised(a *agentRT) {
+	if a.def.Role == RoleSupervisor {
+		s.leaveMonitored(a)
+	}
+}
+
+// leaveMonitored takes a out of every open conversation it monitors, in
+// conversation id order. It scans the open conversations: supervisors are
+// few and these changes rare, kept off the hot path with no index to keep
+// in step.
+func (s *State) leaveMonitored(a *agentRT) {
 	var ids []string
 	for id, cv := range s.convs {
 		if !cv.closed && cv.monitorIndex(a.def.ID) >= 0 {
@@ -423,10 +448,11 @@ func (s *State) dropSupervisor(a *agentRT) {
 }
 
 func checkMonitorRole(role string) *Error {
-	if role != RoleSilentMonitor && role != RoleBargeIn {
-		return errf(CodeInvalidArgument, "role must be %s or %s, not %q", RoleSilentMonitor, RoleBargeIn, role)
+	switch role {
+	case RoleSilentMonitor, RoleWhisper, RoleBargeIn:
+		return nil
 	}
-	return nil
+	return errf(CodeInvalidArgument, "role must be %s, %s or %s, not %q", RoleSilentMonitor, RoleWhisper, RoleBargeIn, role)
 }
 
 func (s *State) joinConversation(c JoinConversation) *Error {

@@ -198,6 +198,7 @@ func (s *State) setAgentState(c SetAgentState) *Error {
 	s.changeAgentState(a, c.State, c.ReasonCode)
 	if c.State == AgentLogout {
 		s.logoutWork(a)
+		s.leaveSupervised(a) // participants.go
 	}
 	return nil
 }

@@ -110,6 +110,17 @@ func (c *Checker) Check(s *routing.State, events []routing.Event) error {
 	if err != nil {
 		return err
 	}
+	// A supervisor that went LOGOUT left every conversation it monitored
+	// within the same command.
+	for _, ev := range events {
+		if e, ok := ev.(routing.AgentStateChanged); ok && e.State == routing.AgentLogout && c.agents[e.Agent].state == routing.AgentLogout {
+			for conv, m := range c.monitors {
+				if _, in := m[e.Agent]; in {
+					return fmt.Errorf("agent %s went LOGOUT but still monitors conversation %s", e.Agent, conv)
+				}
+			}
+		}
+	}
 	v := newView(s)
 	if err := c.compare(s, v); err != nil {
 		return err
@@ -319,7 +330,7 @@ func (c *Checker) applyOne(s *routing.State, ev routing.Event, offers *[]offerRe
 			if !c.convs[e.Conversation] {
 				return fmt.Errorf("supervisor %s joined conversation %s, which is not open", e.Agent, e.Conversation)
 			}
-			if e.Role != routing.RoleSilentMonitor && e.Role != routing.RoleBargeIn {
+			if e.Role != routing.RoleSilentMonitor && e.Role != routing.RoleWhisper && e.Role != routing.RoleBargeIn {
 				return fmt.Errorf("supervisor %s joined with role %s", e.Agent, e.Role)
 			}
 			if _, dup := c.monitors[e.Conversation][e.Agent]; dup {
@@ -775,7 +786,7 @@ func checkState(s *routing.State, v *view) error {
 			if st, ok := v.agents[p.Agent]; !ok || st.Agent.Role != routing.RoleSupervisor {
 				fail("conversation %s has supervisor participant %s who is not a supervisor", id, p.Agent)
 			}
-			if p.Role != routing.RoleSilentMonitor && p.Role != routing.RoleBargeIn {
+			if p.Role != routing.RoleSilentMonitor && p.Role != routing.RoleWhisper && p.Role != routing.RoleBargeIn {
 				fail("conversation %s: supervisor %s has role %s", id, p.Agent, p.Role)
 			}
 		}

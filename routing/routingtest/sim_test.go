@@ -456,10 +456,7 @@ func (sm *sim) participantCommand() routing.Command {
 		if sm.pick(5) == 0 {
 			who = sm.agents[sm.pick(len(sm.agents))]
 		}
-		role := routing.RoleSilentMonitor
-		if sm.pick(3) == 0 {
-			role = routing.RoleBargeIn
-		}
+		role := []string{routing.RoleSilentMonitor, routing.RoleSilentMonitor, routing.RoleWhisper, routing.RoleBargeIn}[sm.pick(4)]
 		conv := sm.open[sm.pick(len(sm.open))]
 		if ts := sm.tasks(routing.TaskActiveState); len(ts) > 0 && sm.pick(4) > 0 {
 			conv = ts[sm.pick(len(ts))].Conversation // likely monitorable
@@ -488,10 +485,7 @@ func (sm *sim) participantCommand() routing.Command {
 		if sm.pick(2) == 0 {
 			return routing.LeaveConversation{Conversation: conv, Agent: who}
 		}
-		role := routing.RoleBargeIn
-		if sm.pick(2) == 0 {
-			role = routing.RoleSilentMonitor
-		}
+		role := []string{routing.RoleBargeIn, routing.RoleSilentMonitor, routing.RoleWhisper}[sm.pick(3)]
 		return routing.ChangeParticipantRole{Conversation: conv, Agent: who, Role: role}
 	default:
 		if len(sm.open) == 0 {
