@@ -216,7 +216,9 @@ func TestFrameLimits(t *testing.T) {
 }
 
 func TestPingKeepsConnection(t *testing.T) {
-	_, url := server(t, agentdesk.Options{PingInterval: 50 * time.Millisecond, PingTimeout: 100 * time.Millisecond})
+	// A client that never answered would be dropped 500 ms in; the
+	// timeout leaves room for a loaded 2-core CI machine.
+	_, url := server(t, agentdesk.Options{PingInterval: 100 * time.Millisecond, PingTimeout: 400 * time.Millisecond})
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	c, err := deskclient.Dial(ctx, url, "", auth("a1"))
@@ -228,7 +230,7 @@ func TestPingKeepsConnection(t *testing.T) {
 	select {
 	case <-c.Done():
 		t.Fatalf("dropped: %v", c.Err())
-	case <-time.After(600 * time.Millisecond):
+	case <-time.After(1500 * time.Millisecond):
 	}
 	if _, err := c.EmitWithAck(ctx, agentdesk.EventChangeAgentState, map[string]any{"action": "agentState", "state": map[string]any{"name": "READY"}}); err != nil {
 		t.Fatal(err)
