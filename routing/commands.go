@@ -143,6 +143,8 @@ var commandTypes = map[string]func() Command{
 	"CustomerLeft":          func() Command { return &CustomerLeft{} },
 	"Tick":                  func() Command { return &Tick{} },
 	"AgentDisconnected":     func() Command { return &AgentDisconnected{} },
+	// external.go
+	"AssignWork": func() Command { return &AssignWork{} },
 }
 
 // EncodeCommand returns the JSON of cmd (without its name).
@@ -201,6 +203,8 @@ func deref(c Command) Command {
 	case *Tick:
 		return *v
 	case *AgentDisconnected:
+		return *v
+	case *AssignWork:
 		return *v
 	}
 	return c

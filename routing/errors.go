@@ -46,8 +46,19 @@ const (
 	// conversation (ChangeParticipantRole, LeaveConversation).
 	CodeNotParticipant = "NOT_PARTICIPANT"
 	// CodeNotEligible: a transfer or conference to a named agent who may
-	// not take work from the request's queue.
+	// not take work from the request's queue, or an AssignWork (or direct
+	// transfer on an external queue) to an agent who may not take the
+	// request now (the message names the rule).
 	CodeNotEligible = "NOT_ELIGIBLE"
+	// CodeRequestNotFound: AssignWork names no live request.
+	CodeRequestNotFound = "REQUEST_NOT_FOUND"
+	// CodeNotExternal: AssignWork on a request of an internal queue (the
+	// engine routes those; seed 000).
+	CodeNotExternal = "NOT_EXTERNAL"
+	// CodeMixedRouting: RequestTransfer between an external and an
+	// internal queue (seed 000: "Transfer scenarios between external
+	// routing queues and Omni-Channel queues also aren't supported").
+	CodeMixedRouting = "MIXED_ROUTING"
 	// CodeRequestPending: the conversation already waits for an agent (a
 	// transfer or conference request, or its own re-queued request).
 	CodeRequestPending = "REQUEST_PENDING"

@@ -48,11 +48,18 @@ type ConversationClosed struct {
 
 // RequestQueued: a request entered its queue for the first time.
 type RequestQueued struct {
-	Request      string    `json:"request"`
-	Conversation string    `json:"conversation"`
-	Queue        string    `json:"queue"`
-	Priority     int       `json:"priority"`
-	At           time.Time `json:"at"`
+	Request      string `json:"request"`
+	Conversation string `json:"conversation"`
+	Queue        string `json:"queue"`
+	Priority     int    `json:"priority"`
+	// IsTransfer is true for a request made by RequestTransfer (transfer
+	// or conference); seed 000 PSR isTransfer. Omitted when false.
+	IsTransfer bool `json:"isTransfer,omitempty"`
+	// TargetAgent is set for a direct transfer or conference to one agent
+	// (RequestTransfer.TargetAgent). On an external queue the engine offers
+	// such a request itself (external.go): no partner routing.
+	TargetAgent string    `json:"targetAgent,omitempty"`
+	At          time.Time `json:"at"`
 }
 
 // RequestUpdated: a request went back to QUEUED at its original position

@@ -80,6 +80,8 @@ func FuzzDecodeCommand(f *testing.F) {
 		{"ChangeParticipantRole", `{"conversation":"c1","agent":"a3","role":"BARGE_IN"}`},
 		{"LeaveConversation", `{"conversation":"c1","agent":"a3"}`},
 		{"CustomerLeft", `{"conversation":"c1"}`},
+		{"AssignWork", `{"request":"r9","agent":"a1","task":"0Bz1","pushTimeout":20000000000}`},
+		{"AssignWork", `{"request":"r1","agent":"a2","task":"task-1"}`},
 		{"Nope", `{}`},
 		{"SetAgentState", `{"agent":"a1","state":"READY"} {}`},
 		{"SetAgentState", `{"agent":"a1","bogus":1}`},

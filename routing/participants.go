@@ -99,10 +99,17 @@ const (
 // until the TTL. TargetAgent set = seed 004 mode "agent": the request is
 // offered to that agent only, who must be eligible for the queue.
 //
+// On an external queue (seed 000, external.go) a queue transfer waits for
+// the partner's AssignWork, and a direct transfer (TargetAgent) is offered
+// by the engine at once to the target, who must be assignable now (the
+// AssignWork rules, else NOT_ELIGIBLE). A Queue whose mode (internal,
+// external) differs from the conversation's current queue's is refused
+// with MIXED_ROUTING.
+//
 // Errors: CONVERSATION_NOT_FOUND, TASK_NOT_FOUND, NOT_TASK_OWNER,
 // INVALID_TRANSITION (task not ACTIVE, customer left), REQUEST_PENDING (the
 // conversation already waits for an agent), QUEUE_NOT_FOUND,
-// AGENT_NOT_FOUND, NOT_ELIGIBLE, ALREADY_EXISTS (request id, or the target
+// AGENT_NOT_FOUND, NOT_ELIGIBLE, MIXED_ROUTING, ALREADY_EXISTS (request id, or the target
 // already in the conversation), INVALID_ARGUMENT (mode, ids, a queue on
 // another MRD, the requester as target), LIMIT_EXCEEDED (note, waiting).
 type RequestTransfer struct {
@@ -277,9 +284,18 @@ func (s *State) requestTransfer(c RequestTransfer) *Error {
 		if q.def.MRD != cv.queue.def.MRD {
 			return errf(CodeInvalidArgument, "queue %q is on mrd %q, the conversation on %q", q.def.ID, q.def.MRD, cv.queue.def.MRD)
 		}
+		if q.def.Mode != cv.queue.def.Mode {
+			return errf(CodeMixedRouting, "queue %q is %s, the conversation's queue %q is %s: no transfer between external and internal routing",
+				q.def.ID, q.def.Mode, cv.queue.def.ID, cv.queue.def.Mode)
+		}
 	case c.TargetAgent == "":
 		return errf(CodeInvalidArgument, "a queue or a target agent is required")
 	}
+	r := &request{id: c.RequestID, conv: cv, queue: q, priority: cv.priority, enqueuedAt: s.now,
+		kind: c.Mode, fromAgent: c.Agent, fromTask: from.id, target: c.TargetAgent, note: c.Note}
+	// direct: a direct transfer on an external queue, offered at once
+	// (external.go).
+	var direct *agentMRD
 	if c.TargetAgent != "" {
 		a, ok := s.agents[c.TargetAgent]
 		switch {
@@ -289,6 +305,10 @@ func (s *State) requestTransfer(c RequestTransfer) *Error {
 			return errf(CodeInvalidArgument, "an agent cannot transfer or conference to itself")
 		case cv.involves(a):
 			return errf(CodeAlreadyExists, "agent %q is already in conversation %q", a.def.ID, cv.id)
+		case q.def.Mode == External:
+			if direct, err = s.assignable(a, r); err != nil {
+				return err
+			}
 		case !s.eligible(a, q):
 			return errf(CodeNotEligible, "agent %q may not take work from queue %q", a.def.ID, q.def.ID)
 		}
@@ -297,8 +317,7 @@ func (s *State) requestTransfer(c RequestTransfer) *Error {
 		return errf(CodeLimitExceeded, "more than %d waiting requests", MaxWaitingRequests)
 	}
 	s.seq++
-	r := &request{id: c.RequestID, conv: cv, queue: q, priority: cv.priority, enqueuedAt: s.now, seq: s.seq,
-		kind: c.Mode, fromAgent: c.Agent, fromTask: from.id, target: c.TargetAgent, note: c.Note}
+	r.seq = s.seq
 	ttl := DefaultTransferTTL
 	switch {
 	case c.TTL > 0:
@@ -310,7 +329,11 @@ func (s *State) requestTransfer(c RequestTransfer) *Error {
 	s.emit(TransferRequested{Request: r.id, Conversation: cv.id, Queue: q.def.ID, Mode: r.kind, Agent: r.fromAgent,
 		FromTask: r.fromTask, TargetAgent: r.target, Note: r.note, At: s.now})
 	s.enqueue(r)
-	s.emit(RequestQueued{Request: r.id, Conversation: cv.id, Queue: q.def.ID, Priority: r.priority, At: s.now})
+	s.emit(RequestQueued{Request: r.id, Conversation: cv.id, Queue: q.def.ID, Priority: r.priority, IsTransfer: true,
+		TargetAgent: r.target, At: s.now})
+	if direct != nil {
+		s.offerTask(r, direct, s.newTaskID(), ronaTimeout(q))
+	}
 	return nil
 }
 

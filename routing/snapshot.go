@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -107,6 +108,10 @@ type taskSnap struct {
 	Role       string    `json:"role"`
 	// Offer marks the task holding the conversation's request.
 	Offer bool `json:"offer,omitempty"`
+	// Order is the task's place in its agent's task list (reservation
+	// order): task ids chosen by AssignWork are not numbered. Absent (0
+	// everywhere) in older snapshots, whose ids are all task-N.
+	Order int `json:"order,omitempty"`
 }
 
 // MarshalSnapshot encodes the whole state canonically: two states that
@@ -144,7 +149,7 @@ func (s *State) MarshalSnapshot() ([]byte, error) {
 		for _, t := range cv.tasks {
 			cs.Tasks = append(cs.Tasks, taskSnap{ID: t.id, Agent: t.agent.def.ID, Queue: t.queue.def.ID, State: t.state,
 				ReservedAt: t.reservedAt, AcceptedAt: t.acceptedAt, Deadline: t.deadline, Role: t.role,
-				Offer: cv.req != nil && cv.req.task == t})
+				Offer: cv.req != nil && cv.req.task == t, Order: slices.Index(t.agent.tasks, t)})
 		}
 		sn.Convs = append(sn.Convs, cs)
 	}
@@ -210,6 +215,7 @@ func UnmarshalSnapshot(data []byte) (*State, error) {
 		}
 	}
 	var tasks []*task
+	order := map[*task]int{}
 	for _, cs := range sn.Convs {
 		q, ok := s.queues[cs.Queue]
 		if !ok {
@@ -257,6 +263,7 @@ func UnmarshalSnapshot(data []byte) (*State, error) {
 			}
 			t := &task{id: ts.ID, conv: cv, agent: a, am: a.mrds[tq.def.MRD], queue: tq, state: ts.State,
 				reservedAt: ts.ReservedAt, acceptedAt: ts.AcceptedAt, deadline: ts.Deadline, role: ts.Role}
+			order[t] = ts.Order
 			if ts.Offer && cv.req != nil {
 				t.req = cv.req
 				cv.req.task = t
@@ -274,8 +281,14 @@ func UnmarshalSnapshot(data []byte) (*State, error) {
 			}
 		}
 	}
-	// Agents list their tasks in reservation order (task ids are numbered).
-	slices.SortFunc(tasks, func(a, b *task) int { return compareTaskIDs(a.id, b.id) })
+	// Agents list their tasks in reservation order: each task's Order in
+	// its agent's list (older snapshots: numbered task ids).
+	slices.SortFunc(tasks, func(a, b *task) int {
+		if c := cmp.Compare(order[a], order[b]); c != 0 {
+			return c
+		}
+		return compareTaskIDs(a.id, b.id)
+	})
 	for _, t := range tasks {
 		t.agent.tasks = append(t.agent.tasks, t)
 	}

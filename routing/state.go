@@ -279,6 +279,8 @@ func (s *State) Apply(now time.Time, cmd Command) ([]Event, error) {
 		s.tick()
 	case AgentDisconnected:
 		err = s.agentDisconnected(c)
+	case AssignWork:
+		err = s.assignWork(c)
 	case nil:
 		err = errf(CodeInvalidArgument, "no command")
 	default:
@@ -339,7 +341,14 @@ func capacityFor(a *Agent, m *mrdRT) int {
 	return m.def.MaxRequests
 }
 
+// newTaskID returns the next free engine task id, task-N, skipping an id
+// that a caller chose (AssignWork) and that is still open.
 func (s *State) newTaskID() string {
-	s.taskSeq++
-	return "task-" + strconv.FormatUint(s.taskSeq, 10)
+	for {
+		s.taskSeq++
+		id := "task-" + strconv.FormatUint(s.taskSeq, 10)
+		if _, taken := s.tasks[id]; !taken {
+			return id
+		}
+	}
 }

@@ -276,18 +276,29 @@ func (s *State) offerRequest(r *request) {
 	}
 }
 
-// offer reserves am's capacity for r: task RESERVED with a RONA deadline.
+// offer reserves am's capacity for r: task RESERVED with the queue's RONA
+// deadline.
 func (s *State) offer(r *request, am *agentMRD) {
+	s.offerTask(r, am, s.newTaskID(), ronaTimeout(r.queue))
+}
+
+// ronaTimeout is how long an offer from q waits for accept.
+func ronaTimeout(q *queueRT) time.Duration {
+	if q.def.RONATimeout > 0 {
+		return q.def.RONATimeout
+	}
+	return DefaultRONATimeout
+}
+
+// offerTask reserves am's capacity for r: task id RESERVED with a deadline
+// rona from now (internal routing, AssignWork, direct transfers).
+func (s *State) offerTask(r *request, am *agentMRD, id string, rona time.Duration) {
 	q := r.queue
 	q.waiting.Delete(r)
 	s.waiting--
 	t := &task{
-		id: s.newTaskID(), conv: r.conv, req: r, agent: am.agent, am: am, queue: q,
+		id: id, conv: r.conv, req: r, agent: am.agent, am: am, queue: q,
 		state: TaskReservedState, reservedAt: s.now, role: r.roleFor(),
-	}
-	rona := q.def.RONATimeout
-	if rona == 0 {
-		rona = DefaultRONATimeout
 	}
 	t.deadline = s.now.Add(rona)
 	s.addDeadline(t.deadline, deadlineRONA, t.id)

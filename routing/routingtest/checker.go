@@ -849,7 +849,9 @@ func checkState(s *routing.State, v *view) error {
 // still waits (priority, then FIFO), and no other available agent beats
 // the chosen one under the queue's strategy (where the read views allow
 // the strategy's keys to be rebuilt: longest-idle, most-available,
-// least-active, best-skill; ties by agent id).
+// least-active, best-skill; ties by agent id). Offers from external queues
+// (AssignWork, seed 000) are not the engine's choice and are skipped; the
+// per-event rules (READY agent, READY or ACTIVE MRD, room) still hold.
 func checkOffers(s *routing.State, v *view, offers []offerRecord) error {
 	if len(offers) == 0 {
 		return nil
@@ -866,6 +868,12 @@ func checkOffers(s *routing.State, v *view, offers []offerRecord) error {
 		}
 		if r.TargetAgent != "" && r.TargetAgent != e.Agent {
 			return fmt.Errorf("request %s for agent %s was offered to %s", r.ID, r.TargetAgent, e.Agent)
+		}
+		// An external queue's offers are the partner's choice (AssignWork)
+		// or the requester's (a direct transfer): no engine order or
+		// strategy to check.
+		if queues[e.Queue].Mode == routing.External {
+			continue
 		}
 		x := v.agents[e.Agent]
 		// Priority and FIFO: a better request that x could take still waits.

@@ -11,7 +11,9 @@ import (
 	"os"
 	"reflect"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,7 +74,7 @@ func TestSimulationCoversParticipants(t *testing.T) {
 		}
 	}
 	for _, k := range []string{"transferred", "joined CONFERENCE", "joined SILENT_MONITOR", "joined BARGE_IN",
-		"role changed", "transfer failed EXPIRED", "customer left", "requeued"} {
+		"role changed", "transfer failed EXPIRED", "customer left", "requeued", "assigned"} {
 		if total[k] == 0 {
 			t.Errorf("no %q in 6 seeded runs: %v", k, total)
 		}
@@ -142,6 +144,7 @@ type sim struct {
 	xferN       int
 	open        []string // conversations created, maybe closed since
 	lastErr     error
+	invalidLast routing.Command
 
 	// twin is a state restored from a snapshot of s; while twinLeft > 0
 	// every command is applied to both and their events compared.
@@ -287,6 +290,9 @@ func (sm *sim) record(ev routing.Event) {
 		sm.closed[e.Conversation] = e.Reason
 	case routing.TaskReserved:
 		sm.reserved++
+		if strings.HasPrefix(e.Task, "aw") {
+			sm.count("assigned")
+		}
 	case routing.TaskClosed:
 		sm.tasksDone++
 		if e.Reason == routing.ReasonTransferred {
@@ -360,6 +366,11 @@ func (sm *sim) setup() error {
 		sm.queues = append(sm.queues, sm.randomQueue(fmt.Sprintf("q%d", i), sm.mrds[sm.pick(2)]))
 		cmds = append(cmds, routing.UpsertQueue{Queue: sm.queues[i]})
 	}
+	// One external queue (seed 000) at least, served by random AssignWork.
+	x := sm.randomQueue("qx", sm.mrds[sm.pick(2)])
+	x.Mode = routing.External
+	sm.queues = append(sm.queues, x)
+	cmds = append(cmds, routing.UpsertQueue{Queue: x})
 	for _, c := range cmds {
 		if err := sm.must(c); err != nil {
 			return err
@@ -411,7 +422,7 @@ func (sm *sim) randomQueue(id, mrd string) routing.Queue {
 	if sm.pick(5) == 0 {
 		q.RONAAction = "NONE"
 	}
-	if sm.pick(20) == 0 {
+	if sm.pick(20) == 0 || (id == "qx" && sm.pick(10) > 0) {
 		q.Mode = routing.External
 	}
 	if sm.pick(3) == 0 {
@@ -607,11 +618,12 @@ func (sm *sim) randomStep() error {
 		sm.now = sm.now.Add(time.Duration(1+sm.pick(40)) * time.Second)
 		cmd = routing.Tick{}
 	case r < 93:
-		if _, err := sm.applyChecked(sm.invalidCommand(agent), true); err != nil {
+		sm.invalidLast = sm.invalidCommand(agent)
+		if _, err := sm.applyChecked(sm.invalidLast, true); err != nil {
 			return err
 		}
 		if sm.lastErr == nil {
-			return errors.New("an invalid command was accepted")
+			return fmt.Errorf("an invalid command was accepted: %s %s", sm.invalidLast.CommandName(), mustJSON(sm.invalidLast))
 		}
 		return nil
 	case r < 94:
@@ -631,11 +643,62 @@ func (sm *sim) randomStep() error {
 		}
 		cmd = routing.UpsertAgent{Agent: a}
 	}
+	// Partner assignments replace a no-op and one Tick in three (a
+	// CreateConversation is never replaced: sm.open lists it).
+	if _, tick := cmd.(routing.Tick); cmd == nil || (tick && sm.pick(3) == 0) {
+		if c := sm.assignWork(); c != nil {
+			cmd = c
+		}
+	}
 	if cmd == nil {
 		cmd = routing.Tick{}
 	}
 	_, err := sm.applyChecked(cmd, false)
 	return err
+}
+
+// assignWork returns a random AssignWork (seed 000): most of the time a
+// QUEUED request of an external queue to an available agent, else any
+// request or agent (often refused: NOT_EXTERNAL, NOT_ELIGIBLE...).
+func (sm *sim) assignWork() routing.Command {
+	reqs := sm.s.Requests()
+	if len(reqs) == 0 {
+		return nil
+	}
+	var ext []routing.Request
+	for _, r := range reqs {
+		if q, ok := sm.s.Queue(r.Queue); ok && q.Mode == routing.External && r.State == routing.RequestQueuedState {
+			ext = append(ext, r)
+		}
+	}
+	r := reqs[sm.pick(len(reqs))]
+	if len(ext) > 0 && sm.pick(5) > 0 {
+		r = ext[sm.pick(len(ext))]
+	}
+	agent := sm.agents[sm.pick(len(sm.agents))]
+	if sm.pick(4) > 0 {
+		q, _ := sm.s.Queue(r.Queue)
+		var avail []string
+		for _, id := range sm.agents {
+			st, _ := sm.s.Agent(id)
+			if available(st, q.MRD) && !slices.Contains(r.Excluded, id) {
+				avail = append(avail, id)
+			}
+		}
+		if len(avail) > 0 {
+			agent = avail[sm.pick(len(avail))]
+		}
+	}
+	sm.xferN++
+	c := routing.AssignWork{Request: r.ID, Agent: agent, Task: fmt.Sprintf("aw%d", sm.xferN)}
+	if sm.pick(10) == 0 {
+		c.Task = "task-" + strconv.Itoa(1+sm.pick(sm.xferN)) // maybe in use
+	}
+	if sm.pick(2) == 0 {
+		c.PushTimeout = time.Duration(1+sm.pick(30)) * time.Second
+	}
+	sm.count("assign work")
+	return c
 }
 
 // invalidCommand returns a command the engine must refuse without change.
