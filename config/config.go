@@ -17,6 +17,7 @@
 //	          ronaTimeoutSeconds, ttlSeconds, serviceLevelSeconds, wrapUpSeconds, ronaAction}]
 //	agents: [{id, name, role, teams, skills: {name: level}, capacity: {mrdId: n},
 //	          username, passwordHash | password}]
+//	partners: [{id, token, webhookUrl, webhookSecret}]   # external routing partners (seed 000)
 package config
 
 import (
@@ -84,6 +85,9 @@ type Config struct {
 	ReasonCodes []ReasonCodeSpec `yaml:"reasonCodes"`
 	Queues      []QueueSpec      `yaml:"queues"`
 	Agents      []AgentSpec      `yaml:"agents"`
+	// Partners are the external routers (seed 000, package extrouting)
+	// allowed on the Salesforce-style REST and CometD endpoints.
+	Partners []PartnerSpec `yaml:"partners"`
 
 	// Warnings are problems that do not stop the server (plain passwords,
 	// short admin tokens); `omniroute check-config` prints them.
@@ -354,6 +358,7 @@ func (c *Config) Validate() error {
 		}
 		c.validateCredentials(&p, w, a, usernames)
 	}
+	c.validatePartners(&p)
 	if p.dropped > 0 {
 		p.list = append(p.list, fmt.Sprintf("... and %d more problems", p.dropped))
 	}
@@ -476,4 +481,58 @@ func (c *Config) Commands() []routing.Command {
 		out = append(out, routing.UpsertQueue{Queue: q.Routing()})
 	}
 	return out
+}
+
+// Limits of the partners section.
+const (
+	// MaxPartners bounds partners.
+	MaxPartners = 64
+	// MinPartnerTokenBytes is the shortest partner bearer token accepted.
+	MinPartnerTokenBytes = 16
+	// MinWebhookSecretBytes is the shortest webhook HMAC key accepted.
+	MinWebhookSecretBytes = 16
+)
+
+// PartnerSpec is one external routing partner (seed 000 "external
+// routing"): it authenticates with "Authorization: Bearer <Token>" on the
+// Salesforce-style REST API and CometD handshake. WebhookURL, when set,
+// receives PendingServiceRouting events as signed POSTs (HMAC-SHA256 of the
+// body with WebhookSecret, header X-Omniroute-Signature: sha256=<hex>).
+type PartnerSpec struct {
+	ID            string `json:"id" yaml:"id"`
+	Token         string `json:"token" yaml:"token"`
+	WebhookURL    string `json:"webhookUrl,omitempty" yaml:"webhookUrl"`
+	WebhookSecret string `json:"webhookSecret,omitempty" yaml:"webhookSecret"`
+}
+
+func (c *Config) validatePartners(p *problems) {
+	if len(c.Partners) > MaxPartners {
+		p.addf("partners", "%d entries, more than the limit of %d", len(c.Partners), MaxPartners)
+	}
+	ids := map[string]bool{}
+	tokens := map[string]bool{}
+	for i, pt := range c.Partners {
+		w := c.where("partners", i, pt.ID)
+		if pt.ID == "" || len(pt.ID) > routing.MaxIDLength {
+			p.addf(w, "id must have 1..%d bytes", routing.MaxIDLength)
+		}
+		dup(p, w, ids, pt.ID)
+		switch {
+		case len(pt.Token) < MinPartnerTokenBytes:
+			p.addf(w, "token must have at least %d characters", MinPartnerTokenBytes)
+		case len(pt.Token) > MaxTokenBytes:
+			p.addf(w, "token over %d bytes", MaxTokenBytes)
+		case tokens[pt.Token]:
+			p.addf(w, "token already used by another partner")
+		}
+		tokens[pt.Token] = true
+		if pt.WebhookURL != "" {
+			if !strings.HasPrefix(pt.WebhookURL, "http://") && !strings.HasPrefix(pt.WebhookURL, "https://") {
+				p.addf(w, "webhookUrl %q is not an http:// or https:// URL", pt.WebhookURL)
+			}
+			if len(pt.WebhookSecret) < MinWebhookSecretBytes {
+				p.addf(w, "webhookSecret must have at least %d characters when webhookUrl is set", MinWebhookSecretBytes)
+			}
+		}
+	}
 }

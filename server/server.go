@@ -21,6 +21,7 @@ import (
 	"github.com/omniroute/omniroute/agentdesk"
 	"github.com/omniroute/omniroute/auth"
 	"github.com/omniroute/omniroute/config"
+	"github.com/omniroute/omniroute/extrouting"
 	"github.com/omniroute/omniroute/journal"
 	"github.com/omniroute/omniroute/journal/natsjournal"
 	"github.com/omniroute/omniroute/node"
@@ -51,10 +52,13 @@ type Server struct {
 	// JetStream stream on the journal's connection (DESIGN.md: not in the
 	// routing journal).
 	transcripts *transcript.Log
-	http        *http.Server
-	listener    net.Listener
-	auth        *auth.Authenticator
-	served      chan error
+	// ext: external routing partners (seed 000): PSR/AgentWork REST and
+	// CometD, its event stream on the journal's NATS connection.
+	ext      *extrouting.Adapter
+	http     *http.Server
+	listener net.Listener
+	auth     *auth.Authenticator
+	served   chan error
 }
 
 // Start opens everything and begins serving. On error everything opened
@@ -105,6 +109,16 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// The adapter follows the node before the configuration and the
+	// listener run, so it sees every external request's events.
+	partners := make([]extrouting.Partner, 0, len(c.Partners))
+	for _, p := range c.Partners {
+		partners = append(partners, extrouting.Partner{ID: p.ID, Token: p.Token})
+	}
+	s.ext, err = extrouting.New(ctx, s.node, s.nc, extrouting.Options{Partners: partners, Logger: o.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("server: external routing: %w", err)
+	}
 	if err := applyConfig(ctx, s.node, c); err != nil {
 		return nil, err
 	}
@@ -129,6 +143,8 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	api := restapi.New(s.node, s.auth, restapi.Options{Logger: o.Logger, Registry: reg, Customers: s.desk})
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", s.desk.Handler())
+	mux.Handle("/cometd/", s.ext.Handler())
+	mux.Handle("/services/data/", s.ext.Handler())
 	mux.Handle("/", api)
 	s.listener, err = net.Listen("tcp", o.Listen)
 	if err != nil {
@@ -210,6 +226,10 @@ func (s *Server) Wait(ctx context.Context) error {
 func (s *Server) Close() error {
 	if s.desk != nil {
 		s.desk.Close()
+	}
+	// Ends held CometD connects, so the HTTP shutdown does not wait for them.
+	if s.ext != nil {
+		s.ext.Close()
 	}
 	if s.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -1,0 +1,304 @@
+package extrouting
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/omniroute/omniroute/node"
+	"github.com/omniroute/omniroute/routing"
+)
+
+// SFError is one entry of Salesforce's REST error list.
+type SFError struct {
+	Message   string   `json:"message"`
+	ErrorCode string   `json:"errorCode"`
+	Fields    []string `json:"fields"`
+}
+
+// AgentWorkCreate is the body of POST .../sobjects/AgentWork.
+type AgentWorkCreate struct {
+	ServiceChannelID        string
+	WorkItemID              string
+	UserID                  string
+	PendingServiceRoutingID string
+}
+
+var agentWorkFields = []string{"ServiceChannelId", "WorkItemId", "UserId", "PendingServiceRoutingId"}
+
+// DecodeAgentWorkCreate decodes and checks an AgentWork create body: a
+// JSON object with the four string fields of agentWorkFields (an
+// "attributes" key, as Salesforce clients send, is ignored). It returns the
+// Salesforce errors of a refusal: JSON_PARSER_ERROR (not one JSON object),
+// INVALID_FIELD (unknown field, or not a string), REQUIRED_FIELD_MISSING
+// (empty or absent; fields lists them), STRING_TOO_LONG (over
+// routing.MaxIDLength bytes or not UTF-8).
+func DecodeAgentWorkCreate(body []byte) (AgentWorkCreate, []SFError) {
+	var m map[string]json.RawMessage
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	if err := dec.Decode(&m); err != nil || m == nil {
+		return AgentWorkCreate{}, []SFError{{Message: "The request body is not a JSON object", ErrorCode: "JSON_PARSER_ERROR", Fields: []string{}}}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return AgentWorkCreate{}, []SFError{{Message: "Trailing data after the JSON object", ErrorCode: "JSON_PARSER_ERROR", Fields: []string{}}}
+	}
+	vals := map[string]string{}
+	var errs []SFError
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if k == "attributes" {
+			continue
+		}
+		if !slices.Contains(agentWorkFields, k) {
+			errs = append(errs, SFError{Message: fmt.Sprintf("No such column '%s' on sobject of type AgentWork", trunc(k)), ErrorCode: "INVALID_FIELD", Fields: []string{}})
+			continue
+		}
+		var s string
+		if json.Unmarshal(m[k], &s) != nil {
+			errs = append(errs, SFError{Message: k + " must be a string", ErrorCode: "INVALID_FIELD", Fields: []string{k}})
+			continue
+		}
+		if len(s) > routing.MaxIDLength || !utf8.ValidString(s) {
+			errs = append(errs, SFError{Message: fmt.Sprintf("%s: data value too large or not UTF-8 (max %d bytes)", k, routing.MaxIDLength), ErrorCode: "STRING_TOO_LONG", Fields: []string{k}})
+			continue
+		}
+		vals[k] = s
+	}
+	var missing []string
+	for _, f := range agentWorkFields {
+		if _, bad := m[f]; vals[f] == "" && !(bad && hasErrFor(errs, f)) {
+			missing = append(missing, f)
+		}
+	}
+	if len(missing) > 0 {
+		errs = append(errs, SFError{Message: "Required fields are missing: [" + strings.Join(missing, ", ") + "]", ErrorCode: "REQUIRED_FIELD_MISSING", Fields: missing})
+	}
+	if len(errs) > 0 {
+		return AgentWorkCreate{}, errs
+	}
+	return AgentWorkCreate{ServiceChannelID: vals["ServiceChannelId"], WorkItemID: vals["WorkItemId"],
+		UserID: vals["UserId"], PendingServiceRoutingID: vals["PendingServiceRoutingId"]}, nil
+}
+
+func hasErrFor(errs []SFError, f string) bool {
+	for _, e := range errs {
+		if slices.Contains(e.Fields, f) {
+			return true
+		}
+	}
+	return false
+}
+
+func trunc(s string) string {
+	if len(s) > 64 {
+		s = s[:64]
+	}
+	return strings.ToValidUTF8(s, "?")
+}
+
+// sfCode maps a routing refusal of AssignWork onto a Salesforce StatusCode
+// and the AgentWork field it concerns. The message keeps the routing code
+// ("NOT_ELIGIBLE: agent ... is NOT_READY"), so partners can tell the
+// causes apart:
+//
+//	REQUEST_NOT_FOUND, NOT_EXTERNAL -> INVALID_CROSS_REFERENCE_KEY [PendingServiceRoutingId]
+//	AGENT_NOT_FOUND, NOT_ELIGIBLE   -> INVALID_CROSS_REFERENCE_KEY [UserId]
+//	INVALID_TRANSITION              -> INVALID_OPERATION (the PSR is already pushed)
+//	ALREADY_EXISTS                  -> DUPLICATE_VALUE
+//	LIMIT_EXCEEDED                  -> LIMIT_EXCEEDED
+//	INVALID_ARGUMENT                -> INVALID_FIELD
+//	any other                       -> the routing code itself
+func sfCode(code string) (string, []string) {
+	switch code {
+	case routing.CodeRequestNotFound, routing.CodeNotExternal:
+		return "INVALID_CROSS_REFERENCE_KEY", []string{"PendingServiceRoutingId"}
+	case routing.CodeAgentNotFound, routing.CodeNotEligible:
+		return "INVALID_CROSS_REFERENCE_KEY", []string{"UserId"}
+	case routing.CodeInvalidTransition:
+		return "INVALID_OPERATION", []string{}
+	case routing.CodeAlreadyExists:
+		return "DUPLICATE_VALUE", []string{}
+	case routing.CodeLimitExceeded:
+		return "LIMIT_EXCEEDED", []string{}
+	case routing.CodeInvalidArgument:
+		return "INVALID_FIELD", []string{}
+	}
+	return code, []string{}
+}
+
+var restPath = regexp.MustCompile(`^/services/data/v(\d{2,3}\.\d)/sobjects/(AgentWork|PendingServiceRouting)(?:/([^/]+))?/?$`)
+
+var cometdPath = regexp.MustCompile(`^/cometd/\d{2,3}\.\d(?:/.*)?$`)
+
+// Handler serves /cometd/{apiVersion}[/...] and /services/data/v{version}/sobjects/...
+// Mount it at "/cometd/" and "/services/data/".
+func (a *Adapter) Handler() http.Handler {
+	bx := a.bx.Handler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/cometd/") {
+			if !cometdPath.MatchString(r.URL.Path) {
+				http.NotFound(w, r)
+				return
+			}
+			bx.ServeHTTP(w, r)
+			return
+		}
+		a.serveREST(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeErr(w http.ResponseWriter, status int, code, msg string, fields ...string) {
+	if fields == nil {
+		fields = []string{}
+	}
+	writeJSON(w, status, []SFError{{Message: msg, ErrorCode: code, Fields: fields}})
+}
+
+func (a *Adapter) serveREST(w http.ResponseWriter, r *http.Request) {
+	partner := a.partner(r)
+	if partner == "" {
+		writeErr(w, http.StatusUnauthorized, "INVALID_SESSION_ID", "Session expired or invalid")
+		return
+	}
+	m := restPath.FindStringSubmatch(r.URL.Path)
+	if m == nil {
+		writeErr(w, http.StatusNotFound, "NOT_FOUND", "The requested resource does not exist")
+		return
+	}
+	version, typ, id := m[1], m[2], m[3]
+	switch {
+	case r.Method == http.MethodGet && id != "":
+		a.getRecord(w, version, typ, id)
+	case r.Method == http.MethodPost && id == "" && typ == "AgentWork":
+		a.createAgentWork(w, r, partner)
+	case id == "" && typ == "AgentWork":
+		w.Header().Set("Allow", "POST")
+		writeErr(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", fmt.Sprintf("HTTP Method '%s' not allowed. Allowed are POST", r.Method))
+	case id != "":
+		w.Header().Set("Allow", "GET")
+		writeErr(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", fmt.Sprintf("HTTP Method '%s' not allowed. Allowed are GET", r.Method))
+	default:
+		writeErr(w, http.StatusNotFound, "NOT_FOUND", "The requested resource does not exist")
+	}
+}
+
+type sfAttributes struct {
+	Type string `json:"type"`
+	URL  string `json:"url"`
+}
+
+func (a *Adapter) getRecord(w http.ResponseWriter, version, typ, id string) {
+	attrs := sfAttributes{Type: typ, URL: "/services/data/v" + version + "/sobjects/" + typ + "/" + id}
+	a.mu.Lock()
+	var body any
+	switch typ {
+	case "AgentWork":
+		if aw := a.works[id]; aw != nil {
+			body = struct {
+				Attributes sfAttributes `json:"attributes"`
+				AgentWork
+			}{attrs, *aw}
+		}
+	case "PendingServiceRouting":
+		if p := a.psrs[id]; p != nil {
+			body = struct {
+				Attributes sfAttributes `json:"attributes"`
+				PendingServiceRouting
+			}{attrs, *p}
+		}
+	}
+	a.mu.Unlock()
+	if body == nil {
+		writeErr(w, http.StatusNotFound, "NOT_FOUND", "The requested resource does not exist")
+		return
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+// createAgentWork checks the body against the PSR, then submits
+// routing.AssignWork with a new AgentWork id as the task id.
+func (a *Adapter) createAgentWork(w http.ResponseWriter, r *http.Request, partner string) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, "JSON_PARSER_ERROR", "cannot read the request body")
+		return
+	}
+	if len(body) > MaxBodyBytes {
+		writeErr(w, http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE", fmt.Sprintf("request body over %d bytes", MaxBodyBytes))
+		return
+	}
+	in, errs := DecodeAgentWorkCreate(body)
+	if errs != nil {
+		writeJSON(w, http.StatusBadRequest, errs)
+		return
+	}
+	a.mu.Lock()
+	psr := a.psrs[in.PendingServiceRoutingID]
+	var request, conv, channel string
+	hidden := false
+	if psr != nil {
+		request, conv, channel, hidden = psr.request, psr.WorkItemID, psr.ServiceChannelID, a.hidden[psr.ID]
+	}
+	a.mu.Unlock()
+	switch {
+	case psr == nil || hidden:
+		writeErr(w, http.StatusBadRequest, "INVALID_CROSS_REFERENCE_KEY",
+			"PendingServiceRoutingId: no pending service routing "+trunc(in.PendingServiceRoutingID), "PendingServiceRoutingId")
+		return
+	case in.WorkItemID != conv:
+		writeErr(w, http.StatusBadRequest, "FIELD_INTEGRITY_EXCEPTION",
+			"WorkItemId does not match the PendingServiceRouting's WorkItemId", "WorkItemId")
+		return
+	case in.ServiceChannelID != channel:
+		writeErr(w, http.StatusBadRequest, "FIELD_INTEGRITY_EXCEPTION",
+			"ServiceChannelId does not match the PendingServiceRouting's ServiceChannelId", "ServiceChannelId")
+		return
+	}
+	id := NewAgentWorkID()
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	_, err = a.n.Submit(ctx, routing.AssignWork{Request: request, Agent: in.UserID, Task: id})
+	var rerr *routing.Error
+	switch {
+	case errors.As(err, &rerr):
+		code, fields := sfCode(rerr.Code)
+		writeErr(w, http.StatusBadRequest, code, rerr.Error(), fields...)
+		return
+	case errors.Is(err, node.ErrClosed), errors.Is(err, node.ErrJournal):
+		writeErr(w, http.StatusServiceUnavailable, "SERVER_UNAVAILABLE", "routing is unavailable")
+		return
+	case err != nil:
+		writeErr(w, http.StatusServiceUnavailable, "SERVER_UNAVAILABLE", "routing did not answer in time")
+		return
+	}
+	a.mu.Lock()
+	if a.works[id] == nil {
+		a.works[id] = &AgentWork{ID: id, UserID: in.UserID, WorkItemID: conv, PendingServiceRoutingID: in.PendingServiceRoutingID,
+			ServiceChannelID: channel, Status: StatusAssigned, RequestDateTime: SFTime(time.Now())}
+	}
+	a.mu.Unlock()
+	a.log.Debug("extrouting: AgentWork created", "partner", partner, "id", id, "request", request, "agent", in.UserID)
+	writeJSON(w, http.StatusCreated, struct {
+		ID      string    `json:"id"`
+		Success bool      `json:"success"`
+		Errors  []SFError `json:"errors"`
+	}{id, true, []SFError{}})
+}
