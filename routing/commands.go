@@ -66,6 +66,16 @@ type CreateConversation struct {
 	Attributes map[string]string `json:"attributes,omitempty"`
 	// TTL overrides the queue's request TTL when > 0.
 	TTL time.Duration `json:"ttl,omitempty"`
+	// Hold makes the request a callback (seed 003 "Chat Delayed", hold.go):
+	// when an agent is available for it, the agent's capacity is held for
+	// Hold (nanoseconds in JSON, 0..MaxDuration) and AgentHeld is emitted
+	// instead of an offer; ConfirmHold then offers it to that agent.
+	// 0: a normal request.
+	Hold time.Duration `json:"hold,omitempty"`
+	// HoldAttempts is how many holds may expire unconfirmed before the
+	// callback ends (UNCONFIRMED); 0 means 1, at most MaxHoldAttempts.
+	// Needs Hold > 0 (INVALID_ARGUMENT otherwise).
+	HoldAttempts int `json:"holdAttempts,omitempty"`
 }
 
 // AcceptTask: the agent accepts a RESERVED task (seed 004 topicSubscription);
@@ -104,7 +114,8 @@ type AbandonConversation struct {
 	Conversation string `json:"conversation"`
 }
 
-// Tick applies every deadline (RONA, wrap-up end, TTL) at or before now.
+// Tick applies every deadline (RONA, wrap-up end, TTL, hold end) at or
+// before now.
 type Tick struct{}
 
 // CommandName implementations.
@@ -145,6 +156,8 @@ var commandTypes = map[string]func() Command{
 	"AgentDisconnected":     func() Command { return &AgentDisconnected{} },
 	// external.go
 	"AssignWork": func() Command { return &AssignWork{} },
+	// hold.go
+	"ConfirmHold": func() Command { return &ConfirmHold{} },
 }
 
 // EncodeCommand returns the JSON of cmd (without its name).
@@ -205,6 +218,8 @@ func deref(c Command) Command {
 	case *AgentDisconnected:
 		return *v
 	case *AssignWork:
+		return *v
+	case *ConfirmHold:
 		return *v
 	}
 	return c

@@ -26,6 +26,9 @@ const ReasonAgentDisconnected CloseReason = "AGENT_DISCONNECTED"
 //     AGENT_DISCONNECTED) and puts its request back in its queue at its
 //     original position (RequestUpdated reason AGENT_DISCONNECTED), without
 //     excluding the agent: a lost connection is not a refusal;
+//   - releases every hold (HoldReleased AGENT_DISCONNECTED) and puts its
+//     request back in its queue at its position (RequestUpdated
+//     AGENT_DISCONNECTED), agent not excluded, no attempt counted (hold.go);
 //   - keeps ACTIVE and WRAP_UP work: the customer is still talking to this
 //     agent, who may come back; a supervisor or the agent's LOGOUT decides;
 //   - takes a supervisor out of every conversation it supervises
@@ -57,6 +60,7 @@ func (s *State) agentDisconnected(c AgentDisconnected) *Error {
 		s.revoke(t, ReasonAgentDisconnected)
 		s.requeue(r, ReasonAgentDisconnected, a.def.ID, false)
 	}
-	s.leaveSupervised(a) // participants.go
+	s.holdLeft(a, ReasonAgentDisconnected) // hold.go
+	s.leaveSupervised(a)                   // participants.go
 	return nil
 }

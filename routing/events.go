@@ -63,7 +63,9 @@ type RequestQueued struct {
 }
 
 // RequestUpdated: a request went back to QUEUED at its original position
-// after a decline, RONA, logout or dropped agent (Reason says which).
+// after a decline, RONA, logout or dropped agent, or after a callback's
+// hold ended (HOLD_EXPIRED, AGENT_LOGOUT, AGENT_DISCONNECTED; hold.go).
+// Reason says which.
 type RequestUpdated struct {
 	Request      string      `json:"request"`
 	Conversation string      `json:"conversation"`
@@ -76,7 +78,8 @@ type RequestUpdated struct {
 }
 
 // RequestRemoved: a request ended: ACCEPTED, EXPIRED (TTL, NO_AGENT_AVAILABLE),
-// CANCELLED or ABANDONED.
+// CANCELLED, ABANDONED or UNCONFIRMED (a callback's last hold expired,
+// hold.go).
 type RequestRemoved struct {
 	Request      string      `json:"request"`
 	Conversation string      `json:"conversation"`

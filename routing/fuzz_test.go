@@ -14,7 +14,8 @@ var fuzzEpoch = time.Date(2025, 1, 6, 9, 0, 0, 0, time.UTC)
 
 // fuzzState builds a small state with work in every shape: a1 READY with
 // a reserved voice task (task-1), a2 NOT_READY, a3 READY with an active chat
-// (task-2), a chat waiting (c3), queues with TTL and wrap-up.
+// (task-2), a chat waiting (c3), a callback c4 holding a1 on chat (r4,
+// HELD), queues with TTL and wrap-up.
 func fuzzState(tb testing.TB) *routing.State {
 	s := routing.New()
 	cmds := []routing.Command{
@@ -35,6 +36,8 @@ func fuzzState(tb testing.TB) *routing.State {
 		routing.CreateConversation{ID: "c2", RequestID: "r2", Queue: "q2"},
 		routing.AcceptTask{Task: "task-2", Agent: "a3"},
 		routing.CreateConversation{ID: "c3", RequestID: "r3", Queue: "q2", Priority: 2},
+		routing.UpsertQueue{Queue: routing.Queue{ID: "cb", MRD: "chat"}},
+		routing.CreateConversation{ID: "c4", RequestID: "r4", Queue: "cb", Hold: 30 * time.Second, HoldAttempts: 2},
 	}
 	for _, c := range cmds {
 		if _, err := s.Apply(fuzzEpoch, c); err != nil {
@@ -82,6 +85,15 @@ func FuzzDecodeCommand(f *testing.F) {
 		{"CustomerLeft", `{"conversation":"c1"}`},
 		{"AssignWork", `{"request":"r9","agent":"a1","task":"0Bz1","pushTimeout":20000000000}`},
 		{"AssignWork", `{"request":"r1","agent":"a2","task":"task-1"}`},
+		{"ConfirmHold", `{"request":"r4"}`},
+		{"ConfirmHold", `{"request":"r3"}`},
+		{"ConfirmHold", `{"request":"nope"}`},
+		{"ConfirmHold", `{"request":"r4","agent":"a1"}`},
+		{"CreateConversation", `{"id":"c8","requestId":"r8","queue":"cb","hold":1000000000,"holdAttempts":100}`},
+		{"CreateConversation", `{"id":"c8","requestId":"r8","queue":"cb","hold":-1,"holdAttempts":101}`},
+		{"AbandonConversation", `{"conversation":"c4"}`},
+		{"SetAgentState", `{"agent":"a1","state":"LOGOUT"}`},
+		{"AgentDisconnected", `{"agent":"a1"}`},
 		{"Nope", `{}`},
 		{"SetAgentState", `{"agent":"a1","state":"READY"} {}`},
 		{"SetAgentState", `{"agent":"a1","bogus":1}`},

@@ -95,6 +95,14 @@ type requestSnap struct {
 	FromTask  string       `json:"fromTask,omitempty"`
 	Target    string       `json:"target,omitempty"`
 	Note      string       `json:"note,omitempty"`
+	// A callback (hold.go); omitted when unset, so earlier snapshots read
+	// the same. HeldAgent and HoldDeadline while HELD.
+	Hold         time.Duration `json:"hold,omitempty"`
+	HoldAttempts int           `json:"holdAttempts,omitempty"`
+	HoldExpired  int           `json:"holdExpired,omitempty"`
+	Confirmed    bool          `json:"confirmed,omitempty"`
+	HeldAgent    string        `json:"heldAgent,omitempty"`
+	HoldDeadline time.Time     `json:"holdDeadline,omitzero"`
 }
 
 type taskSnap struct {
@@ -141,7 +149,12 @@ func (s *State) MarshalSnapshot() ([]byte, error) {
 		if r := cv.req; r != nil {
 			cs.Request = &requestSnap{ID: r.id, Queue: r.queue.def.ID, Priority: r.priority, EnqueuedAt: r.enqueuedAt,
 				Seq: r.seq, TTL: r.ttl, Excluded: r.excluded, State: r.state,
-				Kind: r.kind, FromAgent: r.fromAgent, FromTask: r.fromTask, Target: r.target, Note: r.note}
+				Kind: r.kind, FromAgent: r.fromAgent, FromTask: r.fromTask, Target: r.target, Note: r.note,
+				Hold: r.hold, HoldAttempts: r.holdAttempts, HoldExpired: r.holdExpired, Confirmed: r.confirmed,
+				HoldDeadline: r.holdDeadline}
+			if r.held != nil {
+				cs.Request.HeldAgent = r.held.agent.def.ID
+			}
 		}
 		for _, m := range cv.monitors {
 			cs.Monitors = append(cs.Monitors, monitorSnap{Agent: m.agent.def.ID, Role: m.role})
@@ -244,7 +257,18 @@ func UnmarshalSnapshot(data []byte) (*State, error) {
 			}
 			r := &request{id: rs.ID, conv: cv, queue: rq, priority: rs.Priority, enqueuedAt: rs.EnqueuedAt,
 				seq: rs.Seq, ttl: rs.TTL, excluded: rs.Excluded, state: rs.State,
-				kind: rs.Kind, fromAgent: rs.FromAgent, fromTask: rs.FromTask, target: rs.Target, note: rs.Note}
+				kind: rs.Kind, fromAgent: rs.FromAgent, fromTask: rs.FromTask, target: rs.Target, note: rs.Note,
+				hold: rs.Hold, holdAttempts: rs.HoldAttempts, holdExpired: rs.HoldExpired, confirmed: rs.Confirmed}
+			if r.state == RequestHeldState {
+				a, ok := s.agents[rs.HeldAgent]
+				if !ok || a.mrds[rq.def.MRD] == nil || rs.HoldDeadline.IsZero() {
+					return nil, fmt.Errorf("routing: snapshot: held request %q names unknown agent %q or no deadline", rs.ID, rs.HeldAgent)
+				}
+				r.held, r.holdDeadline = a.mrds[rq.def.MRD], rs.HoldDeadline
+				a.holds = insertHold(a.holds, r)
+				r.held.load++
+				s.addDeadline(r.holdDeadline, deadlineHold, r.id)
+			}
 			cv.req = r
 			s.requests[r.id] = r
 			if r.state == RequestQueuedState {

@@ -82,7 +82,8 @@ type agentRT struct {
 	// mrdList holds mrds in the order of State.mrdIDs, so hot loops need
 	// no map lookups; rebuilt when an MRD is added.
 	mrdList []*agentMRD
-	tasks   []*task // open tasks in creation order
+	tasks   []*task    // open tasks in creation order
+	holds   []*request // HELD requests holding this agent (hold.go), by id
 	dirty   bool
 }
 
@@ -120,6 +121,15 @@ type request struct {
 	fromTask  string
 	target    string
 	note      string
+	// A callback (hold.go): hold is the confirmation window (0: a normal
+	// request), holdAttempts the holds that may expire (0 means 1),
+	// holdExpired those that did; held and holdDeadline while HELD.
+	hold         time.Duration
+	holdAttempts int
+	holdExpired  int
+	confirmed    bool
+	held         *agentMRD
+	holdDeadline time.Time
 }
 
 type conv struct {
@@ -165,6 +175,7 @@ const (
 	deadlineRONA deadlineKind = iota
 	deadlineWrapUp
 	deadlineTTL
+	deadlineHold
 )
 
 type deadline struct {
@@ -281,6 +292,8 @@ func (s *State) Apply(now time.Time, cmd Command) ([]Event, error) {
 		err = s.agentDisconnected(c)
 	case AssignWork:
 		err = s.assignWork(c)
+	case ConfirmHold:
+		err = s.confirmHold(c)
 	case nil:
 		err = errf(CodeInvalidArgument, "no command")
 	default:
@@ -324,7 +337,7 @@ func (s *State) removeDeadline(at time.Time, kind deadlineKind, id string) {
 }
 
 // NextDeadline returns the earliest pending deadline (RONA, wrap-up end,
-// request TTL); the node sends a Tick at that time. ok is false when none.
+// request TTL, hold end); the node sends a Tick at that time. ok is false when none.
 func (s *State) NextDeadline() (at time.Time, ok bool) {
 	d, ok := s.deadlines.Min()
 	if !ok {

@@ -68,9 +68,11 @@ const (
 	ReasonRequeuedAfterDrop CloseReason = "REROUTE"
 )
 
-// RequestState is the state of a request while it exists. A request that
-// ends is removed (RequestRemoved carries the reason: ACCEPTED, EXPIRED,
-// CANCELLED or ABANDONED).
+// RequestState is the state of a request while it exists: QUEUED
+// (waiting), OFFERED (a RESERVED task holds it) or HELD (a callback holding
+// an agent's capacity, RequestHeldState in hold.go). A request that ends is
+// removed (RequestRemoved carries the reason: ACCEPTED, EXPIRED, CANCELLED,
+// ABANDONED or UNCONFIRMED).
 type RequestState string
 
 // Request states.
@@ -291,6 +293,13 @@ type Request struct {
 	TargetAgent string `json:"targetAgent,omitempty"`
 	// Note is the requester's note for the next agent.
 	Note string `json:"note,omitempty"`
+	// HeldAgent and HoldDeadline are set while State is HELD: the agent
+	// whose capacity the callback holds, until HoldDeadline (hold.go).
+	HeldAgent    string    `json:"heldAgent,omitempty"`
+	HoldDeadline time.Time `json:"holdDeadline,omitzero"`
+	// Confirmed: ConfirmHold was applied to this callback; it is offered,
+	// never held again.
+	Confirmed bool `json:"confirmed,omitempty"`
 }
 
 // Task is the read view of one agent's work on one conversation.

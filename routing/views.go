@@ -128,6 +128,10 @@ func (r *request) view() *Request {
 		v.OfferedTask = r.task.id
 	}
 	v.Mode, v.RequestedBy, v.FromTask, v.TargetAgent, v.Note = r.kind, r.fromAgent, r.fromTask, r.target, r.note
+	if r.held != nil {
+		v.HeldAgent, v.HoldDeadline = r.held.agent.def.ID, r.holdDeadline
+	}
+	v.Confirmed = r.confirmed
 	return v
 }
 
@@ -158,7 +162,7 @@ func (s *State) Conversation(id string) (Conversation, bool) {
 	return v, true
 }
 
-// Request returns a live request (queued or offered).
+// Request returns a live request (queued, offered or held).
 func (s *State) Request(id string) (Request, bool) {
 	r, ok := s.requests[id]
 	if !ok {
@@ -169,7 +173,7 @@ func (s *State) Request(id string) (Request, bool) {
 
 // Position returns a queued request's 1-based position in its queue
 // (counting every request ahead of it: higher priority first, then earlier)
-// and the number waiting. An offered request has position 0.
+// and the number waiting. An offered or held request has position 0.
 func (s *State) Position(id string) (position, waiting int, ok bool) {
 	r, ok := s.requests[id]
 	if !ok {
@@ -232,7 +236,7 @@ func (s *State) Counts() (agentsByState map[AgentState]int, waiting, openConvers
 	return agentsByState, s.waiting, s.openConvs, len(s.tasks)
 }
 
-// Requests returns every live request (QUEUED or OFFERED), sorted by id.
+// Requests returns every live request (QUEUED, OFFERED or HELD), sorted by id.
 func (s *State) Requests() []Request {
 	out := make([]Request, 0, len(s.requests))
 	for _, id := range slices.Sorted(maps.Keys(s.requests)) {

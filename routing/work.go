@@ -33,6 +33,9 @@ func (s *State) createConversation(c CreateConversation) *Error {
 	if err := checkDuration("ttl", c.TTL); err != nil {
 		return err
 	}
+	if err := checkHold(c); err != nil {
+		return err
+	}
 	if len(c.Customer) > MaxCustomerBytes {
 		return errf(CodeLimitExceeded, "customer is over %d bytes", MaxCustomerBytes)
 	}
@@ -71,7 +74,8 @@ func (s *State) createConversation(c CreateConversation) *Error {
 	if c.TTL > 0 {
 		ttl = c.TTL
 	}
-	r := &request{id: c.RequestID, conv: cv, queue: q, priority: c.Priority, enqueuedAt: s.now, seq: s.seq}
+	r := &request{id: c.RequestID, conv: cv, queue: q, priority: c.Priority, enqueuedAt: s.now, seq: s.seq,
+		hold: c.Hold, holdAttempts: c.HoldAttempts}
 	if ttl > 0 {
 		r.ttl = s.now.Add(ttl)
 	}
@@ -277,8 +281,12 @@ func (s *State) offerRequest(r *request) {
 }
 
 // offer reserves am's capacity for r: task RESERVED with the queue's RONA
-// deadline.
+// deadline, or, for an unconfirmed callback, a hold (hold.go).
 func (s *State) offer(r *request, am *agentMRD) {
+	if r.holds() {
+		s.holdAgent(r, am)
+		return
+	}
 	s.offerTask(r, am, s.newTaskID(), ronaTimeout(r.queue))
 }
 
@@ -293,9 +301,15 @@ func ronaTimeout(q *queueRT) time.Duration {
 // offerTask reserves am's capacity for r: task id RESERVED with a deadline
 // rona from now (internal routing, AssignWork, direct transfers).
 func (s *State) offerTask(r *request, am *agentMRD, id string, rona time.Duration) {
-	q := r.queue
-	q.waiting.Delete(r)
+	r.queue.waiting.Delete(r)
 	s.waiting--
+	s.reserve(r, am, id, rona)
+}
+
+// reserve makes task id RESERVED for r (out of the waiting tree: offered
+// now, or HELD and confirmed) on am, with a deadline rona from now.
+func (s *State) reserve(r *request, am *agentMRD, id string, rona time.Duration) {
+	q := r.queue
 	t := &task{
 		id: id, conv: r.conv, req: r, agent: am.agent, am: am, queue: q,
 		state: TaskReservedState, reservedAt: s.now, role: r.roleFor(),
@@ -509,8 +523,11 @@ func (s *State) closeConversationCmd(c CloseConversation) *Error {
 	}
 	reason := ReasonDone
 	if r := cv.req; r != nil {
-		if r.state == RequestOfferedState {
+		switch r.state {
+		case RequestOfferedState:
 			s.revoke(r.task, ReasonCancelled)
+		case RequestHeldState:
+			s.releaseHold(r, ReasonCancelled)
 		}
 		if cv.answeredAt.IsZero() {
 			// Never answered: the contact was cancelled, and counts so.
@@ -581,8 +598,11 @@ func (s *State) abandonConversation(c AbandonConversation) *Error {
 		return errf(CodeConversationNotWaiting, "conversation %q is not waiting for an agent", cv.id)
 	}
 	r := cv.req
-	if r.state == RequestOfferedState {
+	switch r.state {
+	case RequestOfferedState:
 		s.revoke(r.task, ReasonCancelled)
+	case RequestHeldState:
+		s.releaseHold(r, ReasonCancelled)
 	}
 	if cv.answeredAt.IsZero() {
 		st := &r.queue.stats
@@ -599,7 +619,9 @@ func (s *State) abandonConversation(c AbandonConversation) *Error {
 
 // logoutWork re-routes the work of an agent who just went LOGOUT: reserved
 // requests go back to their queues, conversations the agent was alone in
-// are queued again at their original position, wrap-ups end.
+// are queued again at their original position, wrap-ups end, holds are
+// released (HoldReleased AGENT_LOGOUT) and their requests wait again at
+// their position.
 func (s *State) logoutWork(a *agentRT) {
 	for _, t := range slices.Clone(a.tasks) {
 		switch t.state {
@@ -624,6 +646,7 @@ func (s *State) logoutWork(a *agentRT) {
 			s.closeTask(t, ReasonDone)
 		}
 	}
+	s.holdLeft(a, ReasonAgentLogout) // hold.go
 }
 
 // reopen queues a new request for a conversation whose last agent dropped
@@ -648,7 +671,8 @@ func (s *State) reopen(cv *conv, lastAgent string) {
 	s.emit(RequestUpdated{Request: r.id, Conversation: cv.id, Queue: cv.queue.def.ID, Reason: ReasonRequeuedAfterDrop, LastAgent: lastAgent, At: s.now})
 }
 
-// tick fires every deadline at or before now, earliest first.
+// tick fires every deadline at or before now, earliest first (same
+// instant: RONA, wrap-up, TTL, hold).
 func (s *State) tick() {
 	now := s.now.UnixNano()
 	for {
@@ -677,9 +701,14 @@ func (s *State) tick() {
 				s.closeTask(t, ReasonDone)
 			}
 		case deadlineTTL:
-			// An offered request expires only if its offer fails (requeue).
+			// An offered or held request expires only if its offer or hold
+			// fails (requeue).
 			if r := s.requests[d.id]; r != nil && r.state == RequestQueuedState {
 				s.expire(r)
+			}
+		case deadlineHold:
+			if r := s.requests[d.id]; r != nil && r.state == RequestHeldState {
+				s.expireHold(r)
 			}
 		}
 	}

@@ -33,6 +33,17 @@ type Checker struct {
 	// monitors: conversation -> supervisor -> role (participants without
 	// a task, announced by ParticipantJoined with no task).
 	monitors map[string]map[string]string
+	// holds: HELD request -> the hold (AgentHeld until HoldReleased); a
+	// hold is one load unit on its agent's MRD (routing/hold.go).
+	holds map[string]holdModel
+	// confirmed: request -> agent whose hold was released CONFIRMED in
+	// the current command; the TaskReserved that follows goes to that
+	// agent, whatever its availability (the hold's unit passes to it).
+	confirmed map[string]string
+}
+
+type holdModel struct {
+	agent, mrd, conv string
 }
 
 type agentModel struct {
@@ -59,7 +70,8 @@ type offerRecord struct {
 // NewChecker starts a checker from s's current state.
 func NewChecker(s *routing.State) *Checker {
 	c := &Checker{mrds: map[string]bool{}, agents: map[string]*agentModel{}, tasks: map[string]*taskModel{},
-		reqs: map[string]routing.RequestState{}, convs: map[string]bool{}, monitors: map[string]map[string]string{}}
+		reqs: map[string]routing.RequestState{}, convs: map[string]bool{}, monitors: map[string]map[string]string{},
+		holds: map[string]holdModel{}, confirmed: map[string]string{}}
 	for _, m := range s.MRDs() {
 		c.mrds[m.ID] = true
 	}
@@ -80,6 +92,13 @@ func NewChecker(s *routing.State) *Checker {
 	}
 	for _, r := range s.Requests() {
 		c.reqs[r.ID] = r.State
+		if r.State == routing.RequestHeldState {
+			q, _ := s.Queue(r.Queue)
+			c.holds[r.ID] = holdModel{agent: r.HeldAgent, mrd: q.MRD, conv: r.Conversation}
+			if a := c.agents[r.HeldAgent]; a != nil {
+				a.load[q.MRD]++
+			}
+		}
 	}
 	for _, id := range s.OpenConversations() {
 		c.convs[id] = true
@@ -143,6 +162,7 @@ func (c *Checker) agent(id string) (*agentModel, error) {
 // possible at its place in the stream.
 func (c *Checker) apply(s *routing.State, events []routing.Event) ([]offerRecord, error) {
 	var offers []offerRecord
+	clear(c.confirmed)
 	for i, ev := range events {
 		err := c.applyOne(s, ev, &offers)
 		if err != nil {
@@ -246,6 +266,9 @@ func (c *Checker) applyOne(s *routing.State, ev routing.Event, offers *[]offerRe
 		if t := c.reservedFor(e.Request); t != nil {
 			return fmt.Errorf("request %s re-queued while task %s still holds it", e.Request, t.id)
 		}
+		if h, ok := c.holds[e.Request]; ok {
+			return fmt.Errorf("request %s re-queued while it holds agent %s", e.Request, h.agent)
+		}
 		c.reqs[e.Request] = routing.RequestQueuedState
 	case routing.RequestRemoved:
 		if _, ok := c.reqs[e.Request]; !ok {
@@ -254,8 +277,12 @@ func (c *Checker) applyOne(s *routing.State, ev routing.Event, offers *[]offerRe
 		if t := c.reservedFor(e.Request); t != nil {
 			return fmt.Errorf("request %s removed (%s) while task %s still holds it", e.Request, e.Reason, t.id)
 		}
+		if h, ok := c.holds[e.Request]; ok {
+			return fmt.Errorf("request %s removed (%s) while it holds agent %s", e.Request, e.Reason, h.agent)
+		}
 		switch e.Reason {
-		case routing.ReasonAccepted, routing.ReasonExpired, routing.ReasonCancelled, routing.ReasonAbandoned:
+		case routing.ReasonAccepted, routing.ReasonExpired, routing.ReasonCancelled, routing.ReasonAbandoned,
+			routing.ReasonUnconfirmed:
 		default:
 			return fmt.Errorf("request %s removed with reason %s", e.Request, e.Reason)
 		}
@@ -270,6 +297,19 @@ func (c *Checker) applyOne(s *routing.State, ev routing.Event, offers *[]offerRe
 		a, err := c.agent(e.Agent)
 		if err != nil {
 			return err
+		}
+		if held, ok := c.confirmed[e.Request]; ok {
+			// The confirmed hold's unit passes to the task: no new
+			// capacity taken, not the engine's choice of agent.
+			if held != e.Agent {
+				return fmt.Errorf("confirmed hold of %s offered to %s, not the held agent %s", e.Request, e.Agent, held)
+			}
+			delete(c.confirmed, e.Request)
+			a.load[e.MRD]++
+			c.tasks[e.Task] = &taskModel{id: e.Task, agent: e.Agent, mrd: e.MRD, request: e.Request, conv: e.Conversation,
+				state: routing.TaskReservedState}
+			c.reqs[e.Request] = routing.RequestOfferedState
+			return nil
 		}
 		if a.state != routing.AgentReady {
 			return fmt.Errorf("offered to agent %s who is %s", e.Agent, a.state)
@@ -432,9 +472,76 @@ func (c *Checker) applyOne(s *routing.State, ev routing.Event, offers *[]offerRe
 		if !c.convs[e.Conversation] {
 			return fmt.Errorf("customer left conversation %s, which is not open", e.Conversation)
 		}
+	case routing.AgentHeld:
+		return c.held(s, e, offers)
+	case routing.HoldReleased:
+		h, ok := c.holds[e.Request]
+		if !ok || c.reqs[e.Request] != routing.RequestHeldState {
+			return fmt.Errorf("hold of request %s released (%s) but it holds nobody", e.Request, e.Reason)
+		}
+		if h.agent != e.Agent || h.conv != e.Conversation {
+			return fmt.Errorf("hold of request %s released for %s/%s, model has %s/%s", e.Request, e.Agent, e.Conversation, h.agent, h.conv)
+		}
+		switch e.Reason {
+		case routing.ReasonConfirmed:
+			c.confirmed[e.Request] = e.Agent
+		case routing.ReasonExpired, routing.ReasonCancelled, routing.ReasonAgentLogout, routing.ReasonAgentDisconnected:
+		default:
+			return fmt.Errorf("hold of request %s released with reason %s", e.Request, e.Reason)
+		}
+		c.agents[h.agent].load[h.mrd]--
+		delete(c.holds, e.Request)
+		// Out of the waiting tree until RequestUpdated, RequestRemoved or
+		// (confirmed) TaskReserved says where it goes.
+		c.reqs[e.Request] = routing.RequestQueuedState
 	default:
 		return fmt.Errorf("unknown event %T", ev)
 	}
+	return nil
+}
+
+// held applies AgentHeld: like an offer (a QUEUED request, a READY agent
+// on a READY or ACTIVE MRD with room, never a conversation it is in), it
+// takes one load unit, and the engine's choice is checked as an offer's.
+func (c *Checker) held(s *routing.State, e routing.AgentHeld, offers *[]offerRecord) error {
+	if st, ok := c.reqs[e.Request]; !ok || st != routing.RequestQueuedState {
+		return fmt.Errorf("request %s held while %q", e.Request, st)
+	}
+	if !c.convs[e.Conversation] {
+		return fmt.Errorf("request %s held for conversation %s, which is not open", e.Request, e.Conversation)
+	}
+	a, err := c.agent(e.Agent)
+	if err != nil {
+		return err
+	}
+	if a.state != routing.AgentReady {
+		return fmt.Errorf("held agent %s who is %s", e.Agent, a.state)
+	}
+	if ms := a.mrd[e.MRD]; ms != routing.MRDReady && ms != routing.MRDActive {
+		return fmt.Errorf("held agent %s whose mrd %s is %s", e.Agent, e.MRD, ms)
+	}
+	capacity := -1
+	if st, ok := s.Agent(e.Agent); ok {
+		if m, ok := mrdOf(st, e.MRD); ok {
+			capacity = m.Capacity
+		}
+	}
+	if a.load[e.MRD] >= capacity {
+		return fmt.Errorf("held agent %s with load %d, capacity %d on %s", e.Agent, a.load[e.MRD], capacity, e.MRD)
+	}
+	if !e.Deadline.After(e.At) {
+		return fmt.Errorf("hold deadline %s not after %s", e.Deadline, e.At)
+	}
+	for _, t := range c.tasks {
+		if t.agent == e.Agent && t.conv == e.Conversation {
+			return fmt.Errorf("conversation %s held %s, who holds task %s on it", e.Conversation, e.Agent, t.id)
+		}
+	}
+	*offers = append(*offers, offerRecord{ev: routing.TaskReserved{Conversation: e.Conversation, Request: e.Request,
+		Agent: e.Agent, Queue: e.Queue, MRD: e.MRD, Deadline: e.Deadline, At: e.At}, loadAtOffer: a.load[e.MRD]})
+	a.load[e.MRD]++
+	c.holds[e.Request] = holdModel{agent: e.Agent, mrd: e.MRD, conv: e.Conversation}
+	c.reqs[e.Request] = routing.RequestHeldState
 	return nil
 }
 
@@ -506,6 +613,12 @@ func (c *Checker) compare(s *routing.State, v *view) error {
 		if st, ok := c.reqs[r.ID]; !ok || st != r.State {
 			return fmt.Errorf("request %s is %s, events say %q", r.ID, r.State, st)
 		}
+		if h := c.holds[r.ID]; h.agent != r.HeldAgent {
+			return fmt.Errorf("request %s holds agent %q, events say %q", r.ID, r.HeldAgent, h.agent)
+		}
+	}
+	if len(c.confirmed) > 0 {
+		return fmt.Errorf("holds confirmed but not offered: %v", c.confirmed)
 	}
 	open := s.OpenConversations()
 	if !slices.Equal(open, slices.Sorted(maps.Keys(c.convs))) {
@@ -537,6 +650,8 @@ type view struct {
 	// involved: conversation -> agents holding a task on it or
 	// supervising it (never offered it again).
 	involved map[string]map[string]bool
+	// holds: agent -> its HELD requests (one load unit each).
+	holds map[string][]routing.Request
 }
 
 func newView(s *routing.State) *view {
@@ -551,6 +666,12 @@ func newView(s *routing.State) *view {
 	}
 	for _, q := range v.queues {
 		v.waiting[q.ID], _ = s.WaitingRequests(q.ID)
+	}
+	v.holds = map[string][]routing.Request{}
+	for _, r := range s.Requests() {
+		if r.State == routing.RequestHeldState {
+			v.holds[r.HeldAgent] = append(v.holds[r.HeldAgent], r)
+		}
 	}
 	v.convs = map[string]routing.Conversation{}
 	v.involved = map[string]map[string]bool{}
@@ -638,11 +759,12 @@ func before(a, b routing.Request) bool {
 //
 //   - each request OFFERED is held by exactly one RESERVED task, and each
 //     RESERVED task holds an OFFERED request (no request offered to two
-//     agents at once);
-//   - load (RESERVED + ACTIVE + WRAP_UP tasks) equals the tasks listed and
-//     is within capacity; a load above a capacity that a definition lowered
-//     is tolerated only while the MRD takes no work (BUSY,
-//     PENDING_NOT_READY, INTERRUPTED);
+//     agents at once); a HELD request (a callback, routing/hold.go) names
+//     its logged-in agent and deadline, is not waiting and not confirmed;
+//   - load (RESERVED + ACTIVE + WRAP_UP tasks + holds) equals the tasks and
+//     holds listed and is within capacity; a load above a capacity that a
+//     definition lowered is tolerated only while the MRD takes no work
+//     (BUSY, PENDING_NOT_READY, INTERRUPTED);
 //   - MRD states follow the rules: an agent not READY has every MRD
 //     NOT_READY (no work) or PENDING_NOT_READY (work); a LOGOUT agent has no
 //     work; READY has no work, ACTIVE has room, BUSY is full, INTERRUPTED
@@ -701,8 +823,12 @@ func checkState(s *routing.State, v *view) error {
 				fail("task %s listed in state %s", t.ID, t.State)
 			}
 		}
-		if st.State == routing.AgentLogout && len(ts) > 0 {
-			fail("agent %s is LOGOUT with %d tasks", id, len(ts))
+		for _, r := range v.holds[id] {
+			q, _ := s.Queue(r.Queue)
+			load[q.MRD]++
+		}
+		if st.State == routing.AgentLogout && len(ts)+len(v.holds[id]) > 0 {
+			fail("agent %s is LOGOUT with %d tasks and %d holds", id, len(ts), len(v.holds[id]))
 		}
 		interrupting := map[string]bool{} // non-interruptible MRDs with work
 		for _, m := range st.MRDs {
@@ -713,7 +839,7 @@ func checkState(s *routing.State, v *view) error {
 		for _, m := range st.MRDs {
 			mid := m.MRD.ID
 			if m.Load != load[mid] {
-				fail("agent %s mrd %s load %d but %d tasks", id, mid, m.Load, load[mid])
+				fail("agent %s mrd %s load %d but %d tasks and holds", id, mid, m.Load, load[mid])
 			}
 			if m.Load > m.Capacity && m.State != routing.MRDBusy && m.State != routing.MRDPendingNotReady &&
 				m.State != routing.MRDInterrupted {
@@ -767,8 +893,17 @@ func checkState(s *routing.State, v *view) error {
 			}
 		case routing.RequestQueuedState:
 			queued++
-			if r.OfferedTask != "" {
-				fail("queued request %s names task %s", r.ID, r.OfferedTask)
+			if r.OfferedTask != "" || r.HeldAgent != "" {
+				fail("queued request %s names task %q, held agent %q", r.ID, r.OfferedTask, r.HeldAgent)
+			}
+		case routing.RequestHeldState:
+			// Not waiting: out of the queue, one load unit on its agent.
+			if r.HeldAgent == "" || r.HoldDeadline.IsZero() || r.OfferedTask != "" || r.Confirmed {
+				fail("held request %s: agent %q, deadline %s, task %q, confirmed %v", r.ID, r.HeldAgent, r.HoldDeadline,
+					r.OfferedTask, r.Confirmed)
+			}
+			if st, ok := v.agents[r.HeldAgent]; !ok || st.State == routing.AgentLogout {
+				fail("held request %s holds agent %s, who is not logged in", r.ID, r.HeldAgent)
 			}
 		default:
 			fail("request %s in state %q", r.ID, r.State)

@@ -24,9 +24,9 @@
 // <json>". The offset is a Go duration (time.ParseDuration: 0s, 31s, 1m5s)
 // from Epoch and may not go backwards. The JSON is the command body exactly
 // as routing.DecodeCommand takes it, with one convenience applied first:
-// any object member named ronaTimeout, ttl, serviceLevelThreshold, wrapUp or pushTimeout
-// whose value is a JSON string is parsed as a Go duration and replaced by
-// its nanoseconds (the engine's JSON for time.Duration), so "30s" and
+// any object member named ronaTimeout, ttl, serviceLevelThreshold, wrapUp,
+// pushTimeout or hold whose value is a JSON string is parsed as a Go
+// duration and replaced by its nanoseconds (the engine's JSON for time.Duration), so "30s" and
 // 30000000000 mean the same. Blank lines and lines starting with # are
 // ignored.
 //

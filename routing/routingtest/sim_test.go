@@ -74,7 +74,8 @@ func TestSimulationCoversParticipants(t *testing.T) {
 		}
 	}
 	for _, k := range []string{"transferred", "joined CONFERENCE", "joined SILENT_MONITOR", "joined BARGE_IN",
-		"role changed", "transfer failed EXPIRED", "customer left", "requeued", "assigned"} {
+		"role changed", "transfer failed EXPIRED", "customer left", "requeued", "assigned", "held",
+		"hold released CONFIRMED", "hold released EXPIRED", "hold released CANCELLED", "hold released AGENT_LOGOUT"} {
 		if total[k] == 0 {
 			t.Errorf("no %q in 6 seeded runs: %v", k, total)
 		}
@@ -143,6 +144,7 @@ type sim struct {
 	supervisors []string
 	xferN       int
 	open        []string // conversations created, maybe closed since
+	callbacks   []string // requests created with a hold (routing/hold.go)
 	lastErr     error
 	invalidLast routing.Command
 
@@ -306,6 +308,10 @@ func (sm *sim) record(ev routing.Event) {
 		sm.count("transfer failed " + string(e.Reason))
 	case routing.ConversationCustomerLeft:
 		sm.count("customer left")
+	case routing.AgentHeld:
+		sm.count("held")
+	case routing.HoldReleased:
+		sm.count("hold released " + string(e.Reason))
 	case routing.RequestUpdated:
 		if e.Reason == routing.ReasonRequeuedAfterDrop {
 			sm.count("requeued")
@@ -559,6 +565,12 @@ func (sm *sim) randomStep() error {
 		if q.TTL == 0 || sm.pick(4) == 0 {
 			c.TTL = time.Duration(20+sm.pick(160)) * time.Second
 		}
+		if sm.pick(4) == 0 {
+			// A callback (seed 003): held, not offered, until confirmed.
+			c.Hold = time.Duration(5+sm.pick(55)) * time.Second
+			c.HoldAttempts = sm.pick(4)
+			sm.callbacks = append(sm.callbacks, c.RequestID)
+		}
 		sm.open = append(sm.open, c.ID)
 		cmd = c
 	case r < 30:
@@ -603,6 +615,12 @@ func (sm *sim) randomStep() error {
 		if ts := sm.tasks(""); len(ts) > 0 && sm.pick(2) == 0 {
 			agent = ts[sm.pick(len(ts))].Agent
 		}
+		for _, r := range sm.s.Requests() {
+			if r.State == routing.RequestHeldState && sm.pick(2) == 0 {
+				agent = r.HeldAgent // an agent holding a callback
+				break
+			}
+		}
 		c := routing.SetAgentState{Agent: agent, State: routing.AgentLogout}
 		if sm.pick(2) == 0 {
 			c.ReasonCode = "eod"
@@ -643,8 +661,16 @@ func (sm *sim) randomStep() error {
 		}
 		cmd = routing.UpsertAgent{Agent: a}
 	}
-	// Partner assignments replace a no-op and one Tick in three (a
-	// CreateConversation is never replaced: sm.open lists it).
+	// Customers confirm callbacks (ConfirmHold) in place of a no-op or one
+	// Tick in three; partner assignments likewise (a CreateConversation is
+	// never replaced: sm.open lists it).
+	if _, tick := cmd.(routing.Tick); cmd == nil || (tick && sm.pick(3) == 0) {
+		if sm.pick(3) == 0 {
+			if c := sm.confirmHold(); c != nil {
+				cmd = c
+			}
+		}
+	}
 	if _, tick := cmd.(routing.Tick); cmd == nil || (tick && sm.pick(3) == 0) {
 		if c := sm.assignWork(); c != nil {
 			cmd = c
@@ -655,6 +681,27 @@ func (sm *sim) randomStep() error {
 	}
 	_, err := sm.applyChecked(cmd, false)
 	return err
+}
+
+// confirmHold returns a ConfirmHold (seed 003 "Initiate Chat"): most of
+// the time for a HELD request, else for any callback (often refused:
+// confirmed already, offered, ended). nil when there is no callback.
+func (sm *sim) confirmHold() routing.Command {
+	if len(sm.callbacks) == 0 {
+		return nil
+	}
+	var held []string
+	for _, r := range sm.s.Requests() {
+		if r.State == routing.RequestHeldState {
+			held = append(held, r.ID)
+		}
+	}
+	id := sm.callbacks[sm.pick(len(sm.callbacks))]
+	if len(held) > 0 && sm.pick(4) > 0 {
+		id = held[sm.pick(len(held))]
+	}
+	sm.count("confirm hold")
+	return routing.ConfirmHold{Request: id}
 }
 
 // assignWork returns a random AssignWork (seed 000): most of the time a
@@ -740,6 +787,9 @@ func (sm *sim) invalidCommand(agent string) routing.Command {
 		}
 		return routing.CreateConversation{ID: "x", RequestID: "y", Queue: "no-such-queue"}
 	case 3:
+		if sm.pick(2) == 0 {
+			return routing.ConfirmHold{Request: "no-such-request"}
+		}
 		return routing.SetAgentState{Agent: agent, State: routing.AgentReady, ReasonCode: "break"}
 	case 4:
 		return routing.SetAgentState{Agent: agent, State: routing.AgentNotReady, ReasonCode: "eod"}
@@ -772,6 +822,15 @@ func (sm *sim) drain() error {
 					if err := sm.must(routing.SetMRDState{Agent: a, MRD: m.MRD.ID, State: routing.MRDReady}); err != nil {
 						return err
 					}
+				}
+			}
+		}
+		// Held callbacks: the customer confirms (odd rounds) or lets the
+		// hold expire (even rounds: the Tick below).
+		for _, r := range sm.s.Requests() {
+			if r.State == routing.RequestHeldState && round%2 == 1 {
+				if err := sm.must(routing.ConfirmHold{Request: r.ID}); err != nil {
+					return err
 				}
 			}
 		}
@@ -849,7 +908,8 @@ func (sm *sim) account() error {
 			return fmt.Errorf("request %s never ended", id)
 		}
 		switch reason {
-		case routing.ReasonAccepted, routing.ReasonAbandoned, routing.ReasonExpired, routing.ReasonCancelled:
+		case routing.ReasonAccepted, routing.ReasonAbandoned, routing.ReasonExpired, routing.ReasonCancelled,
+			routing.ReasonUnconfirmed:
 		default:
 			return fmt.Errorf("request %s ended %s", id, reason)
 		}
@@ -862,7 +922,8 @@ func (sm *sim) account() error {
 	}
 	for id, reason := range sm.closed {
 		switch reason {
-		case routing.ReasonDone, routing.ReasonAbandoned, routing.ReasonNoAgentAvailable, routing.ReasonCancelled:
+		case routing.ReasonDone, routing.ReasonAbandoned, routing.ReasonNoAgentAvailable, routing.ReasonCancelled,
+			routing.ReasonUnconfirmed:
 		default:
 			return fmt.Errorf("conversation %s closed %s", id, reason)
 		}
