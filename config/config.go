@@ -18,6 +18,13 @@
 //	agents: [{id, name, role, teams, skills: {name: level}, capacity: {mrdId: n},
 //	          username, passwordHash | password}]
 //	partners: [{id, token, webhookUrl, webhookSecret}]   # external routing partners (seed 000)
+//	gmsServices: [{name, options: {_media_type, _wait_for_agent, _wait_for_user_confirm, _target,
+//	          _urs_server_url, _urs_virtual_queue, _urs_prioritization_strategy,
+//	          _urs_strategy_update_sub_routine}, defaultQueue, priority, confirmationSeconds,
+//	          holdAttempts, ttlSeconds, agentReadyEwtSeconds, agentReadyPosition,
+//	          username, password}]   # GMS callback services (seed 003, gms.ServiceSpec)
+//	presenceSync: {statuses: [...], partners: [...]}       # presence sync (seeds 001, 002), see presencesync.go
+//	externalRouting: {topic: PendingServiceRoutingTopic, retentionHours: 72, maxReplay: 10000}
 package config
 
 import (
@@ -29,13 +36,17 @@ import (
 	"math"
 	"net"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 	"gopkg.in/yaml.v3"
 
+	"github.com/omniroute/omniroute/gms"
 	"github.com/omniroute/omniroute/routing"
+	"github.com/omniroute/omniroute/routing/target"
 )
 
 // Defaults applied by Parse where the file leaves a value out.
@@ -88,6 +99,15 @@ type Config struct {
 	// Partners are the external routers (seed 000, package extrouting)
 	// allowed on the Salesforce-style REST and CometD endpoints.
 	Partners []PartnerSpec `yaml:"partners"`
+	// GMSServices are the Genesys Mobile Services callback services
+	// (seed 003 "Chat Delayed", package gms), served under /genesys/.
+	GMSServices []gms.ServiceSpec `yaml:"gmsServices"`
+	// PresenceSync is the presence synchronization with telephony and CRM
+	// partners (seeds 001, 002; package presencesync; config/presencesync.go).
+	PresenceSync PresenceSync `yaml:"presenceSync"`
+	// ExternalRouting tunes the partners' PSR event stream (package
+	// extrouting Options.Topic, Retention, MaxReplay).
+	ExternalRouting ExternalRouting `yaml:"externalRouting"`
 
 	// Warnings are problems that do not stop the server (plain passwords,
 	// short admin tokens); `omniroute check-config` prints them.
@@ -359,6 +379,9 @@ func (c *Config) Validate() error {
 		c.validateCredentials(&p, w, a, usernames)
 	}
 	c.validatePartners(&p)
+	c.validateGMSServices(&p, queues)
+	c.validatePresenceSync(&p, reasons)
+	c.ExternalRouting.validate(&p)
 	if p.dropped > 0 {
 		p.list = append(p.list, fmt.Sprintf("... and %d more problems", p.dropped))
 	}
@@ -532,6 +555,77 @@ func (c *Config) validatePartners(p *problems) {
 			}
 			if len(pt.WebhookSecret) < MinWebhookSecretBytes {
 				p.addf(w, "webhookSecret must have at least %d characters when webhookUrl is set", MinWebhookSecretBytes)
+			}
+		}
+	}
+}
+
+// Limits of the externalRouting section.
+const (
+	// MaxRetentionHours bounds externalRouting.retentionHours (one year).
+	MaxRetentionHours = 24 * 366
+	// MaxReplayLimit bounds externalRouting.maxReplay (events).
+	MaxReplayLimit = 1_000_000
+)
+
+// ExternalRouting is the externalRouting section: the PendingServiceRouting
+// event stream partners read over CometD (/topic/{topic}) and webhooks.
+// Zero values take extrouting's defaults.
+type ExternalRouting struct {
+	// Topic is the PushTopic name partners subscribe to by default
+	// (channel "/topic/<topic>"; default PendingServiceRoutingTopic): a
+	// letter then up to 79 letters, digits or underscores.
+	Topic string `json:"topic,omitempty" yaml:"topic"`
+	// RetentionHours is how long PSR events stay replayable (hours,
+	// 0..MaxRetentionHours; 0: 72, as Salesforce keeps them).
+	RetentionHours float64 `json:"retentionHours,omitempty" yaml:"retentionHours"`
+	// MaxReplay bounds the events one CometD replay request may return
+	// (0..MaxReplayLimit; 0: 10000).
+	MaxReplay int `json:"maxReplay,omitempty" yaml:"maxReplay"`
+}
+
+// topicPattern is extrouting's PushTopic name rule (kept in step with
+// extrouting.validTopic; config does not import extrouting).
+var topicPattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,79}$`)
+
+func (e ExternalRouting) validate(p *problems) {
+	const w = "externalRouting"
+	if e.Topic != "" && !topicPattern.MatchString(e.Topic) {
+		p.addf(w, "topic %q must be a letter followed by up to 79 letters, digits or underscores", e.Topic)
+	}
+	if math.IsNaN(e.RetentionHours) || e.RetentionHours < 0 || e.RetentionHours > MaxRetentionHours {
+		p.addf(w, "retentionHours must be 0..%d", MaxRetentionHours)
+	}
+	if e.MaxReplay < 0 || e.MaxReplay > MaxReplayLimit {
+		p.addf(w, "maxReplay must be 0..%d", MaxReplayLimit)
+	}
+}
+
+// Retention is RetentionHours as a duration (0 when unset).
+func (e ExternalRouting) Retention() time.Duration {
+	return time.Duration(e.RetentionHours * float64(time.Hour))
+}
+
+// validateGMSServices checks gmsServices: each spec (gms.ServiceSpec.Validate),
+// unique names, at most gms.MaxServices, a declared defaultQueue, and Q
+// targets that name declared queues.
+func (c *Config) validateGMSServices(p *problems, queues map[string]bool) {
+	if len(c.GMSServices) > gms.MaxServices {
+		p.addf("gmsServices", "%d entries, more than the limit of %d", len(c.GMSServices), gms.MaxServices)
+	}
+	names := map[string]bool{}
+	for i, sv := range c.GMSServices {
+		w := c.where("gmsServices", i, sv.Name)
+		p.add(w, sv.Validate())
+		dup(p, w, names, sv.Name)
+		if sv.DefaultQueue != "" && !queues[sv.DefaultQueue] {
+			p.addf(w, "defaultQueue %q is not declared", sv.DefaultQueue)
+		}
+		if l, err := target.Parse(sv.Options[gms.OptTarget]); err == nil {
+			for _, t := range l {
+				if t.Type == target.Queue && !queues[t.Name] {
+					p.addf(w, "_target names queue %q, which is not declared", t.Name)
+				}
 			}
 		}
 	}

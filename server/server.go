@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -22,9 +23,11 @@ import (
 	"github.com/omniroute/omniroute/auth"
 	"github.com/omniroute/omniroute/config"
 	"github.com/omniroute/omniroute/extrouting"
+	"github.com/omniroute/omniroute/gms"
 	"github.com/omniroute/omniroute/journal"
 	"github.com/omniroute/omniroute/journal/natsjournal"
 	"github.com/omniroute/omniroute/node"
+	"github.com/omniroute/omniroute/presencesync"
 	"github.com/omniroute/omniroute/restapi"
 	"github.com/omniroute/omniroute/routing"
 	"github.com/omniroute/omniroute/transcript"
@@ -54,7 +57,14 @@ type Server struct {
 	transcripts *transcript.Log
 	// ext: external routing partners (seed 000): PSR/AgentWork REST and
 	// CometD, its event stream on the journal's NATS connection.
-	ext      *extrouting.Adapter
+	ext *extrouting.Adapter
+	// hooks: signed webhooks of the partners with a webhookUrl.
+	hooks *extrouting.Webhooks
+	// presence: status sync with telephony and CRM partners (seeds 001,
+	// 002); its mapping table in a JetStream KV bucket.
+	presence *presencesync.Service
+	// gms: the Genesys Mobile Services callback API (seed 003), under /genesys/.
+	gms      *gms.Server
 	http     *http.Server
 	listener net.Listener
 	auth     *auth.Authenticator
@@ -115,9 +125,20 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	for _, p := range c.Partners {
 		partners = append(partners, extrouting.Partner{ID: p.ID, Token: p.Token})
 	}
-	s.ext, err = extrouting.New(ctx, s.node, s.nc, extrouting.Options{Partners: partners, Logger: o.Logger})
+	er := c.ExternalRouting
+	s.ext, err = extrouting.New(ctx, s.node, s.nc, extrouting.Options{Partners: partners, Logger: o.Logger,
+		Topic: er.Topic, Retention: er.Retention(), MaxReplay: er.MaxReplay})
 	if err != nil {
 		return nil, fmt.Errorf("server: external routing: %w", err)
+	}
+	var hooks []extrouting.Webhook
+	for _, p := range c.Partners {
+		if p.WebhookURL != "" {
+			hooks = append(hooks, extrouting.Webhook{Partner: p.ID, URL: p.WebhookURL, Secret: p.WebhookSecret})
+		}
+	}
+	if s.hooks, err = s.ext.StartWebhooks(ctx, hooks, extrouting.WebhookOptions{}); err != nil {
+		return nil, fmt.Errorf("server: partner webhooks: %w", err)
 	}
 	if err := applyConfig(ctx, s.node, c); err != nil {
 		return nil, err
@@ -141,10 +162,34 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		return nil, err
 	}
 	api := restapi.New(s.node, s.auth, restapi.Options{Logger: o.Logger, Registry: reg, Customers: s.desk})
+	s.gms, err = gms.New(s.node, gms.Options{Services: c.GMSServices, Logger: o.Logger,
+		AdminAuth: s.bearerIs(auth.Admin), AgentAuth: s.bearerIs("")})
+	if err != nil {
+		return nil, fmt.Errorf("server: gms: %w", err)
+	}
+	kv, err := presencesync.OpenKV(ctx, s.nc)
+	if err != nil {
+		return nil, err
+	}
+	s.presence, err = presencesync.New(ctx, s.node, s.auth, c.PresenceSync, c.ReasonCodes,
+		presencesync.Options{Store: kv, Registry: reg, Logger: o.Logger})
+	if err != nil {
+		return nil, err
+	}
 	mux := http.NewServeMux()
+	mux.Handle("/v1/presence-sync/", s.presence.Handler())
+	mux.Handle("/v1/agents/{id}/presence-sync", s.presence.Handler())
+	mux.Handle("/presencesync/", s.presence.Handler())
+	mux.Handle("/genesys/", s.gms.Handler())
 	mux.Handle("/socket.io/", s.desk.Handler())
 	mux.Handle("/cometd/", s.ext.Handler())
 	mux.Handle("/services/data/", s.ext.Handler())
+	// Native external routing routes (extrouting.NativeHandler): more
+	// specific than restapi's "/", partner or admin bearer tokens.
+	native := s.ext.NativeHandler(s.isAdminToken)
+	for _, p := range []string{"/v1/agent-work", "/v1/agent-work/", "/v1/pending-service-routing", "/v1/pending-service-routing/"} {
+		mux.Handle(p, native)
+	}
 	mux.Handle("/", api)
 	s.listener, err = net.Listen("tcp", o.Listen)
 	if err != nil {
@@ -154,6 +199,26 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	go func() { s.served <- s.http.Serve(s.listener) }()
 	o.Logger.Info("omniroute serving", "addr", s.Addr(), "dataDir", o.DataDir, "embeddedNATS", s.nats != nil)
 	return s, nil
+}
+
+// bearerIs returns a check that a request carries "Authorization: Bearer
+// <token>" of the given kind (any valid token when kind is "").
+func (s *Server) bearerIs(kind auth.Kind) func(*http.Request) bool {
+	return func(r *http.Request) bool {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			return false
+		}
+		p, err := s.auth.Verify(tok)
+		return err == nil && (kind == "" || p.Kind == kind)
+	}
+}
+
+// isAdminToken reports whether token is an admin bearer token (the native
+// external routing routes accept admins besides partners).
+func (s *Server) isAdminToken(token string) bool {
+	p, err := s.auth.Verify(token)
+	return err == nil && p.Kind == auth.Admin
 }
 
 // verifyAgentToken accepts agent tokens for their own agent; admin tokens
@@ -227,14 +292,23 @@ func (s *Server) Close() error {
 	if s.desk != nil {
 		s.desk.Close()
 	}
+	if s.hooks != nil {
+		s.hooks.Close()
+	}
 	// Ends held CometD connects, so the HTTP shutdown does not wait for them.
 	if s.ext != nil {
 		s.ext.Close()
+	}
+	if s.presence != nil {
+		s.presence.Close()
 	}
 	if s.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		s.http.Shutdown(ctx)
 		cancel()
+	}
+	if s.gms != nil {
+		s.gms.Close()
 	}
 	if s.node != nil {
 		s.node.Close()

@@ -1,0 +1,427 @@
+// Package gms serves the Genesys Mobile Services (GMS) callback API for the
+// "Chat Delayed" scenario (seed 003; docs.genesys.com GMS "Chat Delayed" and
+// "Callback Services API"), on top of the routing engine's holds:
+//
+//  1. Start callback: POST /genesys/1/service/callback/{service} queues a
+//     conversation (routing.CreateConversation with Hold and HoldAttempts)
+//     and answers {"_id","_text"}. When the engine holds an agent for it
+//     (routing.AgentHeld) the device gets the agent-available Notification
+//     {id, message:{_action:"get-dialog-user-confirmation-provide_code-false",
+//     _id}, tag:"service.agentavailable.<_id>"} through its Pusher, or through
+//     retrieve-notifications when its _device_os has no pusher.
+//  2. Connect: POST /genesys/1/service/{id}/connect answers the StartChat
+//     dialog (_start_chat_url, _comet_url, _user_header...).
+//  3. Initiate chat: POST /genesys/1/service/{id}/ixn/chat confirms the hold
+//     (routing.ConfirmHold): the held agent is offered the chat. 503 while
+//     the agent-available notification has not been sent (PROTOCOLS.md).
+//
+// Plus check-queue-position (position, EWT from routing/waittime),
+// internal-notification / retrieve-notifications (agent -> device),
+// agent-notification / retrieve-agent-notifications (device -> agent),
+// GET and DELETE /genesys/1/service/callback/{service}/{id}, and the admin
+// API /genesys/1/admin/services[/{name}] (GET, PUT, DELETE; admin only).
+//
+// Ownership: a callback belongs to the device whose gms_user header created
+// it; every per-callback request must carry the same gms_user, else 404
+// (the same answer as an unknown id). The agent-side endpoints
+// (internal-notification, retrieve-agent-notifications) also accept a
+// caller Options.AgentAuth admits. A service with a username and password
+// also requires HTTP basic auth.
+//
+// Errors are {"message": "...", "exception": "<Name>Exception"} with a 4xx
+// or 5xx status. Seed 003 and the GMS docs show no error body; the shape is
+// omniroute's choice, modelled on GMS's Java exception responses. A refused
+// request changes nothing (no engine command is submitted).
+//
+// The callbacks' GMS-side state (owner, device, notifications, chat fields)
+// lives in memory: a restart forgets it, while the conversations stay in the
+// engine (their attributes keep the service name and the caller's fields).
+package gms
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/omniroute/omniroute/node"
+	"github.com/omniroute/omniroute/routing"
+)
+
+// Notification is the GMS push payload (seed 003 "Push Notification Data").
+type Notification struct {
+	ID      string         `json:"id"`
+	Message map[string]any `json:"message"`
+	Tag     string         `json:"tag"`
+}
+
+// Pusher delivers a notification to a device: deviceID is
+// _device_notification_id (for comet: the gms_user), deviceOS is _device_os
+// ("comet", "customhttp", ...).
+type Pusher interface {
+	Push(ctx context.Context, deviceOS, deviceID string, n Notification) error
+}
+
+// Notification actions and tag prefixes (seed 003).
+const (
+	ActionAgentAvailable = "get-dialog-user-confirmation-provide_code-false"
+	TagAgentAvailable    = "service.agentavailable."
+	// TagMessage tags internal-notification pushes (agent -> device); the
+	// seed shows only the message, so the tag is omniroute's choice.
+	TagMessage = "service.message."
+	// TagAgentMessage tags retrieve-agent-notifications items (seed 003).
+	TagAgentMessage = "agent.message."
+	// CometChannel is ixn/chat's comet_channel (seed 003).
+	CometChannel = "/_genesys"
+	// UserHeader is the device identity header (seed 003 _user_header).
+	UserHeader = "gms_user"
+)
+
+// Limits.
+const (
+	// MaxUserHeaderBytes bounds gms_user and _device_notification_id.
+	MaxUserHeaderBytes = 256
+	// MaxLiveCallbacks bounds callbacks not yet COMPLETED (503 beyond).
+	MaxLiveCallbacks = 100_000
+	// RetainedCompleted is how many COMPLETED callbacks stay readable
+	// (GET shows their state and reason); the oldest are forgotten first.
+	RetainedCompleted = 10_000
+	// MaxPendingNotifications bounds each direction's undelivered
+	// notifications per callback (429 beyond).
+	MaxPendingNotifications = 100
+	// DefaultPushTimeout bounds one Pusher.Push call.
+	DefaultPushTimeout = 10 * time.Second
+)
+
+// Options configure a Server.
+type Options struct {
+	// Pushers by _device_os. A device whose OS has none gets its
+	// notifications only through retrieve-notifications.
+	Pushers map[string]Pusher
+	// Services are the initial services (config gmsServices).
+	Services []ServiceSpec
+	// AdminAuth says whether a request may use the admin API (nil: nobody).
+	AdminAuth func(*http.Request) bool
+	// AgentAuth says whether a request comes from an agent desktop, which
+	// may use internal-notification and retrieve-agent-notifications on any
+	// callback (nil: only the owning device).
+	AgentAuth func(*http.Request) bool
+	// BaseURL, when set (http://host:port), builds _start_chat_url and
+	// _comet_url; else they are built from the request's Host.
+	BaseURL string
+	// IDPrefix starts every callback id, "<IDPrefix>-<uuid>" (default "1";
+	// GMS uses its node id, seed 003 "369-...").
+	IDPrefix string
+	// Now is the clock for estimates (default time.Now).
+	Now func() time.Time
+	// PushTimeout bounds one push (default DefaultPushTimeout).
+	PushTimeout time.Duration
+	// Logger (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Callback states and reasons (GMS _callback_state, _callback_reason).
+const (
+	StateQueued     = "QUEUED"
+	StateRouting    = "ROUTING"
+	StateProcessing = "PROCESSING"
+	StateCompleted  = "COMPLETED"
+
+	ReasonTimeoutTTL       = "FAIL_TIMEOUT_TTL"
+	ReasonUserNotConfirmed = "FAIL_USER_NOT_CONFIRMED"
+	ReasonCancelled        = "CANCELLED"
+	ReasonAbandoned        = "ABANDONED"
+	ReasonSuccess          = "SUCCESS"
+)
+
+type agentNote struct {
+	Message string `json:"message"`
+	Tag     string `json:"tag"`
+}
+
+type callback struct {
+	id, service, owner string
+	deviceOS, deviceID string
+	customerNumber     string
+	queue              string
+	createdAt          time.Time
+	state, reason      string
+	agent              string
+	notified           bool // an agent-available notification was sent
+	chatStarted        bool // ixn/chat confirmed the hold
+	dialogs            int
+	chat               Form
+	toDevice           []map[string]any
+	toAgent            []agentNote
+	// First estimate, for the queue's History.
+	estimate time.Duration
+	estPos   int
+	estAt    time.Time
+}
+
+// Server serves the GMS API. Create with New, stop with Close.
+type Server struct {
+	n     *node.Node
+	o     Options
+	log   *slog.Logger
+	mux   *http.ServeMux
+	ctx   context.Context
+	stop  context.CancelFunc
+	done  chan struct{}
+	pushW sync.WaitGroup
+
+	mu        sync.Mutex
+	services  map[string]*service
+	callbacks map[string]*callback
+	live      int
+	completed []string
+	stats     map[string]*queueStats
+	tasks     map[string]taskInfo
+}
+
+// New starts a Server following n's events. Errors: an invalid service spec.
+func New(n *node.Node, o Options) (*Server, error) {
+	if o.IDPrefix == "" {
+		o.IDPrefix = "1"
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.PushTimeout <= 0 {
+		o.PushTimeout = DefaultPushTimeout
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	s := &Server{n: n, o: o, log: o.Logger, done: make(chan struct{}), services: map[string]*service{},
+		callbacks: map[string]*callback{}, stats: map[string]*queueStats{}, tasks: map[string]taskInfo{}}
+	for _, spec := range o.Services {
+		if err := s.PutService(spec); err != nil {
+			return nil, err
+		}
+	}
+	s.ctx, s.stop = context.WithCancel(context.Background())
+	ch, cancel := n.Subscribe()
+	go s.follow(ch, cancel)
+	s.routes()
+	return s, nil
+}
+
+// Handler serves everything under /genesys/.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Close stops following the node and waits for pushes in flight.
+func (s *Server) Close() {
+	s.stop()
+	<-s.done
+	s.pushW.Wait()
+}
+
+// PutService creates or replaces a service. Errors: the spec's Validate,
+// or too many services.
+func (s *Server) PutService(spec ServiceSpec) error {
+	sv, err := newService(spec)
+	if err != nil {
+		return err
+	}
+	if _, ok := spec.Options[OptURSServerURL]; ok {
+		s.log.Info("gms: option _urs_server_url is ignored: omniroute routes the callback itself", "service", spec.Name)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.services[spec.Name]; !ok && len(s.services) >= MaxServices {
+		return errors.New("gms: too many services")
+	}
+	s.services[spec.Name] = sv
+	return nil
+}
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+func newNotificationID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// follow applies the node's events to the callbacks and the wait
+// statistics. A dropped subscription is renewed and the callbacks are
+// reconciled with the engine's state.
+func (s *Server) follow(ch <-chan node.Published, cancel func()) {
+	defer close(s.done)
+	for {
+		select {
+		case <-s.ctx.Done():
+			cancel()
+			return
+		case p, ok := <-ch:
+			if !ok {
+				select {
+				case <-s.ctx.Done():
+					return
+				case <-s.n.Done():
+					return
+				default:
+				}
+				s.log.Warn("gms: event subscription dropped; resubscribing")
+				ch, cancel = s.n.Subscribe()
+				s.reconcile()
+				continue
+			}
+			s.apply(p.Event)
+		}
+	}
+}
+
+// apply updates the state from one event.
+func (s *Server) apply(ev routing.Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.observe(ev)
+	switch e := ev.(type) {
+	case routing.AgentHeld:
+		cb := s.callbacks[e.Request]
+		if cb == nil || cb.state == StateCompleted {
+			return
+		}
+		cb.state, cb.agent = StateRouting, e.Agent
+		if cb.estimate > 0 {
+			s.queue(cb.queue).hist.Observe(cb.estimate, e.At.Sub(cb.estAt), cb.estPos)
+			cb.estimate = 0
+		}
+		// Every hold is announced (a callback with HoldAttempts > 1 may be
+		// held again after an expiry), unless the chat was started already.
+		if !cb.chatStarted {
+			cb.notified = true
+			s.notifyLocked(cb, Notification{ID: newNotificationID(), Tag: TagAgentAvailable + cb.id,
+				Message: map[string]any{"_action": ActionAgentAvailable, "_id": cb.id}})
+		}
+	case routing.HoldReleased:
+		cb := s.callbacks[e.Request]
+		if cb == nil || cb.state == StateCompleted {
+			return
+		}
+		if r := string(e.Reason); r != "CONFIRMED" && r != "CANCELLED" && cb.state == StateRouting {
+			cb.state = StateQueued
+		}
+	case routing.TaskReserved:
+		if cb := s.callbacks[e.Conversation]; cb != nil && cb.state != StateCompleted {
+			cb.state, cb.agent = StateProcessing, e.Agent
+		}
+	case routing.ConversationClosed:
+		cb := s.callbacks[e.Conversation]
+		if cb == nil || cb.state == StateCompleted {
+			return
+		}
+		s.completeLocked(cb, completionReason(e.Reason))
+	}
+}
+
+func completionReason(r routing.CloseReason) string {
+	switch r {
+	case routing.ReasonUnconfirmed:
+		return ReasonUserNotConfirmed
+	case routing.ReasonExpired, routing.ReasonNoAgentAvailable:
+		return ReasonTimeoutTTL
+	case routing.ReasonCancelled:
+		return ReasonCancelled
+	case routing.ReasonAbandoned:
+		return ReasonAbandoned
+	case routing.ReasonDone:
+		return ReasonSuccess
+	}
+	return string(r)
+}
+
+func (s *Server) completeLocked(cb *callback, reason string) {
+	cb.state, cb.reason = StateCompleted, reason
+	s.live--
+	s.completed = append(s.completed, cb.id)
+	if len(s.completed) > RetainedCompleted {
+		old := s.completed[0]
+		s.completed = s.completed[1:]
+		delete(s.callbacks, old)
+	}
+}
+
+// notifyLocked pushes n to cb's device, or queues n.Message for
+// retrieve-notifications when the device's OS has no pusher or the push
+// fails.
+func (s *Server) notifyLocked(cb *callback, n Notification) {
+	p := s.o.Pushers[cb.deviceOS]
+	if p == nil || cb.deviceID == "" {
+		s.queueToDevice(cb, n.Message)
+		return
+	}
+	s.pushW.Add(1)
+	go func() {
+		defer s.pushW.Done()
+		ctx, cancel := context.WithTimeout(s.ctx, s.o.PushTimeout)
+		defer cancel()
+		if err := p.Push(ctx, cb.deviceOS, cb.deviceID, n); err != nil {
+			s.log.Warn("gms: push failed; kept for retrieve-notifications", "callback", cb.id, "os", cb.deviceOS, "err", err)
+			s.mu.Lock()
+			s.queueToDevice(cb, n.Message)
+			s.mu.Unlock()
+		}
+	}()
+}
+
+func (s *Server) queueToDevice(cb *callback, m map[string]any) {
+	if len(cb.toDevice) >= MaxPendingNotifications {
+		cb.toDevice = cb.toDevice[1:]
+	}
+	cb.toDevice = append(cb.toDevice, m)
+}
+
+// reconcile brings the callbacks up to date with the engine after missed
+// events: closed conversations complete, held requests notify.
+func (s *Server) reconcile() {
+	type fact struct {
+		closed bool
+		reason routing.CloseReason
+		held   string
+		known  bool
+	}
+	s.mu.Lock()
+	ids := make([]string, 0, len(s.callbacks))
+	for id, cb := range s.callbacks {
+		if cb.state != StateCompleted {
+			ids = append(ids, id)
+		}
+	}
+	s.mu.Unlock()
+	facts := map[string]fact{}
+	_ = s.n.View(s.ctx, func(st *routing.State) {
+		for _, id := range ids {
+			c, ok := st.Conversation(id)
+			if !ok {
+				continue
+			}
+			f := fact{known: true, closed: c.State == "CLOSED", reason: c.CloseReason}
+			if c.Request != nil {
+				f.held = c.Request.HeldAgent
+			}
+			facts[id] = f
+		}
+	})
+	for id, f := range facts {
+		switch {
+		case f.closed:
+			s.apply(routing.ConversationClosed{Conversation: id, Reason: f.reason})
+		case f.held != "":
+			s.apply(routing.AgentHeld{Request: id, Conversation: id, Agent: f.held, At: s.o.Now()})
+		}
+	}
+}
