@@ -71,6 +71,39 @@
 // routing code mapping; the message keeps the routing code), 503
 // SERVER_UNAVAILABLE when the node is closed or its journal failed.
 //
+// # Native REST (/v1)
+//
+// NativeHandler serves the same operations in the native API's style
+// (mounted by the server beside restapi; restapi's openapi.json does not
+// list them):
+//
+//	POST /v1/agent-work  {"pendingServiceRoutingId","userId"[,"workItemId","serviceChannelId"]}
+//	  -> 201 AgentWork record (Location /v1/agent-work/{id})
+//	GET  /v1/agent-work/{id}                -> 200 AgentWork record
+//	GET  /v1/pending-service-routing/{id}   -> 200 PSR record + "ExcludedUserIds"
+//	GET  /v1/pending-service-routing        -> 200 {"items":[...]} open PSRs, oldest first
+//
+// Bearer partner token or admin token. Errors {"error":{"code","message"}}:
+// 401 UNAUTHORIZED, 404 NOT_FOUND / REQUEST_NOT_FOUND / AGENT_NOT_FOUND, 405
+// METHOD_NOT_ALLOWED, 400 INVALID_JSON / INVALID_ARGUMENT, 413
+// BODY_TOO_LARGE, 409 NOT_ELIGIBLE / INVALID_TRANSITION / ALREADY_EXISTS,
+// 422 LIMIT_EXCEEDED, 503 UNAVAILABLE. ExcludedUserIds are the agents that
+// declined the PSR or let its push time out (the agents behind
+// LastDeclinedAgentSession).
+//
+// # Webhooks
+//
+// For partners without CometD (config partners[].webhookUrl and
+// webhookSecret), StartWebhooks POSTs every PSR event, body exactly the
+// streaming message's data, with "X-Omniroute-Signature: sha256=<hex
+// HMAC-SHA256(secret, body)>", "X-Omniroute-Replay-Id: <replayId>" and
+// "X-Omniroute-Partner". 2xx acknowledges; other answers are retried with
+// exponential backoff (500 ms doubling to 30 s) without skipping. Delivery
+// is at least once and in order: the cursor is a durable JetStream consumer
+// per partner on the event stream, so a restart resumes after the last
+// acknowledged event (an event in flight at a crash comes again after
+// DefaultWebhookAckWait). examples/partnerrouter is a reference router.
+//
 // # Authentication
 //
 // Every REST request and CometD handshake carries "Authorization: Bearer

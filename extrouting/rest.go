@@ -250,34 +250,18 @@ func (a *Adapter) createAgentWork(w http.ResponseWriter, r *http.Request, partne
 		writeJSON(w, http.StatusBadRequest, errs)
 		return
 	}
-	a.mu.Lock()
-	psr := a.psrs[in.PendingServiceRoutingID]
-	var request, conv, channel string
-	hidden := false
-	if psr != nil {
-		request, conv, channel, hidden = psr.request, psr.WorkItemID, psr.ServiceChannelID, a.hidden[psr.ID]
-	}
-	a.mu.Unlock()
+	aw, err := a.assign(r.Context(), in.PendingServiceRoutingID, in.UserID, &in.WorkItemID, &in.ServiceChannelID)
+	var rerr *routing.Error
+	var mismatch *fieldMismatch
 	switch {
-	case psr == nil || hidden:
+	case errors.Is(err, errNoPSR):
 		writeErr(w, http.StatusBadRequest, "INVALID_CROSS_REFERENCE_KEY",
 			"PendingServiceRoutingId: no pending service routing "+trunc(in.PendingServiceRoutingID), "PendingServiceRoutingId")
 		return
-	case in.WorkItemID != conv:
+	case errors.As(err, &mismatch):
 		writeErr(w, http.StatusBadRequest, "FIELD_INTEGRITY_EXCEPTION",
-			"WorkItemId does not match the PendingServiceRouting's WorkItemId", "WorkItemId")
+			mismatch.field+" does not match the PendingServiceRouting's "+mismatch.field, mismatch.field)
 		return
-	case in.ServiceChannelID != channel:
-		writeErr(w, http.StatusBadRequest, "FIELD_INTEGRITY_EXCEPTION",
-			"ServiceChannelId does not match the PendingServiceRouting's ServiceChannelId", "ServiceChannelId")
-		return
-	}
-	id := NewAgentWorkID()
-	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
-	defer cancel()
-	_, err = a.n.Submit(ctx, routing.AssignWork{Request: request, Agent: in.UserID, Task: id})
-	var rerr *routing.Error
-	switch {
 	case errors.As(err, &rerr):
 		code, fields := sfCode(rerr.Code)
 		writeErr(w, http.StatusBadRequest, code, rerr.Error(), fields...)
@@ -289,16 +273,65 @@ func (a *Adapter) createAgentWork(w http.ResponseWriter, r *http.Request, partne
 		writeErr(w, http.StatusServiceUnavailable, "SERVER_UNAVAILABLE", "routing did not answer in time")
 		return
 	}
-	a.mu.Lock()
-	if a.works[id] == nil {
-		a.works[id] = &AgentWork{ID: id, UserID: in.UserID, WorkItemID: conv, PendingServiceRoutingID: in.PendingServiceRoutingID,
-			ServiceChannelID: channel, Status: StatusAssigned, RequestDateTime: SFTime(time.Now())}
-	}
-	a.mu.Unlock()
-	a.log.Debug("extrouting: AgentWork created", "partner", partner, "id", id, "request", request, "agent", in.UserID)
+	id := aw.ID
+	request := aw.WorkItemID
+	a.log.Debug("extrouting: AgentWork created", "partner", partner, "id", id, "conversation", request, "agent", in.UserID)
 	writeJSON(w, http.StatusCreated, struct {
 		ID      string    `json:"id"`
 		Success bool      `json:"success"`
 		Errors  []SFError `json:"errors"`
 	}{id, true, []SFError{}})
+}
+
+// errNoPSR: no live, partner-routable PendingServiceRouting has the id.
+var errNoPSR = errors.New("no such pending service routing")
+
+// fieldMismatch: a field of the AgentWork create differs from the PSR's.
+type fieldMismatch struct{ field string }
+
+func (e *fieldMismatch) Error() string {
+	return e.field + " does not match the PendingServiceRouting's " + e.field
+}
+
+// assign creates an AgentWork for the PSR psrID and the agent user: it
+// checks workItem and channel (when not nil) against the PSR, then submits
+// routing.AssignWork with a new AgentWork id as the task id and returns the
+// Assigned record. Errors: errNoPSR (unknown id or a direct transfer's
+// hidden PSR), *fieldMismatch (WorkItemId or ServiceChannelId), a
+// *routing.Error from AssignWork, node.ErrClosed / node.ErrJournal, a
+// context error (no answer within 10 s). Shared by the Salesforce-shaped
+// and the native /v1 create.
+func (a *Adapter) assign(ctx context.Context, psrID, user string, workItem, channel *string) (*AgentWork, error) {
+	a.mu.Lock()
+	psr := a.psrs[psrID]
+	var request, conv, mrd string
+	hidden := false
+	if psr != nil {
+		request, conv, mrd, hidden = psr.request, psr.WorkItemID, psr.ServiceChannelID, a.hidden[psr.ID]
+	}
+	a.mu.Unlock()
+	switch {
+	case psr == nil || hidden:
+		return nil, errNoPSR
+	case workItem != nil && *workItem != conv:
+		return nil, &fieldMismatch{"WorkItemId"}
+	case channel != nil && *channel != mrd:
+		return nil, &fieldMismatch{"ServiceChannelId"}
+	}
+	id := NewAgentWorkID()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := a.n.Submit(ctx, routing.AssignWork{Request: request, Agent: user, Task: id}); err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	w := a.works[id]
+	if w == nil {
+		w = &AgentWork{ID: id, UserID: user, WorkItemID: conv, PendingServiceRoutingID: psrID,
+			ServiceChannelID: mrd, Status: StatusAssigned, RequestDateTime: SFTime(time.Now())}
+		a.works[id] = w
+	}
+	cp := *w
+	return &cp, nil
 }
