@@ -67,6 +67,11 @@ type Client struct {
 	wake           chan struct{}
 	replaying      map[string]*replayBuf
 	replayDefaults map[string]int64
+	// replayedTo is, per subscribed pattern, the highest Seq a replay
+	// backlog delivered: a live message with a Seq at or below it was
+	// already sent (published after the backlog was read but before it
+	// reached the client's queue), so it is not sent twice.
+	replayedTo map[string]int64
 }
 
 // queued is one encoded message waiting in a session. batch is 0 until the
@@ -321,10 +326,22 @@ func (c *Client) offer(raw []byte, seq int64, patterns []string, limit int) bool
 	if buf != nil {
 		buf.items = append(buf.items, bufItem{raw: raw, seq: seq})
 		c.buffered++
-	} else {
-		c.queue = append(c.queue, queued{raw: raw})
-		c.signal()
+		return len(c.queue)+c.buffered > limit
 	}
+	if seq != 0 && len(c.replayedTo) > 0 {
+		covered := true
+		for _, p := range patterns {
+			if seq > c.replayedTo[p] {
+				covered = false
+				break
+			}
+		}
+		if covered {
+			return false
+		}
+	}
+	c.queue = append(c.queue, queued{raw: raw})
+	c.signal()
 	return len(c.queue)+c.buffered > limit
 }
 
@@ -898,6 +915,12 @@ func (s *Server) finishReplay(c *Client, channel string, backlog []Delivery, ok 
 		for _, raw := range encoded {
 			c.queue = append(c.queue, queued{raw: raw})
 		}
+		if maxSeq > 0 {
+			if c.replayedTo == nil {
+				c.replayedTo = make(map[string]int64)
+			}
+			c.replayedTo[channel] = maxSeq
+		}
 	}
 	if buf != nil {
 		c.buffered -= len(buf.items)
@@ -942,6 +965,11 @@ func (s *Server) unsubscribe(m *Message) *reply {
 		}
 	}
 	s.mu.Unlock()
+	c.mu.Lock()
+	for _, ch := range m.Subscriptions {
+		delete(c.replayedTo, ch) // a later subscribe replays afresh
+	}
+	c.mu.Unlock()
 	rep.Successful = true
 	return rep
 }
