@@ -1,0 +1,300 @@
+// presencesync.test.mjs: the seed 002 "Omnichannel" CRM connector
+// (presencesync/connector) in headless Chromium (playwright-core, Debian
+// /usr/bin/chromium), embedded cross-origin in a test CRM page.
+//
+//   node --test e2e/presencesync.test.mjs
+//
+// The server is presencesync/internal/crmtestserver (built here with
+// `go build` unless OMNIROUTE_CRMTESTSERVER names a binary): omniroute on
+// http://127.0.0.1:A, the CRM page on http://localhost:B (the partners'
+// origin) and on http://localhost:C (an origin nobody accepts). Every test
+// starts its own server. Every wait has a timeout; nothing sleeps to assert.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import readline from "node:readline";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const STEP_MS = 10_000;
+const ADMIN = "crmtest-admin-token-0123456789";
+const OFFLINE = "0", AVAIL = "0N5xx0000004CSO", AWAY = "0N5xx0000004D56", BUSY = "0N5xx0000004D3U";
+const CRM_WORK = "crm-work", ON_WORK = "on-work";
+const ROUTABLE = new Set([AVAIL]); // the catalog's hasChannels statuses
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, "..");
+let binary = process.env.OMNIROUTE_CRMTESTSERVER;
+let buildDir, browser;
+
+before(async () => {
+  if (!binary) {
+    buildDir = mkdtempSync(path.join(tmpdir(), "omniroute-crmtest-"));
+    binary = path.join(buildDir, "crmtestserver");
+    execFileSync("go", ["build", "-o", binary, "./presencesync/internal/crmtestserver"], { cwd: root, stdio: "inherit" });
+  }
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+}, { timeout: 300_000 });
+
+after(async () => {
+  if (browser) await browser.close();
+  if (buildDir) rmSync(buildDir, { recursive: true, force: true });
+});
+
+// ---------------------------------------------------------------- helpers
+
+function startServer(t) {
+  const child = spawn(binary, [], { stdio: ["pipe", "pipe", "inherit"] });
+  t.after(() => { child.stdin.end(); child.kill("SIGTERM"); });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("crmtestserver did not print LISTEN")), 20_000);
+    child.once("error", reject);
+    child.once("exit", (code) => reject(new Error(`crmtestserver exited with ${code}`)));
+    let other;
+    readline.createInterface({ input: child.stdout }).on("line", (line) => {
+      let m = /^OTHER (\S+)$/.exec(line);
+      if (m) other = m[1];
+      m = /^LISTEN (\S+) (\S+)$/.exec(line);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ omni: m[1], crm: m[2], other });
+      }
+    });
+  });
+}
+
+async function api(srv, method, p, body, token) {
+  const headers = { "Content-Type": "application/json" };
+  if (token) headers.Authorization = "Bearer " + token;
+  const r = await fetch(srv.omni + p, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const j = await r.json();
+  assert.equal(r.status, 200, `${method} ${p}: ${r.status} ${JSON.stringify(j)}`);
+  return j;
+}
+
+const omniState = (srv, agent) => api(srv, "GET", `/test/agents/${agent}`);
+const setOmni = (srv, agent, state, reasonCode = "") => api(srv, "POST", `/test/agents/${agent}/state`, { state, reasonCode });
+const decisions = async (srv, agent) => (await api(srv, "GET", `/v1/agents/${agent}/presence-sync`, undefined, ADMIN)).decisions;
+
+// waitFor polls fn until it returns a truthy value; it fails with what
+// describe() says after STEP_MS.
+async function waitFor(fn, describe) {
+  const deadline = Date.now() + STEP_MS;
+  let last;
+  for (;;) {
+    last = await fn();
+    if (last) return last;
+    if (Date.now() > deadline) assert.fail(`timed out: ${await describe()}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function waitOmni(srv, agent, state, reasonCode = "") {
+  await waitFor(async () => {
+    const s = await omniState(srv, agent);
+    return s.state === state && (s.reasonCode || "") === reasonCode;
+  }, async () => `omniroute ${agent} is ${JSON.stringify(await omniState(srv, agent))}, want ${state}/${reasonCode}`);
+}
+
+const crmPresence = (page) => page.$eval("#presence", (el) => el.dataset.status);
+
+async function waitCRM(page, status) {
+  try {
+    await page.waitForFunction((s) => document.getElementById("presence").dataset.status === s, status, { timeout: STEP_MS });
+  } catch (e) {
+    assert.fail(`CRM presence is ${await crmPresence(page)}, want ${status} (requests ${JSON.stringify(await page.evaluate(() => window.crm.requests))})`);
+  }
+}
+
+function connectorFrame(page) {
+  const f = page.frames().find((fr) => fr.url().includes("/presencesync/crm/connector.html"));
+  assert.ok(f, "no connector frame");
+  return f;
+}
+
+// openCRM opens the test CRM page for agent and partner and waits for the
+// seed 002 handshake (connector ready, answered, SSE open).
+async function openCRM(t, srv, partner, agent, base = srv.crm) {
+  const ctx = await browser.newContext();
+  t.after(() => ctx.close());
+  const page = await ctx.newPage();
+  page.on("pageerror", (e) => { throw e; });
+  await page.goto(`${base}/crm?partner=${partner}&agent=${agent}`);
+  return page;
+}
+
+async function handshake(page) {
+  await page.waitForFunction(() => document.getElementById("handshake").textContent === "ready", null, { timeout: STEP_MS });
+  const f = connectorFrame(page);
+  await f.waitForFunction(() => window.omnirouteConnector.ready, null, { timeout: STEP_MS });
+}
+
+async function click(page, status) {
+  await page.click(`#buttons button[data-status="${status}"]`);
+}
+
+async function createConversation(srv, id) {
+  const r = await api(srv, "POST", "/test/conversations", { id, queue: "chat" });
+  return r;
+}
+
+// ------------------------------------------------------------------ tests
+
+test("synchronized: CRM and omniroute presence stay equal both ways, work on either side makes the other Not Ready", async (t) => {
+  const srv = await startServer(t);
+  const page = await openCRM(t, srv, "crm-sync", "alice");
+  await handshake(page);
+  // On connection omniroute re-syncs the CRM: alice is logged out -> Offline.
+  await waitCRM(page, OFFLINE);
+  assert.deepEqual(await page.evaluate(() => window.crm.requests), [OFFLINE]);
+
+  // CRM -> omniroute, by a real click: Available = READY, and no echo back.
+  await click(page, AVAIL);
+  await waitOmni(srv, "alice", "READY");
+  const d1 = await decisions(srv, "alice");
+  assert.ok(d1.some((d) => d.partner === "crm-sync" && d.side === "partner" && d.change === `omnichannelResponse ${AVAIL}` && d.outcome === "applied"),
+    JSON.stringify(d1));
+  // CRM -> omniroute by the page API: Away = NOT_READY/break.
+  await page.evaluate((s) => window.setCrmPresence(s), AWAY);
+  await waitOmni(srv, "alice", "NOT_READY", "break");
+  assert.deepEqual(await page.evaluate(() => window.crm.requests), [OFFLINE], "omniroute echoed a CRM change back");
+
+  // omniroute -> CRM via requestSyncOmnichannel.
+  await setOmni(srv, "alice", "READY");
+  await waitCRM(page, AVAIL);
+  await setOmni(srv, "alice", "NOT_READY", "busy");
+  await waitCRM(page, BUSY);
+  assert.deepEqual((await page.evaluate(() => window.crm.requests)).map((s) => s.split(";")[0]), [OFFLINE, AVAIL, BUSY]);
+  assert.equal((await omniState(srv, "alice")).reasonCode, "busy"); // the CRM's answer did not move omniroute
+
+  // Work arriving in omniroute: the CRM is set Not Ready (workStatusId).
+  await click(page, AVAIL);
+  await waitOmni(srv, "alice", "READY");
+  const conv = await createConversation(srv, "c1");
+  assert.equal(conv.agent, "alice", JSON.stringify(conv));
+  await waitCRM(page, ON_WORK);
+  assert.ok(!ROUTABLE.has(await crmPresence(page)));
+  await api(srv, "POST", `/test/tasks/${conv.task}/accept`, { agent: "alice" });
+  assert.equal(await crmPresence(page), ON_WORK);
+  await api(srv, "POST", `/test/tasks/${conv.task}/close`, { agent: "alice" });
+
+  // Work arriving in the CRM (a work status): omniroute Not Ready, and
+  // kept Not Ready while the CRM work lasts.
+  await click(page, AVAIL);
+  await waitOmni(srv, "alice", "READY");
+  await click(page, CRM_WORK);
+  await waitOmni(srv, "alice", "NOT_READY", "crm-work");
+  await setOmni(srv, "alice", "READY");
+  await waitOmni(srv, "alice", "NOT_READY", "crm-work");
+  const d2 = await decisions(srv, "alice");
+  assert.ok(d2.some((d) => d.partner === "crm-sync" && d.side === "omniroute" && d.outcome === "work-override"), JSON.stringify(d2));
+  assert.equal(await crmPresence(page), CRM_WORK);
+  const f = connectorFrame(page);
+  assert.equal(await f.evaluate(() => window.omnirouteConnector.errors), 0);
+});
+
+test("complementary: never both Ready, the other side becomes Not Ready with the configured reason", async (t) => {
+  const srv = await startServer(t);
+  const page = await openCRM(t, srv, "crm-comp", "bob");
+  await handshake(page);
+
+  // omniroute Ready -> the CRM is asked to take the complementary status.
+  await setOmni(srv, "bob", "READY");
+  await waitCRM(page, AWAY);
+  assert.equal((await omniState(srv, "bob")).state, "READY");
+
+  // CRM Ready -> omniroute Not Ready with the configured reason.
+  await click(page, AVAIL);
+  await waitOmni(srv, "bob", "NOT_READY", "digital");
+  assert.equal(await crmPresence(page), AVAIL);
+  // omniroute Ready again -> CRM Not Ready again.
+  await setOmni(srv, "bob", "READY");
+  await waitCRM(page, AWAY);
+  const s = await omniState(srv, "bob");
+  assert.equal(s.state, "READY");
+  // Both Not Ready is allowed, and omniroute Ready while the CRM is Not
+  // Ready needs nothing: the decisions are in-sync, no request is sent.
+  const n = (await page.evaluate(() => window.crm.requests)).length;
+  for (const [state, reason] of [["NOT_READY", "break"], ["READY", ""]]) {
+    const k = (await decisions(srv, "bob")).length;
+    await setOmni(srv, "bob", state, reason);
+    const d = await waitFor(async () => (await decisions(srv, "bob")).slice(k).find((x) => x.partner === "crm-comp" && x.side === "omniroute"),
+      async () => `no crm-comp decision after ${state}`);
+    assert.equal(d.outcome, "in-sync", JSON.stringify(d));
+  }
+  assert.equal((await page.evaluate(() => window.crm.requests)).length, n);
+  assert.equal(await crmPresence(page), AWAY);
+
+  // Work arriving in omniroute: the CRM cannot become Ready.
+  const conv = await createConversation(srv, "c1");
+  assert.equal(conv.agent, "bob", JSON.stringify(conv));
+  await api(srv, "POST", `/test/tasks/${conv.task}/accept`, { agent: "bob" });
+  await click(page, AVAIL);
+  await waitCRM(page, ON_WORK);
+  assert.equal((await omniState(srv, "bob")).state, "READY");
+  const d = await decisions(srv, "bob");
+  assert.ok(d.some((x) => x.partner === "crm-comp" && x.side === "partner" && x.outcome === "work-override"), JSON.stringify(d));
+  await api(srv, "POST", `/test/tasks/${conv.task}/close`, { agent: "bob" });
+
+  // Work arriving in the CRM: omniroute Not Ready (work reason), kept so.
+  await waitOmni(srv, "bob", "READY");
+  await click(page, CRM_WORK);
+  await waitOmni(srv, "bob", "NOT_READY", "crm-work");
+  await setOmni(srv, "bob", "READY");
+  await waitOmni(srv, "bob", "NOT_READY", "crm-work");
+  assert.equal(await crmPresence(page), CRM_WORK);
+});
+
+test("a postMessage from a wrong origin is ignored", async (t) => {
+  const srv = await startServer(t);
+  assert.ok(srv.other, "no OTHER url");
+  await setOmni(srv, "alice", "NOT_READY", "break");
+  await waitOmni(srv, "alice", "NOT_READY", "break");
+  const before = (await decisions(srv, "alice")).length;
+
+  // The same CRM page at an origin the partner does not accept.
+  const evil = await openCRM(t, srv, "crm-sync", "alice", srv.other);
+  const ef = await (async () => {
+    await waitFor(() => evil.frames().some((fr) => fr.url().includes("connector.html")), () => "no connector frame");
+    return connectorFrame(evil);
+  })();
+  await ef.waitForFunction(() => window.omnirouteConnector.configured, null, { timeout: STEP_MS });
+  // Crafted ready + omnichannelResponse Available, from the wrong origin.
+  await evil.evaluate((avail) => {
+    const w = document.getElementById("connector").contentWindow;
+    const o = new URL(document.getElementById("connector").src).origin;
+    w.postMessage({ type: "ClientAppMessage", action: "ready" }, o);
+    w.postMessage({ type: "ClientAppMessage", action: "omnichannelResponse", data: { statusId: avail, success: true } }, o);
+  }, AVAIL);
+  await ef.waitForFunction(() => window.omnirouteConnector.ignored >= 2, null, { timeout: STEP_MS });
+  const st = await ef.evaluate(() => window.omnirouteConnector);
+  assert.equal(st.ready, false);
+  assert.deepEqual(st.received, []);
+  assert.equal(await evil.$eval("#handshake", (e) => e.textContent), "waiting", "the connector posted to a wrong origin");
+  assert.equal(await evil.evaluate(() => window.crm.readyCount), 0);
+  // A click in the wrong-origin page changes nothing either.
+  await click(evil, AVAIL);
+  await ef.waitForFunction(() => window.omnirouteConnector.ignored >= 3, null, { timeout: STEP_MS });
+  assert.equal((await decisions(srv, "alice")).length, before, "the decision log moved");
+  const s = await omniState(srv, "alice");
+  assert.deepEqual([s.state, s.reasonCode], ["NOT_READY", "break"]);
+
+  // Control: the same crafted messages from the accepted origin do apply.
+  const good = await openCRM(t, srv, "crm-sync", "alice");
+  await handshake(good);
+  await waitCRM(good, AWAY);
+  await good.evaluate((avail) => {
+    const w = document.getElementById("connector").contentWindow;
+    const o = new URL(document.getElementById("connector").src).origin;
+    w.postMessage({ type: "ClientAppMessage", action: "omnichannelResponse", data: { statusId: avail, success: true } }, o);
+  }, AVAIL);
+  await waitOmni(srv, "alice", "READY");
+  assert.ok((await decisions(srv, "alice")).length > before);
+});
