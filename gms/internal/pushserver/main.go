@@ -1,0 +1,108 @@
+// Command pushserver is a test-only server for e2e/gms_push.test.mjs (not
+// shipped): a gms.CometPusher mounted at /genesys/cometd (and below, the
+// seed 003 "_comet_url" path), plus
+//
+//	POST /test/push {"deviceOS","deviceID","notification":{id,message,tag}}
+//	     -> 200 {"delivered": bool, "pending": bool, "error": "..."}
+//	     (delivered: queued for at least one session; pending: kept for a
+//	     later subscriber, gms.ErrPushPending)
+//	GET  /test/connected?user=<gms_user> -> {"sessions": n}
+//
+// Connect timeout is -timeout (default 2s) so long-polls cycle quickly. It
+// prints "LISTEN <url>" on stdout once it serves and stops on SIGINT,
+// SIGTERM or end of stdin.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/omniroute/omniroute/bayeux"
+	"github.com/omniroute/omniroute/gms"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:0", "address to listen on")
+	watchStdin := flag.Bool("stdin", true, "stop when stdin reaches end of file")
+	timeout := flag.Duration("timeout", 2*time.Second, "Bayeux connect timeout")
+	verbose := flag.Bool("v", false, "log to stderr")
+	flag.Parse()
+	if err := run(*listen, *watchStdin, *timeout, *verbose); err != nil {
+		fmt.Fprintln(os.Stderr, "pushserver:", err)
+		os.Exit(1)
+	}
+}
+
+func run(listen string, watchStdin bool, timeout time.Duration, verbose bool) error {
+	level := slog.LevelError
+	if verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	pusher := gms.NewCometPusher(gms.CometOptions{Bayeux: bayeux.Options{ConnectTimeout: timeout, Logger: log}, Logger: log})
+	defer pusher.Close()
+
+	mux := http.NewServeMux()
+	mux.Handle("/genesys/cometd", pusher.Handler())
+	mux.Handle("/genesys/cometd/", pusher.Handler())
+	mux.HandleFunc("POST /test/push", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			DeviceOS     string           `json:"deviceOS"`
+			DeviceID     string           `json:"deviceID"`
+			Notification gms.Notification `json:"notification"`
+		}
+		if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&req); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		err := pusher.Push(r.Context(), req.DeviceOS, req.DeviceID, req.Notification)
+		out := map[string]any{"delivered": err == nil, "pending": errors.Is(err, gms.ErrPushPending)}
+		if err != nil {
+			out["error"] = err.Error()
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(out)
+	})
+	mux.HandleFunc("GET /test/connected", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]int{"sessions": pusher.Connected(r.URL.Query().Get("user"))})
+	})
+
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	fmt.Printf("LISTEN http://%s\n", ln.Addr())
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if watchStdin {
+		go func() {
+			_, _ = io.Copy(io.Discard, os.Stdin)
+			stop()
+		}()
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		return err
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutdownCtx)
+	return nil
+}
