@@ -8,7 +8,10 @@
 // Authorizer decides handshakes (seeing the HTTP request's headers and the
 // handshake ext), subscriptions and client publishes; a Replayer supplies a
 // channel's backlog when a client subscribes with a replay id; Server.Publish
-// sends to every subscriber from any goroutine.
+// sends to every subscriber from any goroutine, or, WithFilter, only to the
+// subscribers a function selects (e.g. by Client.Identity: the GMS sessions
+// of one gms_user on the shared "/_genesys"); OnSubscribe sees every
+// subscription once it is registered.
 //
 // # Protocol
 //

@@ -40,6 +40,15 @@ type Options struct {
 	// expiry, overflow, Close), after it has been removed. reason is a short
 	// constant such as "disconnect", "expired", "queue overflow", "closed".
 	OnSessionEnd func(c *Client, reason string)
+	// OnSubscribe, if set, is called after a successful /meta/subscribe of
+	// c has been registered (and any replay backlog queued), before the
+	// subscribe reply is sent, with the channels of that message as the
+	// client named them. It runs outside the server's locks on the
+	// request's goroutine, so it may call Publish: a message published
+	// with WithFilter selecting c is the first the new subscription
+	// receives after its backlog (e.g. notifications kept while nobody was
+	// subscribed). It is not called for a refused subscribe.
+	OnSubscribe func(c *Client, channels []string)
 	// CheckOrigin decides websocket upgrades from browsers (the Origin
 	// header). nil accepts every origin: sessions are authorized through
 	// headers and the handshake ext, never through cookies, so a foreign
@@ -222,6 +231,9 @@ type Delivery struct {
 	// Seq is an optional ordering number used only to drop live duplicates
 	// of a replayed backlog (see Replayer); it is not sent. 0 means none.
 	Seq int64
+
+	// filter, set by WithFilter, selects the recipients of a Publish.
+	filter func(*Client) bool
 }
 
 // PublishOption adds optional fields to a published message.
@@ -235,3 +247,20 @@ func WithExt(ext json.RawMessage) PublishOption { return func(d *Delivery) { d.E
 
 // WithSeq sets the message's ordering number (see Replayer).
 func WithSeq(seq int64) PublishOption { return func(d *Delivery) { d.Seq = seq } }
+
+// WithFilter restricts a Publish to the subscribers of the channel for
+// which match returns true; the others get nothing (not even in a replay
+// buffer) and are not counted in Publish's result. Everything else is
+// unchanged: a matching session still gets the message once, buffered
+// behind a replay in progress, de-duplicated by WithSeq and acknowledged
+// with the ack extension like any other message.
+//
+// match is called once per candidate subscriber, on the publishing
+// goroutine, while the server holds its subscription index for reading:
+// it must be fast and must not call the Server's methods. Client.ID and
+// Client.Identity are safe to use (e.g. deliver to one user's sessions:
+// `func(c *Client) bool { return c.Identity() == user }`). A nil match
+// means no filter. Replayer deliveries ignore it.
+func WithFilter(match func(*Client) bool) PublishOption {
+	return func(d *Delivery) { d.filter = match }
+}

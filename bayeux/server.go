@@ -211,6 +211,7 @@ func (s *Server) enter() bool {
 // as null). It returns the number of sessions the message was queued for,
 // or an error when the channel is not a concrete non-meta channel or data
 // or WithExt is not valid JSON. A session whose queue overflows is removed.
+// WithFilter restricts the recipients to some of the subscribers.
 func (s *Server) Publish(channel string, data json.RawMessage, opts ...PublishOption) (int, error) {
 	d := Delivery{Channel: channel, Data: data}
 	for _, o := range opts {
@@ -220,7 +221,7 @@ func (s *Server) Publish(channel string, data json.RawMessage, opts ...PublishOp
 	if err != nil {
 		return 0, err
 	}
-	return s.deliver(channel, raw, d.Seq), nil
+	return s.deliver(channel, raw, d.Seq, d.filter), nil
 }
 
 // encodeDelivery validates d and encodes it once for every recipient.
@@ -253,8 +254,9 @@ func encodeDelivery(d Delivery) ([]byte, error) {
 	return json.Marshal(wire{Channel: d.Channel, Data: data, ID: d.ID, Ext: d.Ext})
 }
 
-// deliver queues raw for every subscriber of channel.
-func (s *Server) deliver(channel string, raw []byte, seq int64) int {
+// deliver queues raw for every subscriber of channel that match (nil: all)
+// accepts.
+func (s *Server) deliver(channel string, raw []byte, seq int64, match func(*Client) bool) int {
 	var pats [8]string
 	patterns := matchPatterns(channel, pats[:0])
 	var overflow []*Client
@@ -285,6 +287,9 @@ func (s *Server) deliver(channel string, raw []byte, seq int64) int {
 	if matched == nil && single >= 0 {
 		one := patterns[single : single+1]
 		for c := range s.index[patterns[single]] {
+			if match != nil && !match(c) {
+				continue
+			}
 			if c.offer(raw, seq, one, s.opts.MaxQueuedMessages) {
 				overflow = append(overflow, c)
 			}
@@ -292,6 +297,9 @@ func (s *Server) deliver(channel string, raw []byte, seq int64) int {
 		}
 	}
 	for c, ps := range matched {
+		if match != nil && !match(c) {
+			continue
+		}
 		if c.offer(raw, seq, ps, s.opts.MaxQueuedMessages) {
 			overflow = append(overflow, c)
 		}
@@ -885,6 +893,9 @@ func (s *Server) subscribe(m *Message) *reply {
 	if failed != nil {
 		return rep.failErr(failed, 500)
 	}
+	if s.opts.OnSubscribe != nil {
+		s.opts.OnSubscribe(c, m.Subscriptions)
+	}
 	rep.Successful = true
 	return rep
 }
@@ -1000,7 +1011,7 @@ func (s *Server) publishFromClient(m *Message) *reply {
 		if err != nil {
 			return rep.fail(400, err.Error())
 		}
-		s.deliver(m.Channel, raw, 0)
+		s.deliver(m.Channel, raw, 0, nil)
 	}
 	rep.Successful = true
 	return rep

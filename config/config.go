@@ -23,6 +23,7 @@
 //	          _urs_strategy_update_sub_routine}, defaultQueue, priority, confirmationSeconds,
 //	          holdAttempts, ttlSeconds, agentReadyEwtSeconds, agentReadyPosition,
 //	          username, password}]   # GMS callback services (seed 003, gms.ServiceSpec)
+//	gmsPush: {customHttpUrl, customHttpHeaders: {name: value}}   # GMS push (comet always; customhttp), see gmspush.go
 //	presenceSync: {statuses: [...], partners: [...]}       # presence sync (seeds 001, 002), see presencesync.go
 //	externalRouting: {topic: PendingServiceRoutingTopic, retentionHours: 72, maxReplay: 10000}
 package config
@@ -102,6 +103,9 @@ type Config struct {
 	// GMSServices are the Genesys Mobile Services callback services
 	// (seed 003 "Chat Delayed", package gms), served under /genesys/.
 	GMSServices []gms.ServiceSpec `yaml:"gmsServices"`
+	// GMSPush says how GMS notifications reach devices (comet always,
+	// customhttp when a URL is set; config/gmspush.go).
+	GMSPush GMSPush `yaml:"gmsPush"`
 	// PresenceSync is the presence synchronization with telephony and CRM
 	// partners (seeds 001, 002; package presencesync; config/presencesync.go).
 	PresenceSync PresenceSync `yaml:"presenceSync"`
@@ -380,6 +384,7 @@ func (c *Config) Validate() error {
 	}
 	c.validatePartners(&p)
 	c.validateGMSServices(&p, queues)
+	c.GMSPush.validate(&p)
 	c.validatePresenceSync(&p, reasons)
 	c.ExternalRouting.validate(&p)
 	if p.dropped > 0 {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -39,9 +40,7 @@ const (
 	DefaultCometPendingTTL        = 60 * time.Second
 	DefaultCometMaxPendingPerUser = 16
 	DefaultCometMaxPendingUsers   = 10000
-	DefaultCometMaxEndpoints      = 20000
 	DefaultCometMaxSessionsPerUsr = 8
-	DefaultCometIdleTTL           = time.Minute
 )
 
 // ErrPushPending is returned (wrapped) by CometPusher.Push when no client of
@@ -58,9 +57,10 @@ var ErrUnsupportedDeviceOS = errors.New("unsupported device OS")
 
 // CometOptions configures a CometPusher. Zero fields take the defaults.
 type CometOptions struct {
-	// Bayeux is the template of every Bayeux server the pusher runs
-	// (timeouts, sizes, Logger, CheckOrigin). Its Authorizer, Replayer,
-	// OnSessionEnd and MaxClients are set by the pusher.
+	// Bayeux configures the pusher's Bayeux server (timeouts, sizes,
+	// MaxClients: all sessions of all users, Logger, CheckOrigin). Its
+	// Authorizer, Replayer, OnSessionEnd and OnSubscribe are set by the
+	// pusher.
 	Bayeux bayeux.Options
 	// PendingTTL is how long a notification pushed while no client of its
 	// user was subscribed is kept for a client that subscribes later.
@@ -71,16 +71,9 @@ type CometOptions struct {
 	// MaxPendingUsers bounds the users with kept notifications; beyond it
 	// Push keeps nothing (and still returns ErrPushPending).
 	MaxPendingUsers int
-	// MaxEndpoints bounds the live Bayeux servers (one per gms_user seen in
-	// a header, one per header-less websocket); a request that would need
-	// one more gets HTTP 503.
-	MaxEndpoints int
-	// MaxSessionsPerUser bounds the Bayeux sessions of one gms_user on its
-	// header endpoint (a handshake beyond gets "503::Too many clients").
+	// MaxSessionsPerUser bounds the live Bayeux sessions of one gms_user (a
+	// handshake beyond gets "503::Too many sessions for this gms_user").
 	MaxSessionsPerUser int
-	// IdleTTL is how long a user's endpoint without sessions is kept
-	// before it is closed.
-	IdleTTL time.Duration
 	// Logger receives the pusher's logs; nil uses Bayeux.Logger, then
 	// slog.Default().
 	Logger *slog.Logger
@@ -96,14 +89,11 @@ func (o CometOptions) withDefaults() CometOptions {
 	if o.MaxPendingUsers <= 0 {
 		o.MaxPendingUsers = DefaultCometMaxPendingUsers
 	}
-	if o.MaxEndpoints <= 0 {
-		o.MaxEndpoints = DefaultCometMaxEndpoints
-	}
 	if o.MaxSessionsPerUser <= 0 {
 		o.MaxSessionsPerUser = DefaultCometMaxSessionsPerUsr
 	}
-	if o.IdleTTL <= 0 {
-		o.IdleTTL = DefaultCometIdleTTL
+	if o.Bayeux.MaxClients <= 0 {
+		o.Bayeux.MaxClients = bayeux.DefaultMaxClients
 	}
 	if o.Logger == nil {
 		o.Logger = o.Bayeux.Logger
@@ -123,12 +113,13 @@ func (o CometOptions) withDefaults() CometOptions {
 //   - long-polling: the gms_user HTTP header of every request (the CometD
 //     client's requestHeaders, Faye's setHeader). A long-polling handshake
 //     without the header that names ext.gms_user is refused with
-//     "401::gms_user header required on long-polling" (the routing of the
-//     later requests needs the header).
+//     "401::gms_user header required on long-polling".
 //   - websocket: the gms_user header of the upgrade request (Faye, native
 //     clients), or, when the upgrade has none (the CometD JavaScript client
 //     cannot set headers on a websocket), the handshake's ext.gms_user, a
-//     JSON string. When both are present they must be equal (else 401).
+//     JSON string; a header-less socket is bound to the first gms_user its
+//     handshakes name (another one gets 401). When header and ext are both
+//     present they must be equal (else 401).
 //   - A session without gms_user may handshake, but its subscribe is
 //     refused with "401::gms_user required".
 //
@@ -137,15 +128,11 @@ func (o CometOptions) withDefaults() CometOptions {
 //
 // # Implementation
 //
-// bayeux.Server.Publish reaches every subscriber of a channel, and every
-// user subscribes to the same "/_genesys", so the pusher runs one
-// bayeux.Server per endpoint and routes HTTP requests to it: one per
-// gms_user seen in a header (closed after IdleTTL without sessions), one
-// per header-less websocket connection (closed with the connection, bound
-// to the first gms_user of its handshakes), and one shared server for
-// header-less long-polling (whose sessions can never subscribe). Push
-// publishes on every endpoint of the user. Each endpoint costs one
-// sweeper goroutine of bayeux; MaxEndpoints bounds them.
+// Every device subscribes to the same "/_genesys", on one bayeux.Server
+// whose sessions carry their gms_user as Client.Identity; Push publishes
+// with bayeux.WithFilter selecting the sessions of the user. No goroutine
+// or server per user: the pusher's only goroutine is bayeux's sweeper.
+// Bayeux.MaxClients bounds all sessions, MaxSessionsPerUser each user's.
 //
 // # Kept notifications
 //
@@ -153,28 +140,23 @@ func (o CometOptions) withDefaults() CometOptions {
 // MaxPendingPerUser per user, MaxPendingUsers users, each for PendingTTL)
 // and returns ErrPushPending; the first session of that user to subscribe
 // to /_genesys within PendingTTL receives the kept notifications in push
-// order, right after its subscribe reply. A kept notification and a live
-// one pushed during that subscribe may arrive in either order.
+// order, queued before its subscribe reply (so before any later push).
 type CometPusher struct {
 	opts CometOptions
 	log  *slog.Logger
-	anon *bayeux.Server // header-less long-polling
+	srv  *bayeux.Server
 
-	mu        sync.Mutex
-	users     map[string]*userEndpoint           // gms_user header -> endpoint
-	conns     map[string]map[*bayeux.Server]bool // gms_user -> header-less websocket servers
-	wsAll     map[*bayeux.Server]bool            // every header-less websocket server
-	endpoints int                                // users + websocket servers
-	pending   map[string][]pendingNote
-	closed    bool
+	// pushMu orders a Push's publish-then-keep against a subscribe's
+	// take-then-deliver, so a notification is never kept while a
+	// subscriber that could have had it goes without. It is never held
+	// by bayeux callbacks (OnSessionEnd may run inside a Publish).
+	pushMu sync.Mutex
 
-	stop chan struct{}
-	wg   sync.WaitGroup
-}
-
-type userEndpoint struct {
-	srv      *bayeux.Server
-	lastUsed time.Time
+	mu       sync.Mutex
+	sessions map[string]int // gms_user -> live sessions (handshakes accepted)
+	total    int            // all live sessions, anonymous included
+	pending  map[string][]pendingNote
+	closed   bool
 }
 
 type pendingNote struct {
@@ -182,40 +164,37 @@ type pendingNote struct {
 	expires time.Time
 }
 
+// wsBinding is the gms_user a header-less websocket is bound to; the
+// pusher puts it in the upgrade request's context.
+type wsBinding struct {
+	mu   sync.Mutex
+	user string
+}
+
+type wsBindingKey struct{}
+
 // NewCometPusher returns a running CometPusher; call Close to stop it.
 func NewCometPusher(opts CometOptions) *CometPusher {
 	opts = opts.withDefaults()
 	p := &CometPusher{
-		opts:    opts,
-		log:     opts.Logger,
-		users:   make(map[string]*userEndpoint),
-		conns:   make(map[string]map[*bayeux.Server]bool),
-		wsAll:   make(map[*bayeux.Server]bool),
-		pending: make(map[string][]pendingNote),
-		stop:    make(chan struct{}),
+		opts:     opts,
+		log:      opts.Logger,
+		sessions: make(map[string]int),
+		pending:  make(map[string][]pendingNote),
 	}
-	anon := opts.Bayeux
-	anon.Authorizer = bayeux.AuthorizerFuncs{
-		HandshakeFunc: func(r *http.Request, m *bayeux.Message) (any, error) {
-			if u, _ := extUser(m); u != "" {
-				return nil, &bayeux.Error{Code: 401, Message: "gms_user header required on long-polling"}
-			}
-			return "", nil
-		},
-		SubscribeFunc: func(*bayeux.Client, string) error { return errNoUser },
-	}
-	anon.Replayer = nil
-	anon.OnSessionEnd = nil
-	p.anon = bayeux.NewServer(anon)
-	p.wg.Add(1)
-	go p.janitor()
+	o := opts.Bayeux
+	o.Replayer = nil
+	o.Authorizer = bayeux.AuthorizerFuncs{HandshakeFunc: p.handshake, SubscribeFunc: p.allowSubscribe}
+	o.OnSessionEnd = p.sessionEnded
+	o.OnSubscribe = p.subscribed
+	p.srv = bayeux.NewServer(o)
 	return p
 }
 
 var errNoUser = &bayeux.Error{Code: 401, Message: "gms_user required"}
 
 // extUser returns the handshake's ext.gms_user; ok is false when the field
-// is present but not a JSON string.
+// is present but not a JSON string of at most MaxUserHeaderBytes.
 func extUser(m *bayeux.Message) (string, bool) {
 	raw, found := m.Ext[UserHeader]
 	if !found {
@@ -228,213 +207,126 @@ func extUser(m *bayeux.Message) (string, bool) {
 	return u, true
 }
 
-// Handler returns the HTTP handler of the CometD endpoint. Mount it at the
-// "_comet_url" path and below (e.g. "/genesys/cometd" and
-// "/genesys/cometd/"): the CometD client appends "/handshake", "/connect",
-// ... to long-polling URLs. Websocket upgrades and long-polling POSTs share
-// the path (see bayeux.Server.Handler). When the pusher is closed or
-// MaxEndpoints is reached, it answers HTTP 503.
-func (p *CometPusher) Handler() http.Handler { return http.HandlerFunc(p.serveHTTP) }
-
-func (p *CometPusher) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	if user := r.Header.Get(UserHeader); user != "" {
-		if len(user) > MaxUserHeaderBytes {
-			http.Error(w, "gms_user too long", http.StatusBadRequest)
-			return
-		}
-		srv := p.userServer(user)
-		if srv == nil {
-			http.Error(w, "comet endpoint unavailable", http.StatusServiceUnavailable)
-			return
-		}
-		srv.Handler().ServeHTTP(w, r)
-		return
+// handshake is the Authorizer's Handshake: it finds the session's gms_user
+// (see CometPusher) and counts the session.
+func (p *CometPusher) handshake(r *http.Request, m *bayeux.Message) (any, error) {
+	u, ok := extUser(m)
+	if !ok {
+		return nil, &bayeux.Error{Code: 400, Message: "ext.gms_user must be a string of at most 256 bytes"}
 	}
-	if websocket.IsWebSocketUpgrade(r) {
-		p.serveConnWebSocket(w, r)
-		return
+	user := r.Header.Get(UserHeader)
+	bind, _ := r.Context().Value(wsBindingKey{}).(*wsBinding)
+	switch {
+	case user != "":
+		if u != "" && u != user {
+			return nil, &bayeux.Error{Code: 401, Message: "ext.gms_user does not match the gms_user header"}
+		}
+	case bind != nil: // header-less websocket
+		if u != "" {
+			bind.mu.Lock()
+			if bind.user != "" && bind.user != u {
+				bind.mu.Unlock()
+				return nil, &bayeux.Error{Code: 401, Message: "gms_user differs from this connection's"}
+			}
+			bind.user = u
+			bind.mu.Unlock()
+		}
+		user = u
+	case u != "":
+		return nil, &bayeux.Error{Code: 401, Message: "gms_user header required on long-polling"}
 	}
-	p.anon.Handler().ServeHTTP(w, r)
-}
-
-// userServer returns the endpoint of a gms_user header, creating it; nil
-// when closed or at MaxEndpoints.
-func (p *CometPusher) userServer(user string) *bayeux.Server {
+	// The pusher's count includes sessions still being registered, so it
+	// refuses at Bayeux.MaxClients before bayeux would (a session bayeux
+	// refused after this hook would never reach OnSessionEnd).
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed {
-		return nil
+	switch {
+	case p.closed:
+		return nil, &bayeux.Error{Code: 503, Message: "Server closing"}
+	case p.total >= p.opts.Bayeux.MaxClients:
+		p.log.Warn("gms comet: handshake refused: too many sessions", "limit", p.opts.Bayeux.MaxClients)
+		return nil, &bayeux.Error{Code: 503, Message: "Too many clients"}
+	case user != "" && p.sessions[user] >= p.opts.MaxSessionsPerUser:
+		return nil, &bayeux.Error{Code: 503, Message: "Too many sessions for this gms_user"}
 	}
-	if e := p.users[user]; e != nil {
-		e.lastUsed = time.Now()
-		return e.srv
+	p.total++
+	if user != "" {
+		p.sessions[user]++
 	}
-	if p.endpoints >= p.opts.MaxEndpoints {
-		p.log.Warn("gms comet: endpoint limit reached", "limit", p.opts.MaxEndpoints)
-		return nil
-	}
-	o := p.opts.Bayeux
-	o.MaxClients = p.opts.MaxSessionsPerUser
-	o.Replayer = nil
-	o.OnSessionEnd = nil
-	e := &userEndpoint{lastUsed: time.Now()}
-	o.Authorizer = bayeux.AuthorizerFuncs{
-		HandshakeFunc: func(r *http.Request, m *bayeux.Message) (any, error) {
-			u, ok := extUser(m)
-			if !ok || (u != "" && u != user) {
-				return nil, &bayeux.Error{Code: 401, Message: "ext.gms_user does not match the gms_user header"}
-			}
-			return user, nil
-		},
-		SubscribeFunc: func(c *bayeux.Client, ch string) error {
-			return p.allowSubscribe(c, ch, e.srv)
-		},
-	}
-	e.srv = bayeux.NewServer(o)
-	p.users[user] = e
-	p.endpoints++
-	return e.srv
+	return user, nil
 }
 
-// allowSubscribe is the Subscribe hook of every user endpoint: only
-// CometChannel, only with a gms_user. It starts the delivery of the user's
-// kept notifications.
-func (p *CometPusher) allowSubscribe(c *bayeux.Client, ch string, srv *bayeux.Server) error {
+// sessionEnded is bayeux's OnSessionEnd: it uncounts the session.
+func (p *CometPusher) sessionEnded(c *bayeux.Client, _ string) {
 	user, _ := c.Identity().(string)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.total--
 	if user == "" {
+		return
+	}
+	if p.sessions[user] <= 1 {
+		delete(p.sessions, user)
+	} else {
+		p.sessions[user]--
+	}
+}
+
+// allowSubscribe is the Authorizer's Subscribe: only CometChannel, only
+// with a gms_user.
+func (p *CometPusher) allowSubscribe(c *bayeux.Client, ch string) error {
+	if user, _ := c.Identity().(string); user == "" {
 		return errNoUser
 	}
 	if ch != CometChannel {
 		return &bayeux.Error{Code: 403, Message: "only " + CometChannel + " can be subscribed"}
 	}
-	if notes := p.takePending(user); len(notes) > 0 {
-		p.mu.Lock()
-		if p.closed {
-			p.mu.Unlock()
-			return nil
-		}
-		p.wg.Add(1)
-		p.mu.Unlock()
-		go p.deliverPending(user, srv, notes)
-	}
 	return nil
 }
 
-// serveConnWebSocket serves a websocket upgrade without gms_user header on
-// a Bayeux server of its own, bound to the gms_user of its first handshake
-// that names ext.gms_user, and closed when the connection ends.
-func (p *CometPusher) serveConnWebSocket(w http.ResponseWriter, r *http.Request) {
-	p.mu.Lock()
-	if p.closed || p.endpoints >= p.opts.MaxEndpoints {
-		p.mu.Unlock()
-		http.Error(w, "comet endpoint unavailable", http.StatusServiceUnavailable)
+// subscribed is bayeux's OnSubscribe: the new subscriber of /_genesys gets
+// its user's kept notifications, in push order.
+func (p *CometPusher) subscribed(c *bayeux.Client, channels []string) {
+	user, _ := c.Identity().(string)
+	if user == "" || !slices.Contains(channels, CometChannel) {
 		return
 	}
-	p.endpoints++
-	p.mu.Unlock()
-	released := false
-	defer func() {
-		if !released { // NewServer panicked or registration failed
-			p.mu.Lock()
-			p.endpoints--
-			p.mu.Unlock()
+	p.pushMu.Lock()
+	defer p.pushMu.Unlock()
+	notes := p.takePending(user)
+	for i, n := range notes {
+		k, err := p.srv.Publish(CometChannel, n, bayeux.WithFilter(func(x *bayeux.Client) bool { return x == c }))
+		if err != nil {
+			p.log.Warn("gms comet: kept notification not published", "err", err)
+			continue
 		}
-	}()
-
-	var (
-		bindMu sync.Mutex
-		bound  string
-		srv    *bayeux.Server
-	)
-	o := p.opts.Bayeux
-	o.MaxClients = 2 // a re-handshake on the same socket, while the old session expires
-	o.Replayer = nil
-	o.OnSessionEnd = nil
-	o.Authorizer = bayeux.AuthorizerFuncs{
-		HandshakeFunc: func(_ *http.Request, m *bayeux.Message) (any, error) {
-			u, ok := extUser(m)
-			if !ok {
-				return nil, &bayeux.Error{Code: 400, Message: "ext.gms_user must be a string of at most 256 bytes"}
+		if k == 0 { // the session ended meanwhile: keep the rest for the next one
+			for _, rest := range notes[i:] {
+				p.keep(user, rest)
 			}
-			if u == "" {
-				return "", nil
-			}
-			bindMu.Lock()
-			defer bindMu.Unlock()
-			if bound != "" && bound != u {
-				return nil, &bayeux.Error{Code: 401, Message: "gms_user differs from this connection's"}
-			}
-			if bound == "" {
-				if !p.addConn(u, srv) {
-					return nil, &bayeux.Error{Code: 503, Message: "comet endpoint closing"}
-				}
-				bound = u
-			}
-			return u, nil
-		},
-		SubscribeFunc: func(c *bayeux.Client, ch string) error {
-			return p.allowSubscribe(c, ch, srv)
-		},
+			return
+		}
 	}
-	srv = bayeux.NewServer(o)
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		srv.Close()
-		http.Error(w, "comet endpoint unavailable", http.StatusServiceUnavailable)
+}
+
+// Handler returns the HTTP handler of the CometD endpoint. Mount it at the
+// "_comet_url" path and below (e.g. "/genesys/cometd" and
+// "/genesys/cometd/"): the CometD client appends "/handshake", "/connect",
+// ... to long-polling URLs. Websocket upgrades and long-polling POSTs share
+// the path (see bayeux.Server.Handler). When the pusher is closed it
+// answers HTTP 503.
+func (p *CometPusher) Handler() http.Handler { return http.HandlerFunc(p.serveHTTP) }
+
+func (p *CometPusher) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	user := r.Header.Get(UserHeader)
+	if len(user) > MaxUserHeaderBytes {
+		http.Error(w, "gms_user too long", http.StatusBadRequest)
 		return
 	}
-	p.wsAll[srv] = true
-	released = true
-	p.mu.Unlock()
-	defer func() {
-		bindMu.Lock()
-		u := bound
-		bindMu.Unlock()
-		p.mu.Lock()
-		if u != "" {
-			if set := p.conns[u]; set != nil {
-				delete(set, srv)
-				if len(set) == 0 {
-					delete(p.conns, u)
-				}
-			}
-		}
-		delete(p.wsAll, srv)
-		p.endpoints--
-		p.mu.Unlock()
-		srv.Close()
-	}()
-	srv.Handler().ServeHTTP(w, r) // returns when the websocket ends
-}
-
-func (p *CometPusher) addConn(user string, srv *bayeux.Server) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return false
+	if user == "" && websocket.IsWebSocketUpgrade(r) {
+		r = r.WithContext(context.WithValue(r.Context(), wsBindingKey{}, &wsBinding{}))
 	}
-	set := p.conns[user]
-	if set == nil {
-		set = make(map[*bayeux.Server]bool)
-		p.conns[user] = set
-	}
-	set[srv] = true
-	return true
-}
-
-// servers returns the endpoints of user.
-func (p *CometPusher) servers(user string) []*bayeux.Server {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var out []*bayeux.Server
-	if e := p.users[user]; e != nil {
-		out = append(out, e.srv)
-	}
-	for s := range p.conns[user] {
-		out = append(out, s)
-	}
-	return out
+	p.srv.Handler().ServeHTTP(w, r)
 }
 
 // Push implements Pusher for deviceOS "comet": it publishes n as JSON on
@@ -464,133 +356,78 @@ func (p *CometPusher) Push(ctx context.Context, deviceOS, deviceID string, n Not
 	if closed {
 		return errors.New("gms comet push: pusher closed")
 	}
-	delivered := 0
-	for _, s := range p.servers(deviceID) {
-		k, err := s.Publish(CometChannel, data)
-		if err != nil {
-			return fmt.Errorf("gms comet push: %w", err)
-		}
-		delivered += k
+	p.pushMu.Lock()
+	defer p.pushMu.Unlock()
+	k, err := p.srv.Publish(CometChannel, data, bayeux.WithFilter(func(c *bayeux.Client) bool { return c.Identity() == deviceID }))
+	if err != nil {
+		return fmt.Errorf("gms comet push: %w", err)
 	}
-	if delivered > 0 {
+	if k > 0 {
 		return nil
 	}
 	p.keep(deviceID, data)
 	return fmt.Errorf("gms comet push to %q: %w", deviceID, ErrPushPending)
 }
 
+// keep adds a notification to user's kept ones. Expired ones are dropped
+// here (no goroutine sweeps them): the user's own on every keep, everyone's
+// when the MaxPendingUsers bound is reached.
 func (p *CometPusher) keep(user string, data json.RawMessage) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	now := time.Now()
 	list, ok := p.pending[user]
 	if !ok && len(p.pending) >= p.opts.MaxPendingUsers {
-		p.log.Warn("gms comet: pending users limit reached, notification not kept", "limit", p.opts.MaxPendingUsers)
-		return
+		for u, l := range p.pending {
+			if l = unexpired(l, now); len(l) == 0 {
+				delete(p.pending, u)
+			} else {
+				p.pending[u] = l
+			}
+		}
+		if len(p.pending) >= p.opts.MaxPendingUsers {
+			p.log.Warn("gms comet: pending users limit reached, notification not kept", "limit", p.opts.MaxPendingUsers)
+			return
+		}
 	}
-	list = append(list, pendingNote{data: data, expires: time.Now().Add(p.opts.PendingTTL)})
+	list = append(unexpired(list, now), pendingNote{data: data, expires: now.Add(p.opts.PendingTTL)})
 	if len(list) > p.opts.MaxPendingPerUser {
 		list = list[len(list)-p.opts.MaxPendingPerUser:]
 	}
 	p.pending[user] = list
 }
 
+// unexpired drops the leading expired notes (all expire in push order).
+func unexpired(list []pendingNote, now time.Time) []pendingNote {
+	for len(list) > 0 && !now.Before(list[0].expires) {
+		list = list[1:]
+	}
+	return list
+}
+
 // takePending removes and returns the unexpired kept notifications of user.
 func (p *CometPusher) takePending(user string) []json.RawMessage {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	list := p.pending[user]
+	list := unexpired(p.pending[user], time.Now())
 	delete(p.pending, user)
-	now := time.Now()
-	var out []json.RawMessage
+	out := make([]json.RawMessage, 0, len(list))
 	for _, n := range list {
-		if now.Before(n.expires) {
-			out = append(out, n.data)
-		}
+		out = append(out, n.data)
 	}
 	return out
-}
-
-// deliverPending publishes kept notifications once the subscription that
-// triggered it is registered (the Subscribe hook runs before), retrying
-// every 5 ms for up to 2 s; what is not delivered is kept again.
-func (p *CometPusher) deliverPending(user string, srv *bayeux.Server, notes []json.RawMessage) {
-	defer p.wg.Done()
-	deadline := time.Now().Add(2 * time.Second)
-	for len(notes) > 0 {
-		k, err := srv.Publish(CometChannel, notes[0])
-		if err != nil {
-			p.log.Warn("gms comet: kept notification not published", "err", err)
-			notes = notes[1:]
-			continue
-		}
-		if k > 0 {
-			notes = notes[1:]
-			continue
-		}
-		if time.Now().After(deadline) {
-			break
-		}
-		select {
-		case <-p.stop:
-			return
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-	for _, n := range notes {
-		p.keep(user, n)
-	}
 }
 
 // Connected returns the number of live Bayeux sessions of user (subscribed
 // or not).
 func (p *CometPusher) Connected(user string) int {
-	n := 0
-	for _, s := range p.servers(user) {
-		n += s.ClientCount()
-	}
-	return n
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sessions[user]
 }
 
-// janitor closes idle user endpoints and drops expired kept notifications.
-func (p *CometPusher) janitor() {
-	defer p.wg.Done()
-	every := min(max(p.opts.IdleTTL/4, 10*time.Millisecond), 5*time.Second)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-p.stop:
-			return
-		case now := <-t.C:
-			var idle []*bayeux.Server
-			p.mu.Lock()
-			for u, e := range p.users {
-				if now.Sub(e.lastUsed) > p.opts.IdleTTL && e.srv.ClientCount() == 0 {
-					delete(p.users, u)
-					p.endpoints--
-					idle = append(idle, e.srv)
-				}
-			}
-			for u, list := range p.pending {
-				for len(list) > 0 && !now.Before(list[0].expires) {
-					list = list[1:]
-				}
-				if len(list) == 0 {
-					delete(p.pending, u)
-				} else {
-					p.pending[u] = list
-				}
-			}
-			p.mu.Unlock()
-			for _, s := range idle {
-				s.Close()
-			}
-		}
-	}
-}
-
-// Close ends every session and endpoint and stops the pusher; Push then
-// fails. It is safe to call more than once.
+// Close ends every session and stops the pusher; Push then fails. It is
+// safe to call more than once.
 func (p *CometPusher) Close() {
 	p.mu.Lock()
 	if p.closed {
@@ -598,21 +435,6 @@ func (p *CometPusher) Close() {
 		return
 	}
 	p.closed = true
-	var all []*bayeux.Server
-	for _, e := range p.users {
-		all = append(all, e.srv)
-	}
-	for s := range p.wsAll {
-		all = append(all, s)
-	}
-	p.users = map[string]*userEndpoint{}
 	p.mu.Unlock()
-	// Servers first: their Close waits for requests in progress, so no
-	// Subscribe hook starts a delivery after wg.Wait begins.
-	for _, s := range all {
-		s.Close()
-	}
-	p.anon.Close()
-	close(p.stop)
-	p.wg.Wait()
+	p.srv.Close()
 }

@@ -267,19 +267,69 @@ func TestCometWebSocketExtUser(t *testing.T) {
 	}
 }
 
-func TestCometEndpointLimit(t *testing.T) {
-	_, url := newCometTest(t, CometOptions{MaxEndpoints: 1, Bayeux: bayeux.Options{ConnectTimeout: 100 * time.Millisecond}})
+// One Bayeux server for all users: MaxSessionsPerUser bounds each user's
+// sessions, Bayeux.MaxClients all of them, and an ended session frees its
+// place.
+func TestCometSessionLimits(t *testing.T) {
+	p, url := newCometTest(t, CometOptions{MaxSessionsPerUser: 1, Bayeux: bayeux.Options{MaxClients: 2}})
 	a := &lpClient{t: t, url: url, user: "a"}
-	a.handshake(nil)
+	if r := a.handshake(nil); r["successful"] != true {
+		t.Fatalf("a: %v", r)
+	}
+	a2 := &lpClient{t: t, url: url, user: "a"}
+	if r := a2.handshake(nil); r["successful"] != false || !strings.HasPrefix(r["error"].(string), "503::") {
+		t.Fatalf("second session of a: %v", r)
+	}
+	b := &lpClient{t: t, url: url, user: "b"}
+	if r := b.handshake(nil); r["successful"] != true {
+		t.Fatalf("b: %v", r)
+	}
+	anon := &lpClient{t: t, url: url}
+	if r := anon.handshake(nil); r["successful"] != false || !strings.HasPrefix(r["error"].(string), "503::") {
+		t.Fatalf("third session over MaxClients 2: %v", r)
+	}
+	if p.Connected("a") != 1 || p.Connected("b") != 1 {
+		t.Fatalf("Connected a=%d b=%d", p.Connected("a"), p.Connected("b"))
+	}
+	if r := a.send(map[string]any{"channel": "/meta/disconnect"})[0]; r["successful"] != true {
+		t.Fatalf("disconnect: %v", r)
+	}
+	if p.Connected("a") != 0 {
+		t.Fatalf("Connected(a) after disconnect: %d", p.Connected("a"))
+	}
+	if r := a2.handshake(nil); r["successful"] != true {
+		t.Fatalf("a after its first session ended: %v", r)
+	}
+	// Too long a gms_user header is refused before Bayeux.
 	body := strings.NewReader(`[{"channel":"/meta/handshake","version":"1.0","supportedConnectionTypes":["long-polling"]}]`)
 	req, _ := http.NewRequest(http.MethodPost, url, body)
-	req.Header.Set(UserHeader, "b")
+	req.Header.Set(UserHeader, strings.Repeat("x", MaxUserHeaderBytes+1))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable {
-		t.Fatalf("second endpoint: HTTP %d", resp.StatusCode)
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("long gms_user: HTTP %d", resp.StatusCode)
+	}
+}
+
+// A kept notification goes to the subscribing session only, even when
+// another session of the same user is connected but not subscribed.
+func TestCometKeptGoesToSubscriber(t *testing.T) {
+	p, url := newCometTest(t, CometOptions{})
+	idle := &lpClient{t: t, url: url, user: "u"}
+	idle.handshake(nil)
+	if err := p.Push(context.Background(), DeviceOSComet, "u", agentAvailable("1")); !errors.Is(err, ErrPushPending) {
+		t.Fatalf("push without subscriber: %v", err)
+	}
+	sub := &lpClient{t: t, url: url, user: "u"}
+	sub.handshake(nil)
+	sub.subscribe(CometChannel)
+	if got := sub.connect(); len(got) != 1 || got[0]["tag"] != TagAgentAvailable+"1" {
+		t.Fatalf("subscriber got %v", got)
+	}
+	if got := idle.connect(); len(got) != 0 {
+		t.Fatalf("unsubscribed session got %v", got)
 	}
 }

@@ -1,7 +1,9 @@
 // Package server assembles a running omniroute: the journal (embedded NATS
 // JetStream by default, or an external NATS), the single-writer node, the
 // configuration's definitions, the native REST API, the Agent Desk
-// Socket.IO endpoint and the metrics, on one HTTP listener.
+// Socket.IO endpoint, the GMS callback API with its comet (CometD at
+// /genesys/cometd) and customhttp push, and the metrics, on one HTTP
+// listener.
 package server
 
 import (
@@ -21,6 +23,7 @@ import (
 
 	"github.com/omniroute/omniroute/agentdesk"
 	"github.com/omniroute/omniroute/auth"
+	"github.com/omniroute/omniroute/bayeux"
 	"github.com/omniroute/omniroute/config"
 	"github.com/omniroute/omniroute/extrouting"
 	"github.com/omniroute/omniroute/gms"
@@ -64,11 +67,16 @@ type Server struct {
 	// 002); its mapping table in a JetStream KV bucket.
 	presence *presencesync.Service
 	// gms: the Genesys Mobile Services callback API (seed 003), under /genesys/.
-	gms      *gms.Server
-	http     *http.Server
-	listener net.Listener
-	auth     *auth.Authenticator
-	served   chan error
+	gms *gms.Server
+	// comet: GMS push to "comet" devices, the CometD endpoint at
+	// /genesys/cometd (the dialogs' _comet_url); customHTTP: GMS push to
+	// "customhttp" devices when gmsPush.customHttpUrl is set.
+	comet      *gms.CometPusher
+	customHTTP *gms.HTTPPusher
+	http       *http.Server
+	listener   net.Listener
+	auth       *auth.Authenticator
+	served     chan error
 }
 
 // Start opens everything and begins serving. On error everything opened
@@ -162,7 +170,14 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		return nil, err
 	}
 	api := restapi.New(s.node, s.auth, restapi.Options{Logger: o.Logger, Registry: reg, Customers: s.desk})
-	s.gms, err = gms.New(s.node, gms.Options{Services: c.GMSServices, Logger: o.Logger,
+	s.comet = gms.NewCometPusher(gms.CometOptions{Bayeux: bayeux.Options{Logger: o.Logger}, Logger: o.Logger})
+	pushers := map[string]gms.Pusher{gms.DeviceOSComet: s.comet}
+	if c.GMSPush.CustomHTTPURL != "" {
+		s.customHTTP = gms.NewHTTPPusher(gms.HTTPOptions{URL: c.GMSPush.CustomHTTPURL,
+			Headers: c.GMSPush.Header(), Logger: o.Logger})
+		pushers[gms.DeviceOSCustomHTTP] = s.customHTTP
+	}
+	s.gms, err = gms.New(s.node, gms.Options{Services: c.GMSServices, Logger: o.Logger, Pushers: pushers,
 		AdminAuth: s.bearerIs(auth.Admin), AgentAuth: s.bearerIs("")})
 	if err != nil {
 		return nil, fmt.Errorf("server: gms: %w", err)
@@ -181,6 +196,8 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	mux.Handle("/v1/agents/{id}/presence-sync", s.presence.Handler())
 	mux.Handle("/presencesync/", s.presence.Handler())
 	mux.Handle("/genesys/", s.gms.Handler())
+	mux.Handle("/genesys/cometd", s.comet.Handler())
+	mux.Handle("/genesys/cometd/", s.comet.Handler())
 	mux.Handle("/socket.io/", s.desk.Handler())
 	mux.Handle("/cometd/", s.ext.Handler())
 	mux.Handle("/services/data/", s.ext.Handler())
@@ -302,6 +319,11 @@ func (s *Server) Close() error {
 	if s.presence != nil {
 		s.presence.Close()
 	}
+	// Ends held GMS comet connects too; a push after this fails and the
+	// notification stays for retrieve-notifications.
+	if s.comet != nil {
+		s.comet.Close()
+	}
 	if s.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		s.http.Shutdown(ctx)
@@ -309,6 +331,9 @@ func (s *Server) Close() error {
 	}
 	if s.gms != nil {
 		s.gms.Close()
+	}
+	if s.customHTTP != nil { // after gms: no push starts any more
+		s.customHTTP.Close()
 	}
 	if s.node != nil {
 		s.node.Close()
