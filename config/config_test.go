@@ -85,7 +85,7 @@ func TestExampleFile(t *testing.T) {
 	if len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "adminTokens[0]") {
 		t.Fatalf("want only the short demo admin token warning, got %q", c.Warnings)
 	}
-	if len(c.MRDs) != 2 || len(c.Queues) != 3 || len(c.ReasonCodes) != 4 || len(c.Agents) != 4 {
+	if len(c.MRDs) != 2 || len(c.Queues) != 4 || len(c.ReasonCodes) != 4 || len(c.Agents) != 4 {
 		t.Fatalf("counts: %d mrds %d queues %d reasons %d agents", len(c.MRDs), len(c.Queues), len(c.ReasonCodes), len(c.Agents))
 	}
 	for _, a := range c.Agents {
@@ -96,7 +96,13 @@ func TestExampleFile(t *testing.T) {
 			t.Errorf("%s: hash does not match %s-pass: %v", a.ID, a.ID, err)
 		}
 	}
+	if len(c.Partners) != 1 {
+		t.Fatalf("partners: %d, want the demo partner", len(c.Partners))
+	}
 	st := applyAll(t, c)
+	if q, _ := st.Queue("chat-partner"); q.Mode != routing.External {
+		t.Fatalf("chat-partner mode %q, want external", q.Mode)
+	}
 	if m, _ := st.MRD("voice"); m.Interruptible || m.MaxRequests != 1 {
 		t.Errorf("voice: %+v", m)
 	}
