@@ -789,6 +789,13 @@ func (s *Server) PublishSystemEvent(ctx context.Context, conversation, name stri
 	return s.publishSystemEvent(ctx, conversation, name, data, false)
 }
 
+// PublishAgentEvent is PublishSystemEvent for the agents' and supervisors'
+// eyes only: the customer stream never shows it (like a whisper). GMS uses
+// it to bring a mobile user's agent-notification to the agent desk.
+func (s *Server) PublishAgentEvent(ctx context.Context, conversation, name string, data any) error {
+	return s.publishSystemEvent(ctx, conversation, name, data, true)
+}
+
 // publishSystemEvent is PublishSystemEvent, hidden from the customer when
 // agentsOnly.
 func (s *Server) publishSystemEvent(ctx context.Context, conversation, name string, data any, agentsOnly bool) error {

@@ -110,6 +110,13 @@ type Options struct {
 	// may use internal-notification and retrieve-agent-notifications on any
 	// callback (nil: only the owning device).
 	AgentAuth func(*http.Request) bool
+	// AgentNotifier, when set, also delivers each agent-notification
+	// (device -> agent) to the agent desk of the callback's conversation
+	// (the conversation id is the callback id), so the agent need not
+	// poll retrieve-agent-notifications. data holds _id,
+	// _internal_message, _display_message and tag. A failure is logged;
+	// the note stays retrievable either way.
+	AgentNotifier func(ctx context.Context, conversation string, data map[string]string) error
 	// BaseURL, when set (http://host:port), builds _start_chat_url and
 	// _comet_url; else they are built from the request's Host.
 	BaseURL string

@@ -576,6 +576,18 @@ func (s *Server) agentNotification(w http.ResponseWriter, r *http.Request, cb *c
 		return fail(http.StatusTooManyRequests, ExcTooMany, "callback %q has %d agent notifications not retrieved", cb.id, MaxPendingNotifications)
 	}
 	cb.toAgent = append(cb.toAgent, agentNote{Message: string(msg), Tag: TagAgentMessage + cb.id})
+	if notify := s.o.AgentNotifier; notify != nil {
+		data := map[string]string{"_id": cb.id, "_internal_message": app, "_display_message": disp, "tag": TagAgentMessage + cb.id}
+		// Outside the request's lifetime and the lock: the desk delivery
+		// appends to the transcript (an fsync) and must not hold s.mu.
+		go func() {
+			ctx, cancel := context.WithTimeout(s.ctx, s.o.PushTimeout)
+			defer cancel()
+			if err := notify(ctx, cb.id, data); err != nil {
+				s.log.Warn("gms: agent notification not delivered to the desk; still retrievable", "callback", cb.id, "err", err)
+			}
+		}()
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"message": textNotificationSent})
 	return nil
 }

@@ -75,6 +75,13 @@ type env struct {
 	gms   *gms.Server
 	hs    *httptest.Server
 	push  *recorder
+	// deskNotes receives what the AgentNotifier would hand the agent desk.
+	deskNotes chan deskNote
+}
+
+type deskNote struct {
+	conversation string
+	data         map[string]string
 }
 
 const adminToken = "test-admin-token"
@@ -91,7 +98,8 @@ func chatDelay() gms.ServiceSpec {
 
 func newEnv(t *testing.T, specs ...gms.ServiceSpec) *env {
 	t.Helper()
-	e := &env{t: t, clock: &fakeClock{t: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)}, push: &recorder{}}
+	e := &env{t: t, clock: &fakeClock{t: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)}, push: &recorder{},
+		deskNotes: make(chan deskNote, 16)}
 	var err error
 	e.node, err = node.Open(context.Background(), node.Config{Journal: memjournal.New(), Now: e.clock.Now, Logger: quiet})
 	if err != nil {
@@ -113,6 +121,10 @@ func newEnv(t *testing.T, specs ...gms.ServiceSpec) *env {
 		Pushers:   map[string]gms.Pusher{"comet": e.push},
 		AdminAuth: func(r *http.Request) bool { return r.Header.Get("Authorization") == "Bearer "+adminToken },
 		AgentAuth: func(r *http.Request) bool { return r.Header.Get("Authorization") == "Bearer agent" },
+		AgentNotifier: func(_ context.Context, conversation string, data map[string]string) error {
+			e.deskNotes <- deskNote{conversation, data}
+			return nil
+		},
 	})
 	if err != nil {
 		t.Fatal(err)

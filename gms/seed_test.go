@@ -125,6 +125,16 @@ func TestSeedSequence(t *testing.T) {
 	if r.status != 200 || r.json(t)["message"] != "Notification Sent" {
 		t.Fatalf("agent-notification %d %s", r.status, r.body)
 	}
+	// The note also reaches the agent desk of the conversation at once.
+	select {
+	case n := <-e.deskNotes:
+		if n.conversation != id || !reflect.DeepEqual(n.data, map[string]string{"_id": id, "tag": "agent.message." + id,
+			"_internal_message": "MESSAGE_FOR_AGENT_DESKTOP_INTERNAL_USE", "_display_message": "Message to be displayed to agent"}) {
+			t.Fatalf("desk note %+v", n)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("agent-notification did not reach the agent desk")
+	}
 	r = e.post("/genesys/1/service/"+id+"/retrieve-agent-notifications", seedUser)
 	var notes []map[string]string
 	if err := json.Unmarshal(r.body, &notes); err != nil || len(notes) != 1 || notes[0]["tag"] != "agent.message."+id {

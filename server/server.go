@@ -178,7 +178,10 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		pushers[gms.DeviceOSCustomHTTP] = s.customHTTP
 	}
 	s.gms, err = gms.New(s.node, gms.Options{Services: c.GMSServices, Logger: o.Logger, Pushers: pushers,
-		AdminAuth: s.bearerIs(auth.Admin), AgentAuth: s.bearerIs("")})
+		AdminAuth: s.bearerIs(auth.Admin), AgentAuth: s.bearerIs(""),
+		AgentNotifier: func(ctx context.Context, conversation string, data map[string]string) error {
+			return s.desk.PublishAgentEvent(ctx, conversation, gmsAgentNotification, data)
+		}})
 	if err != nil {
 		return nil, fmt.Errorf("server: gms: %w", err)
 	}
@@ -237,6 +240,10 @@ func (s *Server) isAdminToken(token string) bool {
 	p, err := s.auth.Verify(token)
 	return err == nil && p.Kind == auth.Admin
 }
+
+// gmsAgentNotification names the onCimEvent that brings a mobile user's
+// GMS agent-notification to the agent desk of the callback's conversation.
+const gmsAgentNotification = "GMS_AGENT_NOTIFICATION"
 
 // verifyAgentToken accepts agent tokens for their own agent; admin tokens
 // are not agent identities on the desk protocol.
