@@ -19,6 +19,13 @@ import (
 //
 //	go test ./examples/partnerrouter -run '^$' -bench PSRCreatedLatency -benchtime 2000x
 func BenchmarkPSRCreatedLatency(b *testing.B) {
+	// burst: 8 clients post as fast as they can (the backlog dominates);
+	// 200/s: one client posts every 5 ms, the arrival rate.
+	b.Run("burst", func(b *testing.B) { psrLatency(b, 8, 0) })
+	b.Run("200-per-s", func(b *testing.B) { psrLatency(b, 1, 5*time.Millisecond) })
+}
+
+func psrLatency(b *testing.B, posters int, every time.Duration) {
 	s := startServer(b, testConfig(1, 1))
 	base := s.URL()
 	jar, _ := cookiejar.New(nil)
@@ -55,11 +62,20 @@ func BenchmarkPSRCreatedLatency(b *testing.B) {
 	var next atomic.Int64
 	b.ResetTimer()
 	var wg sync.WaitGroup
-	for range 8 {
+	for range posters {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var tick <-chan time.Time
+			if every > 0 {
+				t := time.NewTicker(every)
+				defer t.Stop()
+				tick = t.C
+			}
 			for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
+				if tick != nil {
+					<-tick
+				}
 				var created struct{ ID string }
 				t0 := time.Now()
 				if st := call(b, base, "POST", "/v1/conversations", map[string]any{"queue": "ext"}, &created); st != 201 {
