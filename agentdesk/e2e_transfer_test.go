@@ -1,13 +1,9 @@
 package agentdesk_test
 
 import (
-	"bytes"
-	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
-	"time"
+
+	"github.com/omniroute/omniroute/internal/nodee2e"
 )
 
 // TestE2ETransfer runs e2e/agentdesk_transfer.test.mjs (node --test,
@@ -17,38 +13,10 @@ import (
 //
 //	go test ./agentdesk/... -run TestE2ETransfer
 func TestE2ETransfer(t *testing.T) {
-	nodeBin, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node not installed")
-	}
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e2e := filepath.Join(root, "e2e")
-	if _, err := os.Stat(filepath.Join(e2e, "node_modules", "socket.io-client")); err != nil {
-		t.Skip("e2e/node_modules missing: run `npm ci` in e2e/")
-	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("go not in PATH")
-	}
-	server := filepath.Join(t.TempDir(), "e2eserver")
-	build := exec.Command(goBin, "build", "-o", server, "./agentdesk/internal/e2eserver")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build e2eserver: %v\n%s", err, out)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, nodeBin, "--test", "--test-reporter=spec", "agentdesk_transfer.test.mjs")
-	cmd.Dir = e2e
-	cmd.Env = append(os.Environ(), "OMNIROUTE_E2ESERVER="+server)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	runErr := cmd.Run()
-	t.Logf("node --test agentdesk_transfer.test.mjs:\n%s", out.String())
-	if runErr != nil {
-		t.Fatalf("node test run failed: %v", runErr)
-	}
+	nodee2e.Run(t, nodee2e.Options{
+		File:      "e2e/agentdesk_transfer.test.mjs",
+		Packages:  []string{"socket.io-client"},
+		Server:    "./agentdesk/internal/e2eserver",
+		ServerEnv: "OMNIROUTE_E2ESERVER",
+	})
 }
