@@ -11,162 +11,17 @@
 // Same server fixture and build rule as agentdesk.test.mjs
 // (OMNIROUTE_E2ESERVER, else `go build`); this file starts its servers with
 // -grace 1s so the grace period can be watched. Every wait has a timeout.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import readline from "node:readline";
-import { fileURLToPath } from "node:url";
-import { io } from "socket.io-client";
+import { goBinary, startServer as start } from "./lib/server.mjs";
+import { STEP_TIMEOUT_MS, connect, next, connected, emitAck } from "./lib/desk.mjs";
 
-const STEP_TIMEOUT_MS = 10_000;
 const GRACE_MS = 1000;
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, "..");
 
-let binary = process.env.OMNIROUTE_E2ESERVER;
-let buildDir;
+const binary = goBinary({ env: "OMNIROUTE_E2ESERVER", pkg: "./agentdesk/internal/e2eserver", prefix: "omniroute-e2e-cim-" });
 
-before(() => {
-  if (binary) return;
-  buildDir = mkdtempSync(path.join(tmpdir(), "omniroute-e2e-cim-"));
-  binary = path.join(buildDir, "e2eserver");
-  execFileSync("go", ["build", "-o", binary, "./agentdesk/internal/e2eserver"], { cwd: root, stdio: "inherit" });
-}, { timeout: 300_000 });
-
-after(() => {
-  if (buildDir) rmSync(buildDir, { recursive: true, force: true });
-});
-
-function startServer(t) {
-  const child = spawn(binary, ["-grace", `${GRACE_MS}ms`], { stdio: ["pipe", "pipe", "inherit"] });
-  t.after(() => {
-    child.stdin.end();
-    child.kill("SIGTERM");
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("e2eserver did not print LISTEN")), 20_000);
-    child.once("error", reject);
-    child.once("exit", (code) => reject(new Error(`e2eserver exited with ${code}`)));
-    readline.createInterface({ input: child.stdout }).on("line", (line) => {
-      const m = /^LISTEN (\S+)$/.exec(line);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-  });
-}
-
-// connect opens a socket the way the guide shows (path + auth.agent +
-// auth.fcm) and records every event it receives.
-function connect(t, url, auth, opts = {}) {
-  const socket = io(url, { path: "/socket.io", forceNew: true, reconnection: false, auth, ...opts });
-  socket.received = [];
-  socket.waiters = new Set();
-  socket.onAny((event, ...args) => {
-    socket.received.push({ event, args, consumed: false });
-    for (const w of socket.waiters) w();
-  });
-  t.after(() => socket.close());
-  return socket;
-}
-
-// next resolves with the first payload of `event` not yet consumed that
-// satisfies pred (events that arrived earlier count), or rejects after
-// STEP_TIMEOUT_MS.
-function next(socket, event, pred = () => true, label = event) {
-  return new Promise((resolve, reject) => {
-    const scan = () => {
-      for (const r of socket.received) {
-        if (!r.consumed && r.event === event && pred(r.args[0])) {
-          r.consumed = true;
-          return r.args[0];
-        }
-      }
-      return undefined;
-    };
-    const found = scan();
-    if (found !== undefined) return resolve(found);
-    const waiter = () => {
-      const v = scan();
-      if (v !== undefined) {
-        clearTimeout(timer);
-        socket.waiters.delete(waiter);
-        resolve(v);
-      }
-    };
-    const timer = setTimeout(() => {
-      socket.waiters.delete(waiter);
-      const seen = socket.received.map((r) => `${r.event}${r.consumed ? "(consumed)" : ""} ${JSON.stringify(r.args[0])}`);
-      reject(new Error(`${label}: no matching "${event}" within ${STEP_TIMEOUT_MS} ms; received:\n  ${seen.join("\n  ")}`));
-    }, STEP_TIMEOUT_MS);
-    socket.waiters.add(waiter);
-  });
-}
-
-// none rejects if an unconsumed `event` arrives within ms.
-function none(socket, event, ms) {
-  return new Promise((resolve, reject) => {
-    const check = () => socket.received.find((r) => !r.consumed && r.event === event);
-    if (check()) return reject(new Error(`unexpected ${event}: ${JSON.stringify(check().args[0])}`));
-    const waiter = () => {
-      const r = check();
-      if (r) {
-        clearTimeout(timer);
-        socket.waiters.delete(waiter);
-        reject(new Error(`unexpected ${event}: ${JSON.stringify(r.args[0])}`));
-      }
-    };
-    const timer = setTimeout(() => {
-      socket.waiters.delete(waiter);
-      resolve();
-    }, ms);
-    socket.waiters.add(waiter);
-  });
-}
-
-function connected(socket, label = "connect") {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${label}: not connected within ${STEP_TIMEOUT_MS} ms`)), STEP_TIMEOUT_MS);
-    socket.once("connect", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    socket.once("connect_error", (err) => {
-      clearTimeout(timer);
-      reject(new Error(`${label}: connect_error ${err.message} ${JSON.stringify(err.data)}`));
-    });
-  });
-}
-
-function connectError(socket, label = "connect_error") {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${label}: no connect_error within ${STEP_TIMEOUT_MS} ms`)), STEP_TIMEOUT_MS);
-    socket.once("connect", () => {
-      clearTimeout(timer);
-      reject(new Error(`${label}: connected although it must be refused`));
-    });
-    socket.once("connect_error", (err) => {
-      clearTimeout(timer);
-      resolve(err);
-    });
-  });
-}
-
-// emitAck emits with an acknowledgement callback and resolves with its
-// first argument.
-function emitAck(socket, event, payload) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${event}: no ack within ${STEP_TIMEOUT_MS} ms`)), STEP_TIMEOUT_MS);
-    socket.emit(event, payload, (ack) => {
-      clearTimeout(timer);
-      resolve(ack);
-    });
-  });
-}
+// (shared helpers: lib/server.mjs, lib/desk.mjs)
+const startServer = (t) => start(t, binary(), ["-grace", `${GRACE_MS}ms`]);
 
 const auth = (agent) => ({ agent, fcm: "", token: `token-${agent}` });
 const agentState = (agentId, name) => ({ agentId, action: "agentState", state: { name, reasonCode: null } });

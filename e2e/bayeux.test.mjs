@@ -12,61 +12,19 @@
 // (`go test ./bayeux/ -run TestE2E` does that). Every test starts its own
 // server process, so tests share no state. Every wait has a timeout;
 // nothing sleeps to assert.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import readline from "node:readline";
-import { fileURLToPath } from "node:url";
-import { adapt } from "cometd-nodejs-client";
-import { CometD } from "cometd";
-import { AckExtension } from "cometd/AckExtension.js";
-import faye from "faye";
+import { goBinary, startServer as start } from "./lib/server.mjs";
+import { waitFor, withTimeout, newCometD as cometdClient, cometdHandshake, newFaye as fayeClient } from "./lib/cometd.mjs";
 
-adapt(); // XMLHttpRequest and WebSocket for the CometD client
-
-const STEP_TIMEOUT_MS = 15_000;
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, "..");
-
-let binary = process.env.OMNIROUTE_BAYEUX_E2ESERVER;
-let buildDir;
-
-before(() => {
-  if (binary) return;
-  buildDir = mkdtempSync(path.join(tmpdir(), "omniroute-bayeux-e2e-"));
-  binary = path.join(buildDir, "e2eserver");
-  execFileSync("go", ["build", "-o", binary, "./bayeux/internal/e2eserver"], { cwd: root, stdio: "inherit" });
-}, { timeout: 300_000 });
-
-after(() => {
-  if (buildDir) rmSync(buildDir, { recursive: true, force: true });
-});
+const binary = goBinary({ env: "OMNIROUTE_BAYEUX_E2ESERVER", pkg: "./bayeux/internal/e2eserver", prefix: "omniroute-bayeux-e2e-" });
 
 // ---------------------------------------------------------------- helpers
+// (shared ones: lib/server.mjs, lib/cometd.mjs: waitFor, withTimeout,
+// cometdHandshake, and the CometD and Faye clients)
 
 // startServer starts an e2eserver for test t and resolves with its URL.
-function startServer(t) {
-  const child = spawn(binary, [], { stdio: ["pipe", "pipe", "inherit"] });
-  t.after(() => {
-    child.stdin.end(); // the server stops at end of stdin
-    child.kill("SIGTERM");
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("e2eserver did not print LISTEN")), 20_000);
-    child.once("error", reject);
-    child.once("exit", (code) => reject(new Error(`e2eserver exited with ${code}`)));
-    readline.createInterface({ input: child.stdout }).on("line", (line) => {
-      const m = /^LISTEN (\S+)$/.exec(line);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-  });
-}
+const startServer = (t) => start(t, binary());
 
 async function publish(url, channel, data) {
   const res = await fetch(`${url}/test/publish`, {
@@ -93,49 +51,11 @@ async function stats(url) {
   return res.json();
 }
 
-// waitFor polls cond (sync or async) until it is truthy or the step times out.
-async function waitFor(what, cond, timeoutMs = STEP_TIMEOUT_MS) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await cond();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-// withTimeout rejects when p does not settle within the step timeout.
-function withTimeout(what, p) {
-  let timer;
-  return Promise.race([
-    p,
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), STEP_TIMEOUT_MS);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
 // ------------------------------------------------------------ CometD client
 
 // newCometD returns a CometD client restricted to one transport.
 function newCometD(t, url, transport, { ack = false, headers } = {}) {
-  const cometd = new CometD();
-  for (const type of cometd.getTransportTypes()) {
-    if (type !== transport) cometd.unregisterTransport(type);
-  }
-  assert.deepEqual(cometd.getTransportTypes(), [transport]);
-  if (ack) cometd.registerExtension("ack", new AckExtension());
-  cometd.configure({ url: `${url}/cometd`, logLevel: "warn", requestHeaders: headers });
-  t.after(() => {
-    if (!cometd.isDisconnected()) cometd.disconnect();
-  });
-  return cometd;
-}
-
-function cometdHandshake(cometd) {
-  return withTimeout("cometd handshake", new Promise((resolve, reject) => {
-    cometd.handshake({}, (reply) => (reply.successful ? resolve(reply) : reject(Object.assign(new Error("handshake failed"), { reply }))));
-  }));
+  return cometdClient(t, `${url}/cometd`, transport, { checkTransport: true, ack, requestHeaders: headers });
 }
 
 function cometdSubscribe(cometd, channel, listener) {
@@ -162,24 +82,7 @@ function cometdDisconnect(cometd) {
 // connect loop (Faye always handshakes over long-polling and then switches
 // to the best transport the server offers) and records every incoming
 // message, meta replies included.
-function newFaye(t, url, transport) {
-  const client = new faye.Client(`${url}/cometd`, { timeout: 10 });
-  if (transport === "long-polling") client.disable("websocket");
-  client.disable("eventsource");
-  client.incomingLog = [];
-  client.addExtension({
-    incoming(message, callback) {
-      client.incomingLog.push(message);
-      callback(message);
-    },
-  });
-  // Braces matter: disconnect() returns a Faye thenable that never
-  // settles, and t.after would wait for it.
-  t.after(() => {
-    client.disconnect();
-  });
-  return client;
-}
+const newFaye = (t, url, transport) => fayeClient(t, `${url}/cometd`, transport);
 
 // fayeSubscribe subscribes and resolves with the Faye Subscription (wrapped:
 // a Subscription is itself a thenable, and resolving a promise with it would

@@ -28,19 +28,19 @@
 // ./extrouting/ -run TestE2E` does that). Every test starts its own server
 // on its own data directory, so tests share no state. Every wait has a
 // timeout; nothing sleeps to assert. E2E_DEBUG=1 logs every event received.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFileSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import readline from "node:readline";
-import { fileURLToPath } from "node:url";
 import { io } from "socket.io-client";
 import { adapt } from "cometd-nodejs-client";
 import { CometD } from "cometd";
 import jsforce from "jsforce";
 import { StreamingExtension } from "jsforce/lib/api/streaming.js";
+import { goBinary } from "./lib/server.mjs";
 
 adapt(); // XMLHttpRequest and WebSocket for the CometD client
 
@@ -50,8 +50,6 @@ const TOPIC = "PendingServiceRoutingTopic";
 const CHANNEL = `/topic/${TOPIC}`;
 const PARTNER_TOKEN = "partner-token-0123456789abcdef";
 const ADMIN_TOKEN = "e2e-admin-token-0123456789";
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, "..");
 
 // The configuration: MRD chat; external queues ext (push timeout 30 s),
 // ext2 (transfer target) and ext-rona (push timeout 1 s); an internal
@@ -75,19 +73,7 @@ partners:
   - {id: partner-1, token: "${PARTNER_TOKEN}"}
 `;
 
-let binary = process.env.OMNIROUTE_EXTROUTING_E2ESERVER;
-let buildDir;
-
-before(() => {
-  if (binary) return;
-  buildDir = mkdtempSync(path.join(tmpdir(), "omniroute-extrouting-e2e-"));
-  binary = path.join(buildDir, "e2eserver");
-  execFileSync("go", ["build", "-o", binary, "./extrouting/internal/e2eserver"], { cwd: root, stdio: "inherit" });
-}, { timeout: 300_000 });
-
-after(() => {
-  if (buildDir) rmSync(buildDir, { recursive: true, force: true });
-});
+const binary = goBinary({ env: "OMNIROUTE_EXTROUTING_E2ESERVER", pkg: "./extrouting/internal/e2eserver", prefix: "omniroute-extrouting-e2e-" });
 
 // ---------------------------------------------------------------- helpers
 
@@ -146,7 +132,7 @@ function newDataDir(t) {
 // startServer starts an e2eserver on dir and resolves with {url, stop}:
 // stop() ends its stdin (a clean server.Close) and resolves once it exited.
 function startServer(t, dir) {
-  const child = spawn(binary, ["-config", dir.config, "-data", dir.data], { stdio: ["pipe", "pipe", "inherit"] });
+  const child = spawn(binary(), ["-config", dir.config, "-data", dir.data], { stdio: ["pipe", "pipe", "inherit"] });
   let exited = false;
   const exit = new Promise((resolve) => child.once("exit", (code, signal) => {
     exited = true;

@@ -16,60 +16,19 @@
 // (CometD requestHeaders, Faye setHeader); Faye also sends it on its
 // websocket upgrade; the CometD client cannot set websocket headers, so on
 // websocket it names the user in the handshake's ext.gms_user.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import readline from "node:readline";
-import { fileURLToPath } from "node:url";
-import { adapt } from "cometd-nodejs-client";
-import { CometD } from "cometd";
-import faye from "faye";
+import { goBinary, startServer as start } from "./lib/server.mjs";
+import { waitFor, withTimeout, newCometD as cometdOn, cometdHandshake, newFaye } from "./lib/cometd.mjs";
 
-adapt();
-
-const STEP_TIMEOUT_MS = 15_000;
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, "..");
 const USER_A = "b16416334828b1d26ef14f329628b55b5a8c631d8928a371a5584722dd7fb673";
 const USER_B = "0000000000000000000000000000000000000000000000000000000000000b0b";
 const CALLBACK_ID = "369-166652d2-aed6-443c-9781-6bdff370f9a9";
 
-let binary = process.env.OMNIROUTE_GMS_PUSHSERVER;
-let buildDir;
+const binary = goBinary({ env: "OMNIROUTE_GMS_PUSHSERVER", pkg: "./gms/internal/pushserver", prefix: "omniroute-gms-push-e2e-", name: "pushserver" });
 
-before(() => {
-  if (binary) return;
-  buildDir = mkdtempSync(path.join(tmpdir(), "omniroute-gms-push-e2e-"));
-  binary = path.join(buildDir, "pushserver");
-  execFileSync("go", ["build", "-o", binary, "./gms/internal/pushserver"], { cwd: root, stdio: "inherit" });
-}, { timeout: 300_000 });
-
-after(() => {
-  if (buildDir) rmSync(buildDir, { recursive: true, force: true });
-});
-
-function startServer(t) {
-  const child = spawn(binary, [], { stdio: ["pipe", "pipe", "inherit"] });
-  t.after(() => {
-    child.stdin.end();
-    child.kill("SIGTERM");
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("pushserver did not print LISTEN")), 20_000);
-    child.once("error", reject);
-    child.once("exit", (code) => reject(new Error(`pushserver exited with ${code}`)));
-    readline.createInterface({ input: child.stdout }).on("line", (line) => {
-      const m = /^LISTEN (\S+)$/.exec(line);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-  });
-}
+// (shared helpers: lib/server.mjs, lib/cometd.mjs)
+const startServer = (t) => start(t, binary(), [], "pushserver");
 
 async function push(url, deviceID, notification) {
   const res = await fetch(`${url}/test/push`, {
@@ -79,26 +38,6 @@ async function push(url, deviceID, notification) {
   });
   assert.equal(res.status, 200);
   return res.json();
-}
-
-async function waitFor(what, cond, timeoutMs = STEP_TIMEOUT_MS) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await cond();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-function withTimeout(what, p) {
-  let timer;
-  return Promise.race([
-    p,
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), STEP_TIMEOUT_MS);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 // The seed 003 "Push Notification Data" of the agent-available step.
@@ -122,22 +61,8 @@ const marker = (n) => ({ id: `marker-${n}`, message: { n }, tag: "test.marker" }
 // ------------------------------------------------------------ CometD client
 
 function newCometD(t, url, transport, user) {
-  const cometd = new CometD();
-  for (const type of cometd.getTransportTypes()) {
-    if (type !== transport) cometd.unregisterTransport(type);
-  }
   const requestHeaders = user && transport === "long-polling" ? { gms_user: user } : undefined;
-  cometd.configure({ url: `${url}/genesys/cometd`, logLevel: "warn", requestHeaders });
-  t.after(() => {
-    if (!cometd.isDisconnected()) cometd.disconnect();
-  });
-  return cometd;
-}
-
-function cometdHandshake(cometd, props) {
-  return withTimeout("cometd handshake", new Promise((resolve, reject) => {
-    cometd.handshake(props, (reply) => (reply.successful ? resolve(reply) : reject(Object.assign(new Error("handshake failed"), { reply }))));
-  }));
+  return cometdOn(t, `${url}/genesys/cometd`, transport, { requestHeaders });
 }
 
 function cometdSubscribe(cometd, channel, listener) {
@@ -163,21 +88,8 @@ async function cometdClient(t, url, transport, user) {
 // -------------------------------------------------------------- Faye client
 
 async function fayeClient(t, url, transport, user) {
-  const client = new faye.Client(`${url}/genesys/cometd`, { timeout: 10 });
-  if (transport === "long-polling") client.disable("websocket");
-  client.disable("eventsource");
-  client.setHeader("gms_user", user); // every HTTP request and the websocket upgrade
-  client.incomingLog = [];
-  client.addExtension({
-    incoming(message, callback) {
-      client.incomingLog.push(message);
-      callback(message);
-    },
-  });
-  // Braces matter: disconnect() returns a Faye thenable that never settles.
-  t.after(() => {
-    client.disconnect();
-  });
+  // gms_user on every HTTP request and the websocket upgrade.
+  const client = newFaye(t, `${url}/genesys/cometd`, transport, { gms_user: user });
   const got = [];
   const sub = client.subscribe("/_genesys", (data) => got.push(data));
   await withTimeout("faye subscribe", new Promise((resolve, reject) => sub.then(() => resolve(), reject)));
