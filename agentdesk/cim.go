@@ -592,13 +592,8 @@ func (s *Server) deliverCim(entries <-chan transcript.Entry, cancel func()) {
 	defer close(s.cimDone)
 	batch := make([]transcript.Entry, 0, 64)
 	for {
-		var (
-			e  transcript.Entry
-			ok bool
-		)
-		select {
-		case e, ok = <-entries:
-		case <-s.quit:
+		e, ok, stop := receive(entries, s.quit)
+		if stop {
 			cancel()
 			return
 		}
@@ -612,19 +607,8 @@ func (s *Server) deliverCim(entries <-chan transcript.Entry, cancel func()) {
 			entries, cancel = s.cim.Watch("", 0)
 			continue
 		}
-		batch = append(batch[:0], e)
-	drain:
-		for len(batch) < maxDispatchBatch {
-			select {
-			case e, ok := <-entries:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, e)
-			default:
-				break drain
-			}
-		}
+		// A closed entries is seen by the next receive.
+		batch, _ = drainInto(append(batch[:0], e), entries)
 		s.deliverCimBatch(batch)
 		clear(batch)
 	}
@@ -700,24 +684,14 @@ func (s *Server) topicEvents(ctx context.Context, conversation string) []json.Ra
 func (s *Server) systemEvents(events <-chan node.Published, cancel func()) {
 	defer close(s.sysDone)
 	for {
-		var (
-			p  node.Published
-			ok bool
-		)
-		select {
-		case p, ok = <-events:
-		case <-s.quit:
+		p, ok, stop := receive(events, s.quit)
+		if stop {
 			cancel()
 			return
 		}
 		if !ok {
-			select {
-			case <-s.quit:
+			if s.subscriptionOver() {
 				return
-			case <-s.n.Done():
-				<-s.quit
-				return
-			default:
 			}
 			s.log.Warn("agentdesk: CIM system events fell behind; some were not recorded")
 			events, cancel = s.n.Subscribe()

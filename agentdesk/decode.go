@@ -157,6 +157,28 @@ func (p payload) obj(m map[string]any, prefix, key string) (map[string]any, *Dec
 	return o, nil
 }
 
+// idSource names the id field key of the object field obj of a payload.
+type idSource struct{ obj, key string }
+
+// fallbackID sets *id, while it is "", to the id at the first of srcs
+// present. Each srcs object, when present, must be an object, and each id
+// read must be valid.
+func (p payload) fallbackID(id *string, srcs ...idSource) *DecodeError {
+	for _, src := range srcs {
+		o, err := p.obj(p.m, "", src.obj)
+		if err != nil {
+			return err
+		}
+		if o == nil || *id != "" {
+			continue
+		}
+		if *id, err = p.id(o, src.obj, src.key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // maxEnumBytes bounds the enum-like strings (state names, actions, roles).
 const maxEnumBytes = 64
 

@@ -10,6 +10,52 @@ import (
 // maxDispatchBatch bounds the events handled in one round (one node.View).
 const maxDispatchBatch = 4096
 
+// receive waits for the next value of ch. stop is true when quit closed
+// first; otherwise v and ok are those of the receive.
+func receive[T any](ch <-chan T, quit <-chan struct{}) (v T, ok, stop bool) {
+	select {
+	case v, ok = <-ch:
+	case <-quit:
+		stop = true
+	}
+	return v, ok, stop
+}
+
+// drainInto appends to batch the values waiting in ch, without blocking,
+// until batch holds maxDispatchBatch. closed is true when ch turned out to
+// be closed.
+func drainInto[T any](batch []T, ch <-chan T) (_ []T, closed bool) {
+	for len(batch) < maxDispatchBatch {
+		select {
+		case v, ok := <-ch:
+			if !ok {
+				return batch, true
+			}
+			batch = append(batch, v)
+		default:
+			return batch, false
+		}
+	}
+	return batch, false
+}
+
+// subscriptionOver runs when the node closed a subscription of s. It
+// reports whether that is because s or the node is shutting down (after the
+// node stopped, it waits for s to quit); false: the subscriber was cut off
+// and should subscribe again.
+func (s *Server) subscriptionOver() bool {
+	select {
+	case <-s.n.Done():
+		// The node stopped; nothing more will come.
+		<-s.quit
+		return true
+	case <-s.quit:
+		return true
+	default:
+		return false
+	}
+}
+
 // dispatch follows the node's events and turns them into desk events for
 // the agents that have a socket here. It takes every event waiting, builds
 // their payloads in a single node.View, and emits them in event order.
@@ -24,44 +70,20 @@ func (s *Server) dispatch(events <-chan node.Published, cancel func()) {
 	defer close(s.dispatchDone)
 	batch := make([]node.Published, 0, 64)
 	for {
-		var (
-			p  node.Published
-			ok bool
-		)
-		select {
-		case p, ok = <-events:
-		case <-s.quit:
+		p, ok, stop := receive(events, s.quit)
+		if stop {
 			cancel()
 			return
 		}
 		closed := !ok
 		if ok {
-			batch = append(batch[:0], p)
-		drain:
-			for len(batch) < maxDispatchBatch {
-				select {
-				case p, ok := <-events:
-					if !ok {
-						closed = true
-						break drain
-					}
-					batch = append(batch, p)
-				default:
-					break drain
-				}
-			}
+			batch, closed = drainInto(append(batch[:0], p), events)
 			s.deliver(batch)
 			clear(batch) // drop references to delivered events
 		}
 		if closed {
-			select {
-			case <-s.n.Done():
-				// The node stopped; nothing more will come.
-				<-s.quit
+			if s.subscriptionOver() {
 				return
-			case <-s.quit:
-				return
-			default:
 			}
 			s.log.Warn("agentdesk: cut off the node's event stream (too slow); resubscribing and resending every agent's state")
 			events, cancel = s.n.Subscribe()

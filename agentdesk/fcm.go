@@ -228,24 +228,14 @@ func (s *Server) FCMStats() FCMStats {
 func (f *fcmNotifier) pushEvents(events <-chan node.Published, cancel func()) {
 	defer close(f.srv.fcmDone)
 	for {
-		var (
-			p  node.Published
-			ok bool
-		)
-		select {
-		case p, ok = <-events:
-		case <-f.srv.quit:
+		p, ok, stop := receive(events, f.srv.quit)
+		if stop {
 			cancel()
 			return
 		}
 		if !ok {
-			select {
-			case <-f.srv.quit:
+			if f.srv.subscriptionOver() {
 				return
-			case <-f.srv.n.Done():
-				<-f.srv.quit
-				return
-			default:
 			}
 			f.srv.log.Warn("agentdesk: FCM push fell behind; some pushes were not sent")
 			events, cancel = f.srv.n.Subscribe()

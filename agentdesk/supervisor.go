@@ -99,19 +99,10 @@ func decodeSupervisorRequest(event string, args []any) (supervisorRequest, *Deco
 	if r.ConversationID, err = p.id(p.m, "", "conversationId"); err != nil {
 		return r, err
 	}
-	for _, src := range []struct{ obj, key string }{
-		{"roomInfo", "id"}, {"topicParticipant", "topicId"}, {"channelSession", "conversationId"}, {"channelSession", "id"},
-	} {
-		o, err := p.obj(p.m, "", src.obj)
-		if err != nil {
-			return r, err
-		}
-		if o == nil || r.ConversationID != "" {
-			continue
-		}
-		if r.ConversationID, err = p.id(o, src.obj, src.key); err != nil {
-			return r, err
-		}
+	if err = p.fallbackID(&r.ConversationID,
+		idSource{"roomInfo", "id"}, idSource{"topicParticipant", "topicId"},
+		idSource{"channelSession", "conversationId"}, idSource{"channelSession", "id"}); err != nil {
+		return r, err
 	}
 	if r.ConversationID == "" {
 		return r, decodeErr(event, CodeMissingField, "conversationId", "is required (or roomInfo.id, topicParticipant.topicId)")
@@ -119,14 +110,35 @@ func decodeSupervisorRequest(event string, args []any) (supervisorRequest, *Deco
 	return r, nil
 }
 
+// supervisorCommand decodes the supervisor command ev and checks its
+// agentId against the socket's agent. When ok is false, res is the failure
+// to answer.
+func (c *client) supervisorCommand(ev string, args []any) (req supervisorRequest, res Ack, ok bool) {
+	req, derr := decodeSupervisorRequest(ev, args)
+	if derr != nil {
+		return req, c.failErr(ev, derr), false
+	}
+	if res, ok := c.checkAgent(ev, req.AgentID); !ok {
+		return req, res, false
+	}
+	return req, Ack{}, true
+}
+
+// isSupervisor reports whether the client's agent already is a supervisor
+// (in any role) of conversation.
+func (c *client) isSupervisor(ctx context.Context, conversation string) (bool, error) {
+	var joined bool
+	err := c.srv.n.View(ctx, func(st *routing.State) {
+		joined = supervisorRole(st, conversation, c.agent) != ""
+	})
+	return joined, err
+}
+
 // joinAsSilentMonitor handles JoinAsSilentMonitor.
 func (c *client) joinAsSilentMonitor(args []any) Ack {
 	const ev = EventJoinAsSilentMonitor
-	req, derr := decodeSupervisorRequest(ev, args)
-	if derr != nil {
-		return c.failErr(ev, derr)
-	}
-	if res, ok := c.checkAgent(ev, req.AgentID); !ok {
+	req, res, ok := c.supervisorCommand(ev, args)
+	if !ok {
 		return res
 	}
 	ctx, cancel := c.srv.commandCtx()
@@ -140,19 +152,14 @@ func (c *client) joinAsSilentMonitor(args []any) Ack {
 
 // joinAsBargeIn handles JoinAsBargin and JoinAsBargeIn.
 func (c *client) joinAsBargeIn(ev string, args []any) Ack {
-	req, derr := decodeSupervisorRequest(ev, args)
-	if derr != nil {
-		return c.failErr(ev, derr)
-	}
-	if res, ok := c.checkAgent(ev, req.AgentID); !ok {
+	req, res, ok := c.supervisorCommand(ev, args)
+	if !ok {
 		return res
 	}
 	ctx, cancel := c.srv.commandCtx()
 	defer cancel()
-	var joined bool
-	if err := c.srv.n.View(ctx, func(st *routing.State) {
-		joined = supervisorRole(st, req.ConversationID, c.agent) != ""
-	}); err != nil {
+	joined, err := c.isSupervisor(ctx, req.ConversationID)
+	if err != nil {
 		return c.failErr(ev, err)
 	}
 	if !joined {
@@ -175,19 +182,14 @@ func (c *client) joinAsBargeIn(ev string, args []any) Ack {
 
 // joinAsWhisper handles joinAsWhisper and JoinAsWhisper.
 func (c *client) joinAsWhisper(ev string, args []any) Ack {
-	req, derr := decodeSupervisorRequest(ev, args)
-	if derr != nil {
-		return c.failErr(ev, derr)
-	}
-	if res, ok := c.checkAgent(ev, req.AgentID); !ok {
+	req, res, ok := c.supervisorCommand(ev, args)
+	if !ok {
 		return res
 	}
 	ctx, cancel := c.srv.commandCtx()
 	defer cancel()
-	var joined bool
-	if err := c.srv.n.View(ctx, func(st *routing.State) {
-		joined = supervisorRole(st, req.ConversationID, c.agent) != ""
-	}); err != nil {
+	joined, err := c.isSupervisor(ctx, req.ConversationID)
+	if err != nil {
 		return c.failErr(ev, err)
 	}
 	if joined {

@@ -79,19 +79,9 @@ func decodeDirectRequest(event string, args []any) (directRequest, *DecodeError)
 	if r.ConversationID, err = p.id(p.m, "", "conversationId"); err != nil {
 		return r, err
 	}
-	cs, err := p.obj(p.m, "", "channelSession")
-	if err != nil {
+	if err = p.fallbackID(&r.ConversationID,
+		idSource{"channelSession", "conversationId"}, idSource{"channelSession", "id"}); err != nil {
 		return r, err
-	}
-	if r.ConversationID == "" && cs != nil {
-		if r.ConversationID, err = p.id(cs, "channelSession", "conversationId"); err != nil {
-			return r, err
-		}
-		if r.ConversationID == "" {
-			if r.ConversationID, err = p.id(cs, "channelSession", "id"); err != nil {
-				return r, err
-			}
-		}
 	}
 	if r.ConversationID == "" {
 		return r, decodeErr(event, CodeMissingField, "conversationId", "is required (or channelSession.conversationId)")
