@@ -34,8 +34,12 @@
 // request changes nothing (no engine command is submitted).
 //
 // The callbacks' GMS-side state (owner, device, notifications, chat fields)
-// lives in memory: a restart forgets it, while the conversations stay in the
-// engine (their attributes keep the service name and the caller's fields).
+// lives in memory and, with Options.Store, in a durable Store (the server
+// uses the JetStream KV bucket KVBucket): every change a request causes is
+// stored before the answer, every change an engine event causes as the
+// event is applied. New re-adopts the stored callbacks and reconciles them
+// with the engine, so after a restart they answer as before. Without a
+// Store a restart forgets them, while the conversations stay in the engine.
 package gms
 
 import (
@@ -43,8 +47,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -88,7 +95,8 @@ const (
 	// MaxLiveCallbacks bounds callbacks not yet COMPLETED (503 beyond).
 	MaxLiveCallbacks = 100_000
 	// RetainedCompleted is how many COMPLETED callbacks stay readable
-	// (GET shows their state and reason); the oldest are forgotten first.
+	// (GET shows their state and reason), across restarts with a Store;
+	// the oldest completed are forgotten (and deleted from the Store) first.
 	RetainedCompleted = 10_000
 	// MaxPendingNotifications bounds each direction's undelivered
 	// notifications per callback (429 beyond).
@@ -129,7 +137,13 @@ type Options struct {
 	PushTimeout time.Duration
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
+	// Store, when set, keeps the callbacks durably: New loads and
+	// re-adopts them (nil: memory only).
+	Store Store
 }
+
+// LoadTimeout bounds New's loading of the Store.
+const LoadTimeout = 30 * time.Second
 
 // Callback states and reasons (GMS _callback_state, _callback_reason).
 const (
@@ -156,6 +170,7 @@ type callback struct {
 	customerNumber     string
 	queue              string
 	createdAt          time.Time
+	completedAt        time.Time
 	state, reason      string
 	agent              string
 	notified           bool // an agent-available notification was sent
@@ -168,6 +183,9 @@ type callback struct {
 	estimate time.Duration
 	estPos   int
 	estAt    time.Time
+
+	saveMu    sync.Mutex // serializes the Store writes of this callback
+	forgotten bool       // dropped by the retention: delete from the Store
 }
 
 // Server serves the GMS API. Create with New, stop with Close.
@@ -211,11 +229,68 @@ func New(n *node.Node, o Options) (*Server, error) {
 			return nil, err
 		}
 	}
+	if err := s.load(); err != nil {
+		return nil, err
+	}
 	s.ctx, s.stop = context.WithCancel(context.Background())
 	ch, cancel := n.Subscribe()
 	go s.follow(ch, cancel)
+	if len(s.callbacks) > 0 {
+		// Events the stored records missed (the server stopped between an
+		// event and its write, or while down) are caught up from the
+		// engine's state; later events reach the follower.
+		s.reconcile()
+	}
 	s.routes()
 	return s, nil
+}
+
+// load re-adopts the Store's callbacks: the live ones, and the completed
+// ones up to RetainedCompleted (oldest completion forgotten first).
+func (s *Server) load() error {
+	if s.o.Store == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), LoadTimeout)
+	defer cancel()
+	recs, err := s.o.Store.Load(ctx)
+	if err != nil {
+		return fmt.Errorf("gms: loading callbacks: %w", err)
+	}
+	var done []*callback
+	for _, r := range recs {
+		cb, err := fromRecord(r)
+		if err != nil {
+			s.log.Warn("gms: stored callback skipped", "err", err)
+			continue
+		}
+		s.callbacks[cb.id] = cb
+		if cb.state == StateCompleted {
+			done = append(done, cb)
+		} else {
+			s.live++
+		}
+	}
+	slices.SortFunc(done, func(a, b *callback) int {
+		if c := a.completedAt.Compare(b.completedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.id, b.id)
+	})
+	for len(done) > RetainedCompleted {
+		delete(s.callbacks, done[0].id)
+		if err := s.o.Store.Delete(ctx, done[0].id); err != nil {
+			s.log.Warn("gms: expired callback record not deleted", "callback", done[0].id, "err", err)
+		}
+		done = done[1:]
+	}
+	for _, cb := range done {
+		s.completed = append(s.completed, cb.id)
+	}
+	if len(s.callbacks) > 0 {
+		s.log.Info("gms: callbacks re-adopted", "live", s.live, "completed", len(s.completed))
+	}
+	return nil
 }
 
 // Handler serves everything under /genesys/.
@@ -291,16 +366,22 @@ func (s *Server) follow(ch <-chan node.Published, cancel func()) {
 	}
 }
 
-// apply updates the state from one event.
+// apply updates the state from one event, then stores the callbacks it
+// changed.
 func (s *Server) apply(ev routing.Event) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	changed := s.applyLocked(ev)
+	s.mu.Unlock()
+	s.saveLogged(changed...)
+}
+
+func (s *Server) applyLocked(ev routing.Event) []*callback {
 	s.observe(ev)
 	switch e := ev.(type) {
 	case routing.AgentHeld:
 		cb := s.callbacks[e.Request]
 		if cb == nil || cb.state == StateCompleted {
-			return
+			return nil
 		}
 		cb.state, cb.agent = StateRouting, e.Agent
 		if cb.estimate > 0 {
@@ -314,25 +395,29 @@ func (s *Server) apply(ev routing.Event) {
 			s.notifyLocked(cb, Notification{ID: newNotificationID(), Tag: TagAgentAvailable + cb.id,
 				Message: map[string]any{"_action": ActionAgentAvailable, "_id": cb.id}})
 		}
+		return []*callback{cb}
 	case routing.HoldReleased:
 		cb := s.callbacks[e.Request]
 		if cb == nil || cb.state == StateCompleted {
-			return
+			return nil
 		}
 		if r := string(e.Reason); r != "CONFIRMED" && r != "CANCELLED" && cb.state == StateRouting {
 			cb.state = StateQueued
+			return []*callback{cb}
 		}
 	case routing.TaskReserved:
 		if cb := s.callbacks[e.Conversation]; cb != nil && cb.state != StateCompleted {
 			cb.state, cb.agent = StateProcessing, e.Agent
+			return []*callback{cb}
 		}
 	case routing.ConversationClosed:
 		cb := s.callbacks[e.Conversation]
 		if cb == nil || cb.state == StateCompleted {
-			return
+			return nil
 		}
-		s.completeLocked(cb, completionReason(e.Reason))
+		return s.completeLocked(cb, completionReason(e.Reason))
 	}
+	return nil
 }
 
 func completionReason(r routing.CloseReason) string {
@@ -351,15 +436,23 @@ func completionReason(r routing.CloseReason) string {
 	return string(r)
 }
 
-func (s *Server) completeLocked(cb *callback, reason string) {
-	cb.state, cb.reason = StateCompleted, reason
+// completeLocked completes cb; it returns the callbacks to store: cb and
+// the completed one the retention forgot, if any.
+func (s *Server) completeLocked(cb *callback, reason string) []*callback {
+	cb.state, cb.reason, cb.completedAt = StateCompleted, reason, s.o.Now()
 	s.live--
 	s.completed = append(s.completed, cb.id)
+	changed := []*callback{cb}
 	if len(s.completed) > RetainedCompleted {
 		old := s.completed[0]
 		s.completed = s.completed[1:]
+		if o := s.callbacks[old]; o != nil {
+			o.forgotten = true
+			changed = append(changed, o)
+		}
 		delete(s.callbacks, old)
 	}
+	return changed
 }
 
 // notifyLocked pushes n to cb's device, or queues n.Message for
@@ -381,6 +474,7 @@ func (s *Server) notifyLocked(cb *callback, n Notification) {
 			s.mu.Lock()
 			s.queueToDevice(cb, n.Message)
 			s.mu.Unlock()
+			s.saveLogged(cb)
 		}
 	}()
 }
@@ -403,9 +497,13 @@ func (s *Server) reconcile() {
 	}
 	s.mu.Lock()
 	ids := make([]string, 0, len(s.callbacks))
+	announced := map[string]string{} // id -> agent already announced
 	for id, cb := range s.callbacks {
 		if cb.state != StateCompleted {
 			ids = append(ids, id)
+			if cb.state == StateRouting && cb.notified {
+				announced[id] = cb.agent
+			}
 		}
 	}
 	s.mu.Unlock()
@@ -427,7 +525,7 @@ func (s *Server) reconcile() {
 		switch {
 		case f.closed:
 			s.apply(routing.ConversationClosed{Conversation: id, Reason: f.reason})
-		case f.held != "":
+		case f.held != "" && announced[id] != f.held:
 			s.apply(routing.AgentHeld{Request: id, Conversation: id, Agent: f.held, At: s.o.Now()})
 		}
 	}

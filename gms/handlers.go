@@ -315,16 +315,29 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, name string) err
 	s.callbacks[cb.id] = cb
 	s.live++
 	s.mu.Unlock()
-	cmd := routing.CreateConversation{ID: cb.id, RequestID: cb.id, Queue: queue, Priority: sv.spec.Priority,
-		Attributes: attrs, TTL: time.Duration(sv.spec.TTLSeconds * float64(time.Second)),
-		Hold: time.Duration(sv.confirmSeconds() * float64(time.Second)), HoldAttempts: sv.holdAttempts()}
-	if _, err := s.n.Submit(r.Context(), cmd); err != nil {
+	drop := func() {
 		s.mu.Lock()
 		if s.callbacks[cb.id] == cb {
 			delete(s.callbacks, cb.id)
 			s.live--
 		}
+		cb.forgotten = true
 		s.mu.Unlock()
+	}
+	// Stored before the command: a conversation in the engine always has
+	// its record.
+	if err := s.save(r.Context(), cb); err != nil {
+		drop()
+		return err
+	}
+	cmd := routing.CreateConversation{ID: cb.id, RequestID: cb.id, Queue: queue, Priority: sv.spec.Priority,
+		Attributes: attrs, TTL: time.Duration(sv.spec.TTLSeconds * float64(time.Second)),
+		Hold: time.Duration(sv.confirmSeconds() * float64(time.Second)), HoldAttempts: sv.holdAttempts()}
+	if _, err := s.n.Submit(r.Context(), cmd); err != nil {
+		drop()
+		if derr := s.save(context.WithoutCancel(r.Context()), cb); derr != nil {
+			s.log.Warn("gms: record of a refused callback not deleted", "callback", cb.id, "err", derr)
+		}
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"_id": cb.id, "_text": textWillNotify})
@@ -361,11 +374,17 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, svc, id string, can
 		if _, err := s.n.Submit(r.Context(), routing.CloseConversation{Conversation: id}); err != nil {
 			return err
 		}
+		var changed []*callback
 		s.mu.Lock()
 		if cb.state != StateCompleted {
-			s.completeLocked(cb, ReasonCancelled)
+			changed = s.completeLocked(cb, ReasonCancelled)
 		}
 		s.mu.Unlock()
+		for _, c := range changed {
+			if err := s.save(r.Context(), c); err != nil {
+				return err
+			}
+		}
 	}
 	s.mu.Lock()
 	v := callbackView{ID: cb.id, ServiceName: cb.service, State: cb.state, Reason: cb.reason,
@@ -411,6 +430,9 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request, cb *callback, _
 	cb.dialogs++
 	n := cb.dialogs
 	s.mu.Unlock()
+	if err := s.save(r.Context(), cb); err != nil {
+		return err
+	}
 	subject := "None"
 	var sub string
 	_ = s.n.View(r.Context(), func(st *routing.State) {
@@ -460,10 +482,16 @@ func (s *Server) checkPosition(w http.ResponseWriter, r *http.Request, cb *callb
 	}
 	s.mu.Lock()
 	eta, model, known := s.estimate(queue, v)
-	if known && model > 0 && cb.estAt.IsZero() {
+	first := known && model > 0 && cb.estAt.IsZero()
+	if first {
 		cb.estimate, cb.estPos, cb.estAt = model, v.position, now
 	}
 	s.mu.Unlock()
+	if first {
+		if err := s.save(r.Context(), cb); err != nil {
+			return err
+		}
+	}
 	posOK := v.position <= maxPos
 	switch {
 	case !known:
@@ -515,6 +543,9 @@ func (s *Server) startChat(w http.ResponseWriter, r *http.Request, cb *callback,
 		cb.state = StateProcessing
 	}
 	s.mu.Unlock()
+	if err := s.save(r.Context(), cb); err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"_id": cb.id, "comet_channel": CometChannel})
 	return nil
 }
@@ -532,11 +563,15 @@ func (s *Server) internalNotification(w http.ResponseWriter, r *http.Request, cb
 	}
 	m := map[string]any{"_internal_message": app, "_id": cb.id, "_display_message": disp}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if len(cb.toDevice) >= MaxPendingNotifications {
+		s.mu.Unlock()
 		return fail(http.StatusTooManyRequests, ExcTooMany, "callback %q has %d notifications not retrieved", cb.id, MaxPendingNotifications)
 	}
 	s.notifyLocked(cb, Notification{ID: newNotificationID(), Message: m, Tag: TagMessage + cb.id})
+	s.mu.Unlock()
+	if err := s.save(r.Context(), cb); err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"message": textNotificationSent})
 	return nil
 }
@@ -549,6 +584,15 @@ func (s *Server) retrieveNotifications(w http.ResponseWriter, r *http.Request, c
 	out := cb.toDevice
 	cb.toDevice = nil
 	s.mu.Unlock()
+	if out != nil {
+		if err := s.save(r.Context(), cb); err != nil {
+			// Not forgotten durably: kept for the next retrieve.
+			s.mu.Lock()
+			cb.toDevice = append(out, cb.toDevice...)
+			s.mu.Unlock()
+			return err
+		}
+	}
 	if out == nil {
 		out = []map[string]any{}
 	}
@@ -571,8 +615,8 @@ func (s *Server) agentNotification(w http.ResponseWriter, r *http.Request, cb *c
 		Display  string `json:"_display_message"`
 	}{cb.id, app, disp})
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if len(cb.toAgent) >= MaxPendingNotifications {
+		s.mu.Unlock()
 		return fail(http.StatusTooManyRequests, ExcTooMany, "callback %q has %d agent notifications not retrieved", cb.id, MaxPendingNotifications)
 	}
 	cb.toAgent = append(cb.toAgent, agentNote{Message: string(msg), Tag: TagAgentMessage + cb.id})
@@ -588,6 +632,10 @@ func (s *Server) agentNotification(w http.ResponseWriter, r *http.Request, cb *c
 			}
 		}()
 	}
+	s.mu.Unlock()
+	if err := s.save(r.Context(), cb); err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"message": textNotificationSent})
 	return nil
 }
@@ -599,6 +647,15 @@ func (s *Server) retrieveAgentNotifications(w http.ResponseWriter, r *http.Reque
 	out := cb.toAgent
 	cb.toAgent = nil
 	s.mu.Unlock()
+	if out != nil {
+		if err := s.save(r.Context(), cb); err != nil {
+			// Not forgotten durably: kept for the next retrieve.
+			s.mu.Lock()
+			cb.toAgent = append(out, cb.toAgent...)
+			s.mu.Unlock()
+			return err
+		}
+	}
 	if out == nil {
 		out = []agentNote{}
 	}

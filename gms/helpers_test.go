@@ -77,6 +77,8 @@ type env struct {
 	push  *recorder
 	// deskNotes receives what the AgentNotifier would hand the agent desk.
 	deskNotes chan deskNote
+	store     gms.Store
+	specs     []gms.ServiceSpec
 }
 
 type deskNote struct {
@@ -98,6 +100,12 @@ func chatDelay() gms.ServiceSpec {
 
 func newEnv(t *testing.T, specs ...gms.ServiceSpec) *env {
 	t.Helper()
+	return newEnvStore(t, nil, specs...)
+}
+
+// newEnvStore is newEnv with a callback Store (nil: memory only).
+func newEnvStore(t *testing.T, store gms.Store, specs ...gms.ServiceSpec) *env {
+	t.Helper()
 	e := &env{t: t, clock: &fakeClock{t: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)}, push: &recorder{},
 		deskNotes: make(chan deskNote, 16)}
 	var err error
@@ -117,15 +125,8 @@ func newEnv(t *testing.T, specs ...gms.ServiceSpec) *env {
 	if len(specs) == 0 {
 		specs = []gms.ServiceSpec{chatDelay()}
 	}
-	e.gms, err = gms.New(e.node, gms.Options{Services: specs, Logger: quiet, Now: e.clock.Now,
-		Pushers:   map[string]gms.Pusher{"comet": e.push},
-		AdminAuth: func(r *http.Request) bool { return r.Header.Get("Authorization") == "Bearer "+adminToken },
-		AgentAuth: func(r *http.Request) bool { return r.Header.Get("Authorization") == "Bearer agent" },
-		AgentNotifier: func(_ context.Context, conversation string, data map[string]string) error {
-			e.deskNotes <- deskNote{conversation, data}
-			return nil
-		},
-	})
+	e.store, e.specs = store, specs
+	e.gms, err = e.newGMS()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,6 +137,32 @@ func newEnv(t *testing.T, specs ...gms.ServiceSpec) *env {
 		e.node.Close()
 	})
 	return e
+}
+
+// restartGMS replaces the GMS server (same node and Store), as a restart
+// of the process would.
+func (e *env) restartGMS() {
+	e.t.Helper()
+	e.hs.Close()
+	e.gms.Close()
+	g, err := e.newGMS()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.gms = g
+	e.hs = httptest.NewServer(g.Handler())
+}
+
+func (e *env) newGMS() (*gms.Server, error) {
+	return gms.New(e.node, gms.Options{Services: e.specs, Logger: quiet, Now: e.clock.Now, Store: e.store,
+		Pushers:   map[string]gms.Pusher{"comet": e.push},
+		AdminAuth: func(r *http.Request) bool { return r.Header.Get("Authorization") == "Bearer "+adminToken },
+		AgentAuth: func(r *http.Request) bool { return r.Header.Get("Authorization") == "Bearer agent" },
+		AgentNotifier: func(_ context.Context, conversation string, data map[string]string) error {
+			e.deskNotes <- deskNote{conversation, data}
+			return nil
+		},
+	})
 }
 
 func (e *env) submit(cmd routing.Command) []routing.Event {

@@ -177,7 +177,11 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 			Headers: c.GMSPush.Header(), Logger: o.Logger})
 		pushers[gms.DeviceOSCustomHTTP] = s.customHTTP
 	}
-	s.gms, err = gms.New(s.node, gms.Options{Services: c.GMSServices, Logger: o.Logger, Pushers: pushers,
+	gmsStore, err := gms.OpenKV(ctx, s.nc)
+	if err != nil {
+		return nil, fmt.Errorf("server: gms: %w", err)
+	}
+	s.gms, err = gms.New(s.node, gms.Options{Services: c.GMSServices, Logger: o.Logger, Pushers: pushers, Store: gmsStore,
 		AdminAuth: s.bearerIs(auth.Admin), AgentAuth: s.bearerIs(""),
 		AgentNotifier: func(ctx context.Context, conversation string, data map[string]string) error {
 			return s.desk.PublishAgentEvent(ctx, conversation, gmsAgentNotification, data)

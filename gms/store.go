@@ -1,0 +1,232 @@
+package gms
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Record is a callback's GMS-side state as a Store keeps it (JSON). The
+// conversation itself lives in the engine; a Record holds what the engine
+// does not: the owner, the device, the flags and the pending notifications.
+type Record struct {
+	ID             string           `json:"id"`
+	Service        string           `json:"service"`
+	Owner          string           `json:"owner"` // hex of the gms_user's SHA-256
+	DeviceOS       string           `json:"deviceOS,omitempty"`
+	DeviceID       string           `json:"deviceID,omitempty"`
+	CustomerNumber string           `json:"customerNumber,omitempty"`
+	Queue          string           `json:"queue"`
+	CreatedAt      time.Time        `json:"createdAt"`
+	State          string           `json:"state"`
+	Reason         string           `json:"reason,omitempty"`
+	CompletedAt    time.Time        `json:"completedAt,omitzero"`
+	Agent          string           `json:"agent,omitempty"`
+	Notified       bool             `json:"notified,omitempty"`
+	ChatStarted    bool             `json:"chatStarted,omitempty"`
+	Dialogs        int              `json:"dialogs,omitempty"`
+	Chat           Form             `json:"chat,omitempty"`
+	ToDevice       []map[string]any `json:"toDevice,omitempty"`
+	ToAgent        []AgentNote      `json:"toAgent,omitempty"`
+	Estimate       time.Duration    `json:"estimate,omitempty"`
+	EstPos         int              `json:"estPos,omitempty"`
+	EstAt          time.Time        `json:"estAt,omitzero"`
+}
+
+// AgentNote is one device -> agent notification waiting for
+// retrieve-agent-notifications.
+type AgentNote struct {
+	Message string `json:"message"`
+	Tag     string `json:"tag"`
+}
+
+// Store keeps the callbacks' records durably, so that a restarted server
+// re-adopts its callbacks.
+type Store interface {
+	// Load returns every stored record.
+	Load(ctx context.Context) ([]Record, error)
+	// Put stores a record (by ID); it returns once the write is durable.
+	Put(ctx context.Context, r Record) error
+	// Delete forgets a record (no error when absent).
+	Delete(ctx context.Context, id string) error
+}
+
+// MemStore is a Store in memory, for tests.
+type MemStore struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+// Load implements Store.
+func (s *MemStore) Load(context.Context) ([]Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Record, 0, len(s.m))
+	for id, b := range s.m {
+		var r Record
+		if err := json.Unmarshal(b, &r); err != nil {
+			return nil, fmt.Errorf("gms: stored callback %q: %w", id, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// Put implements Store.
+func (s *MemStore) Put(_ context.Context, r Record) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[string][]byte{}
+	}
+	s.m[r.ID] = b
+	return nil
+}
+
+// Delete implements Store.
+func (s *MemStore) Delete(_ context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, id)
+	return nil
+}
+
+// KVBucket is the JetStream key-value bucket of the callbacks (file
+// storage, history 1; key: base64url of the callback id; value: the
+// Record's JSON).
+const KVBucket = "omniroute-gms-callbacks"
+
+// KVStore is a Store in a JetStream KV bucket.
+type KVStore struct{ kv jetstream.KeyValue }
+
+// OpenKV opens (creating when absent) the KVBucket on nc.
+func OpenKV(ctx context.Context, nc *nats.Conn) (*KVStore, error) {
+	js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(10*time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("gms: jetstream: %w", err)
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: KVBucket, History: 1, Storage: jetstream.FileStorage,
+		Description: "omniroute GMS: callback records (seed 003)"})
+	if err != nil {
+		return nil, fmt.Errorf("gms: kv bucket: %w", err)
+	}
+	return &KVStore{kv: kv}, nil
+}
+
+func kvKey(id string) string { return base64.RawURLEncoding.EncodeToString([]byte(id)) }
+
+// Load implements Store.
+func (s *KVStore) Load(ctx context.Context) ([]Record, error) {
+	keys, err := s.kv.ListKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Record
+	for k := range keys.Keys() {
+		e, err := s.kv.Get(ctx, k)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		var r Record
+		if err := json.Unmarshal(e.Value(), &r); err != nil {
+			return nil, fmt.Errorf("gms: stored callback %q: %w", k, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// Put implements Store.
+func (s *KVStore) Put(ctx context.Context, r Record) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	_, err = s.kv.Put(ctx, kvKey(r.ID), b)
+	return err
+}
+
+// Delete implements Store.
+func (s *KVStore) Delete(ctx context.Context, id string) error {
+	err := s.kv.Purge(ctx, kvKey(id))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil
+	}
+	return err
+}
+
+// recordLocked snapshots cb (s.mu held).
+func recordLocked(cb *callback) Record {
+	r := Record{ID: cb.id, Service: cb.service, Owner: hex.EncodeToString([]byte(cb.owner)), DeviceOS: cb.deviceOS,
+		DeviceID: cb.deviceID, CustomerNumber: cb.customerNumber, Queue: cb.queue, CreatedAt: cb.createdAt,
+		State: cb.state, Reason: cb.reason, CompletedAt: cb.completedAt, Agent: cb.agent, Notified: cb.notified,
+		ChatStarted: cb.chatStarted, Dialogs: cb.dialogs, Chat: maps.Clone(cb.chat), Estimate: cb.estimate,
+		EstPos: cb.estPos, EstAt: cb.estAt}
+	for _, m := range cb.toDevice {
+		r.ToDevice = append(r.ToDevice, maps.Clone(m))
+	}
+	for _, n := range cb.toAgent {
+		r.ToAgent = append(r.ToAgent, AgentNote(n))
+	}
+	return r
+}
+
+func fromRecord(r Record) (*callback, error) {
+	owner, err := hex.DecodeString(r.Owner)
+	if err != nil || r.ID == "" {
+		return nil, fmt.Errorf("gms: stored callback %q: bad id or owner", r.ID)
+	}
+	cb := &callback{id: r.ID, service: r.Service, owner: string(owner), deviceOS: r.DeviceOS, deviceID: r.DeviceID,
+		customerNumber: r.CustomerNumber, queue: r.Queue, createdAt: r.CreatedAt, state: r.State, reason: r.Reason,
+		completedAt: r.CompletedAt, agent: r.Agent, notified: r.Notified, chatStarted: r.ChatStarted, dialogs: r.Dialogs,
+		chat: r.Chat, toDevice: r.ToDevice, estimate: r.Estimate, estPos: r.EstPos, estAt: r.EstAt}
+	for _, n := range r.ToAgent {
+		cb.toAgent = append(cb.toAgent, agentNote(n))
+	}
+	return cb, nil
+}
+
+// save writes cb's current record to the Store (or deletes it once cb was
+// forgotten). Writes of one callback are serialized and each snapshots the
+// state when it runs, so the last write holds the latest state.
+func (s *Server) save(ctx context.Context, cb *callback) error {
+	if s.o.Store == nil || cb == nil {
+		return nil
+	}
+	cb.saveMu.Lock()
+	defer cb.saveMu.Unlock()
+	s.mu.Lock()
+	gone := cb.forgotten
+	r := recordLocked(cb)
+	s.mu.Unlock()
+	if gone {
+		return s.o.Store.Delete(ctx, cb.id)
+	}
+	return s.o.Store.Put(ctx, r)
+}
+
+// saveLogged saves outside a request (the event follower, pushes): a
+// failure is logged; the next change writes the record again.
+func (s *Server) saveLogged(cbs ...*callback) {
+	for _, cb := range cbs {
+		if err := s.save(s.ctx, cb); err != nil {
+			s.log.Warn("gms: callback record not stored", "callback", cb.id, "err", err)
+		}
+	}
+}
