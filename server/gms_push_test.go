@@ -5,15 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"mime/multipart"
 	"net/http"
-	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/omniroute/omniroute/config"
-	"github.com/omniroute/omniroute/server"
 )
 
 // TestGMSCometPush plays seed 003 ("Chat Delayed") against server.Start
@@ -24,17 +19,9 @@ import (
 // the agent-available notification, and the connect dialog's _comet_url is
 // the endpoint that served it.
 func TestGMSCometPush(t *testing.T) {
-	cfg, err := config.Load(filepath.Join("..", "examples", "omniroute.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	srv, err := server.Start(ctx, server.Options{Config: cfg, Listen: "127.0.0.1:0", DataDir: t.TempDir(),
-		Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := startExample(t, ctx, t.TempDir())
 	t.Cleanup(func() { srv.Close() })
 	base := srv.URL()
 	const user = "b16416334828b1d26ef14f329628b55b5a8c631d8928a371a5584722dd7fb673"

@@ -5,14 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/omniroute/omniroute/config"
 	"github.com/omniroute/omniroute/server"
 )
 
@@ -22,22 +19,10 @@ import (
 // the same data dir, GET shows it ROUTING, connect and ixn/chat work and
 // retrieve-notifications returns the pending notification.
 func TestGMSCallbackSurvivesRestart(t *testing.T) {
-	cfg, err := config.Load(filepath.Join("..", "examples", "omniroute.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	dir := t.TempDir()
-	start := func() *server.Server {
-		t.Helper()
-		srv, err := server.Start(ctx, server.Options{Config: cfg, Listen: "127.0.0.1:0", DataDir: dir,
-			Logger: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return srv
-	}
+	start := func() *server.Server { return startExample(t, ctx, dir) }
 	srv := start()
 	defer func() { srv.Close() }()
 	const user = "b16416334828b1d26ef14f329628b55b5a8c631d8928a371a5584722dd7fb673"
