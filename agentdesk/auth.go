@@ -1,11 +1,11 @@
 package agentdesk
 
 import (
+	"encoding/json"
 	"strings"
 
-	"github.com/zishang520/socket.io/servers/socket/v3"
-
 	"github.com/omniroute/omniroute/routing"
+	"github.com/omniroute/omniroute/socketio"
 )
 
 // MaxTokenBytes bounds a bearer token; a longer one is refused with
@@ -14,15 +14,15 @@ const MaxTokenBytes = 16 << 10
 
 // connectError builds the connect_error the client receives:
 // {"message": message, "data": {"code": code, "message": message}}.
-func connectError(code, message string) *socket.ExtendedError {
-	return socket.NewExtendedError(message, map[string]any{"code": code, "message": message})
+func connectError(code, message string) *socketio.ConnectError {
+	return &socketio.ConnectError{Message: message, Data: map[string]any{"code": code, "message": message}}
 }
 
 // bearerToken finds the token: auth.token, auth.agent.token,
-// auth.agent.access_token, the Authorization: Bearer header, the query
-// parameter token; the first non-empty one wins.
-func bearerToken(hs *socket.Handshake) string {
-	auth := hs.Auth
+// auth.agent.access_token, the Authorization: Bearer header; the first
+// non-empty one wins. Never the query string: URLs end up in proxy and
+// access logs and in Referer headers (docs/SECURITY.md).
+func bearerToken(hs *socketio.Handshake, auth map[string]any) string {
 	if t, ok := auth["token"].(string); ok && t != "" {
 		return t
 	}
@@ -33,23 +33,19 @@ func bearerToken(hs *socket.Handshake) string {
 			}
 		}
 	}
-	if h := hs.Headers.Header().Get("Authorization"); h != "" {
+	if h := hs.Header.Get("Authorization"); h != "" {
 		if scheme, t, ok := strings.Cut(strings.TrimSpace(h), " "); ok && strings.EqualFold(scheme, "Bearer") {
 			if t = strings.TrimSpace(t); t != "" {
 				return t
 			}
 		}
 	}
-	for _, t := range hs.Query.Query()["token"] {
-		if t != "" {
-			return t
-		}
-	}
 	return ""
 }
 
 // namedAgents returns the agent ids auth.agent may name: a string id, or
-// the "id" and "username" of a keycloak user object. None when auth.agent is
+// the "id", "username" and "agentId" of an object (the login's
+// keycloak_User, or the login's whole data). None when auth.agent is
 // absent or names nobody.
 func namedAgents(auth map[string]any) []string {
 	switch a := auth["agent"].(type) {
@@ -59,7 +55,7 @@ func namedAgents(auth map[string]any) []string {
 		}
 	case map[string]any:
 		var out []string
-		for _, k := range []string{"id", "username"} {
+		for _, k := range []string{"id", "username", "agentId"} {
 			if v, ok := a[k].(string); ok && v != "" {
 				out = append(out, v)
 			}
@@ -72,51 +68,50 @@ func namedAgents(auth map[string]any) []string {
 // authenticate is the namespace middleware; it runs once per connection on
 // the goroutine that decoded the CONNECT packet. On success the socket's
 // data is the agent id.
-func (s *Server) authenticate(sock *socket.Socket, next func(*socket.ExtendedError)) {
+func (s *Server) authenticate(sock *socketio.Socket) error {
 	hs := sock.Handshake()
-	refuse := func(code, message string, attrs ...any) {
+	refuse := func(code, message string, attrs ...any) error {
 		s.log.Info("agentdesk: connection refused", append([]any{"code", code, "reason", message, "address", hs.Address}, attrs...)...)
-		next(connectError(code, message))
+		return connectError(code, message)
 	}
-	token := bearerToken(hs)
+	var auth map[string]any
+	_ = json.Unmarshal(hs.Auth, &auth) // an object, or nothing usable
+	token := bearerToken(hs, auth)
 	if token == "" {
-		refuse(CodeUnauthorized, "no bearer token: send auth.token or an Authorization: Bearer header")
-		return
+		return refuse(CodeUnauthorized, "no bearer token: send auth.token or an Authorization: Bearer header")
 	}
 	if len(token) > MaxTokenBytes {
-		refuse(CodeUnauthorized, "bearer token too long")
-		return
+		return refuse(CodeUnauthorized, "bearer token too long")
 	}
-	agent, err := s.verify(token)
+	agent, exp, err := s.verifyToken(token)
 	if err != nil || agent == "" {
-		refuse(CodeUnauthorized, "invalid bearer token", "err", err)
-		return
+		return refuse(CodeUnauthorized, "invalid bearer token", "err", err)
 	}
-	if names := namedAgents(hs.Auth); len(names) > 0 {
+	if names := namedAgents(auth); len(names) > 0 {
 		match := false
 		for _, n := range names {
 			match = match || n == agent
 		}
 		if !match {
-			refuse(CodeAgentMismatch, "auth.agent does not name the agent of the token", "agent", agent, "named", names)
-			return
+			return refuse(CodeAgentMismatch, "auth.agent does not name the agent of the token", "agent", agent, "named", names)
 		}
 	}
 	ctx, cancel := s.commandCtx()
 	defer cancel()
 	exists := false
-	if err := s.n.View(ctx, func(st *routing.State) { _, exists = st.Agent(agent) }); err != nil {
-		refuse(CodeUnavailable, "the routing engine is not available", "err", err)
-		return
+	if err := s.n.View(ctx, func(st routing.View) { _, exists = st.Agent(agent) }); err != nil {
+		return refuse(CodeUnavailable, "the routing engine is not available", "err", err)
 	}
 	if !exists {
-		refuse(CodeUnknownAgent, "agent "+agent+" is not configured", "agent", agent)
-		return
+		return refuse(CodeUnknownAgent, "agent "+agent+" is not configured", "agent", agent)
 	}
 	if max := s.opts.MaxSocketsPerAgent; max > 0 && s.socketCount(agent) >= max {
-		refuse(CodeTooManySockets, "too many connections for this agent", "agent", agent)
-		return
+		return refuse(CodeTooManySockets, "too many connections for this agent", "agent", agent)
 	}
-	sock.SetData(agent)
-	next(nil)
+	fcm, _ := auth["fcm"].(string)
+	if len(fcm) > MaxTokenBytes {
+		fcm = ""
+	}
+	sock.SetData(identity{agent: agent, fcm: fcm, exp: exp})
+	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/omniroute/omniroute/agentdesk"
 	"github.com/omniroute/omniroute/agentdesk/deskclient"
 	"github.com/omniroute/omniroute/agentdesk/internal/fixture"
+	"github.com/omniroute/omniroute/conversation"
 	"github.com/omniroute/omniroute/journal/natsjournal"
 	"github.com/omniroute/omniroute/node"
 	"github.com/omniroute/omniroute/routing"
@@ -50,6 +51,7 @@ const (
 
 type cimBenchEnv struct {
 	n        *node.Node
+	conv     *conversation.Conversations
 	srv      *agentdesk.Server
 	ts       *httptest.Server
 	conns    []*deskclient.Conn
@@ -128,6 +130,9 @@ func setupCIMBench() (*cimBenchEnv, error) {
 		if e.srv != nil {
 			e.srv.Close()
 		}
+		if e.conv != nil {
+			e.conv.Close()
+		}
 		if e.ts != nil {
 			e.ts.Close()
 		}
@@ -151,7 +156,7 @@ func setupCIMBench() (*cimBenchEnv, error) {
 			}
 		}
 		var task string
-		_ = n.View(ctx, func(st *routing.State) {
+		_ = n.View(ctx, func(st routing.View) {
 			if ts, _ := st.Tasks(ids[i]); len(ts) > 0 {
 				task = ts[0].ID
 			}
@@ -164,7 +169,10 @@ func setupCIMBench() (*cimBenchEnv, error) {
 			return nil, err
 		}
 	}
-	e.srv, err = agentdesk.New(n, fixture.Verify, agentdesk.Options{Logger: quietLogger(), Transcripts: log,
+	if e.conv, err = conversation.New(n, conversation.Options{Logger: quietLogger(), Transcripts: log}); err != nil {
+		return nil, err
+	}
+	e.srv, err = agentdesk.New(n, fixture.Verify, agentdesk.Options{Logger: quietLogger(), Conversations: e.conv,
 		MaxEventsPerSecond: -1})
 	if err != nil {
 		return nil, err

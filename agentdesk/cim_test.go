@@ -15,6 +15,8 @@ import (
 
 	"github.com/omniroute/omniroute/agentdesk"
 	"github.com/omniroute/omniroute/agentdesk/deskclient"
+	"github.com/omniroute/omniroute/clock/clocktest"
+	"github.com/omniroute/omniroute/conversation"
 	"github.com/omniroute/omniroute/routing"
 )
 
@@ -23,10 +25,10 @@ type cimOn struct {
 	ConversationID string `json:"conversationId"`
 	Seq            uint64 `json:"seq"`
 	CimEvent       struct {
-		ID           string                 `json:"id"`
-		Name         string                 `json:"name"`
-		Type         string                 `json:"type"`
-		EventEmitter agentdesk.EventEmitter `json:"eventEmitter"`
+		ID           string                    `json:"id"`
+		Name         string                    `json:"name"`
+		Type         string                    `json:"type"`
+		EventEmitter conversation.EventEmitter `json:"eventEmitter"`
 		Data         struct {
 			ID     string         `json:"id"`
 			Header map[string]any `json:"header"`
@@ -90,7 +92,7 @@ func (e *env) customer(conv string, after uint64) *customerStream {
 	e.t.Cleanup(func() { cancel(); <-done })
 	go func() {
 		defer close(done)
-		_ = e.srv.CustomerEvents(ctx, conv, after, func(seq uint64, ev json.RawMessage) error {
+		_ = e.conv.CustomerEvents(ctx, conv, after, func(seq uint64, ev json.RawMessage) error {
 			var c cimOn
 			_ = json.Unmarshal(ev, &c.CimEvent)
 			c.Seq, c.ConversationID = seq, conv
@@ -154,7 +156,7 @@ func TestCIMMessagesBothWays(t *testing.T) {
 	}
 	// Customer -> agent.
 	ctx := context.Background()
-	seq, raw, err := e.srv.CustomerMessage(ctx, "cv1", []byte(`{"body":{"type":"PLAIN","markdownText":"hi from Ada"}}`))
+	seq, raw, err := e.conv.CustomerMessage(ctx, "cv1", []byte(`{"body":{"type":"PLAIN","markdownText":"hi from Ada"}}`))
 	if err != nil || seq == 0 {
 		t.Fatal(seq, err)
 	}
@@ -180,7 +182,7 @@ func TestCIMMessagesBothWays(t *testing.T) {
 		t.Fatalf("reply %+v", rp)
 	}
 	// Customer reply with an explicit originalMessageId.
-	if _, _, err := e.srv.CustomerMessage(ctx, "cv1", []byte(`{"header":{"originalMessageId":"`+rp.CimEvent.Data.ID+`"},"body":{"type":"PLAIN","markdownText":"ok"}}`)); err != nil {
+	if _, _, err := e.conv.CustomerMessage(ctx, "cv1", []byte(`{"header":{"originalMessageId":"`+rp.CimEvent.Data.ID+`"},"body":{"type":"PLAIN","markdownText":"ok"}}`)); err != nil {
 		t.Fatal(err)
 	}
 	next(t, r, agentdesk.EventOnCimEvent, func(c cimOn) bool { return c.CimEvent.Data.Header["originalMessageId"] == rp.CimEvent.Data.ID })
@@ -192,7 +194,7 @@ func TestCIMMessagesBothWays(t *testing.T) {
 		t.Fatalf("whisper: %+v", a)
 	}
 	next(t, r, agentdesk.EventOnCimEvent, named("WHISPER_MESSAGE"))
-	if _, _, err := e.srv.CustomerMessage(ctx, "cv1", []byte(`{"body":{"type":"PLAIN","markdownText":"after"}}`)); err != nil {
+	if _, _, err := e.conv.CustomerMessage(ctx, "cv1", []byte(`{"body":{"type":"PLAIN","markdownText":"after"}}`)); err != nil {
 		t.Fatal(err)
 	}
 	cust.wait(t, "CUSTOMER_MESSAGE")
@@ -211,7 +213,7 @@ func TestCIMMessagesBothWays(t *testing.T) {
 	_ = c.Close()
 	c2, r2 := e.connect("a1")
 	tasks := []routing.Task{}
-	e.view(func(st *routing.State) { tasks, _ = st.Tasks("a1") })
+	e.view(func(st routing.View) { tasks, _ = st.Tasks("a1") })
 	if a := ack(t, c2, agentdesk.EventTopicSubscription, map[string]any{"conversationId": "cv1", "taskId": tasks[0].ID}); !a.OK {
 		t.Fatal(a)
 	}
@@ -242,14 +244,14 @@ func TestCIMMessagesBothWays(t *testing.T) {
 	}
 
 	// Customer left: CUSTOMER_LEFT reaches the agent; more messages are refused.
-	if _, _, err := e.srv.CustomerLeft(ctx, "cv1"); err != nil {
+	if _, _, err := e.conv.CustomerLeft(ctx, "cv1"); err != nil {
 		t.Fatal(err)
 	}
 	next(t, r2, agentdesk.EventOnCimEvent, named("CUSTOMER_LEFT"))
-	if _, _, err := e.srv.CustomerMessage(ctx, "cv1", []byte(`{"body":{"type":"PLAIN","markdownText":"x"}}`)); code(err) != agentdesk.CodeCustomerGone {
+	if _, _, err := e.conv.CustomerMessage(ctx, "cv1", []byte(`{"body":{"type":"PLAIN","markdownText":"x"}}`)); code(err) != agentdesk.CodeCustomerGone {
 		t.Fatalf("message after leaving: %v", err)
 	}
-	if _, _, err := e.srv.CustomerLeft(ctx, "cv1"); code(err) != routing.CodeInvalidTransition {
+	if _, _, err := e.conv.CustomerLeft(ctx, "cv1"); code(err) != routing.CodeInvalidTransition {
 		t.Fatalf("left twice: %v", err)
 	}
 }
@@ -263,7 +265,7 @@ func code(err error) string {
 }
 
 func TestCIMRefusals(t *testing.T) {
-	e := newEnv(t, agentdesk.Options{MaxCimEventBytes: 2048})
+	e := newEnvConv(t, agentdesk.Options{}, conversation.Options{MaxEventBytes: 2048})
 	c, r, _ := e.activeChat("a1", "cv1")
 	c3, r3 := e.connect("a3")
 	e.createConversation("waiting", "voice") // nobody READY on voice
@@ -325,11 +327,11 @@ func TestCIMRefusals(t *testing.T) {
 		{"oversize", "cv1", `{"body":{"type":"PLAIN","markdownText":"` + strings.Repeat("x", 3000) + `"}}`, agentdesk.CodePayloadTooLarge},
 		{"reply to nothing", "cv1", `{"header":{"originalMessageId":"ghost"},"body":{"type":"PLAIN","markdownText":"x"}}`, agentdesk.CodeReplyNotFound},
 	} {
-		if _, _, err := e.srv.CustomerMessage(ctx, tc.conv, []byte(tc.body)); code(err) != tc.code {
+		if _, _, err := e.conv.CustomerMessage(ctx, tc.conv, []byte(tc.body)); code(err) != tc.code {
 			t.Errorf("customer %s: %v, want %s", tc.name, err, tc.code)
 		}
 	}
-	if err := e.srv.CustomerEvents(ctx, "nope", 0, nil); code(err) != routing.CodeConversationNotFound {
+	if err := e.conv.CustomerEvents(ctx, "nope", 0, nil); code(err) != routing.CodeConversationNotFound {
 		t.Errorf("events of unknown: %v", err)
 	}
 	// Closed conversation.
@@ -337,30 +339,32 @@ func TestCIMRefusals(t *testing.T) {
 	if a := ack(t, c, agentdesk.EventPublishCimEvent, agentMsg("cv1", plain)); a.Code != agentdesk.CodeConversationClosed {
 		t.Fatalf("closed: %+v", a)
 	}
-	if _, _, err := e.srv.CustomerMessage(ctx, "cv1", []byte(`{"body":{"type":"PLAIN","markdownText":"x"}}`)); code(err) != agentdesk.CodeConversationClosed {
+	if _, _, err := e.conv.CustomerMessage(ctx, "cv1", []byte(`{"body":{"type":"PLAIN","markdownText":"x"}}`)); code(err) != agentdesk.CodeConversationClosed {
 		t.Fatalf("customer on closed: %v", err)
 	}
 }
 
 func TestGraceReconnectKeepsEverything(t *testing.T) {
-	e := newEnv(t, agentdesk.Options{DisconnectGrace: 300 * time.Millisecond})
+	clk := clocktest.New(t0)
+	const grace = time.Minute
+	e := newEnv(t, agentdesk.Options{DisconnectGrace: grace, Clock: clk})
 	c, r := e.connect("a1")
 	setState(t, c, "a1", "READY", nil)
 	e.createConversation("g1", "chat")
 	tr := next[agentdesk.TaskRequest](t, r, agentdesk.EventTaskRequest, nil)
 	_ = c.Close()
-	deadline := time.Now().Add(waitTimeout)
-	for e.srv.Graces() != 1 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitUntil(t, "the grace timer", func() bool { return e.srv.Graces() == 1 })
 	// Back within the grace period: same state, the offer re-sent.
 	_, r2 := e.connect("a1")
 	got := next[agentdesk.TaskRequest](t, r2, agentdesk.EventTaskRequest, nil)
 	if got.TaskID != tr.TaskID {
 		t.Fatalf("offer %s, want %s", got.TaskID, tr.TaskID)
 	}
-	time.Sleep(500 * time.Millisecond)
-	e.view(func(st *routing.State) {
+	// The reconnect stopped the timer: the grace passing changes nothing
+	// (an expiry would run inside Advance).
+	waitUntil(t, "the grace timer to stop", func() bool { return e.srv.Graces() == 0 })
+	clk.Advance(2 * grace)
+	e.view(func(st routing.View) {
 		as, _ := st.Agent("a1")
 		if as.State != routing.AgentReady {
 			t.Errorf("agent %s after reconnect within grace", as.State)
@@ -372,7 +376,9 @@ func TestGraceReconnectKeepsEverything(t *testing.T) {
 }
 
 func TestGraceExpiryReroutes(t *testing.T) {
-	e := newEnv(t, agentdesk.Options{DisconnectGrace: 100 * time.Millisecond})
+	clk := clocktest.New(t0)
+	const grace = time.Minute
+	e := newEnv(t, agentdesk.Options{DisconnectGrace: grace, Clock: clk})
 	c, r := e.connect("a1")
 	setState(t, c, "a1", "READY", nil)
 	e.createConversation("g1", "chat")
@@ -381,20 +387,26 @@ func TestGraceExpiryReroutes(t *testing.T) {
 	// Two sockets of a1: closing one starts nothing.
 	c1b, _ := e.connect("a1")
 	_ = c1b.Close()
-	time.Sleep(200 * time.Millisecond)
-	e.view(func(st *routing.State) {
+	waitUntil(t, "the socket to close", func() bool { return e.srv.Stats().Sockets == 2 })
+	if n := e.srv.Graces(); n != 0 {
+		t.Fatalf("%d grace timers with a socket left", n)
+	}
+	clk.Advance(2 * grace)
+	e.view(func(st routing.View) {
 		if as, _ := st.Agent("a1"); as.State != routing.AgentReady {
 			t.Fatalf("a1 %s with a socket left", as.State)
 		}
 	})
 	setState(t, c2, "a2", "READY", nil)
 	_ = c.Close()
+	waitUntil(t, "the grace timer", func() bool { return e.srv.Graces() == 1 })
+	clk.Advance(grace)
 	// a2 gets the re-routed offer; a1 is NOT_READY DISCONNECTED.
 	got := next[agentdesk.TaskRequest](t, r2, agentdesk.EventTaskRequest, nil)
 	if got.ConversationID != "g1" {
 		t.Fatalf("offer %+v", got)
 	}
-	e.view(func(st *routing.State) {
+	e.view(func(st routing.View) {
 		as, _ := st.Agent("a1")
 		if as.State != routing.AgentNotReady || as.ReasonCode != routing.DisconnectedReasonCode {
 			t.Fatalf("a1 %s %s", as.State, as.ReasonCode)
@@ -458,8 +470,10 @@ func TestFCMPushWhenNoSocket(t *testing.T) {
 	rec := &fcmRecorder{t: t, fail: 2, ch: make(chan struct{}, 16)}
 	fcm := httptest.NewServer(rec)
 	defer fcm.Close()
+	clk := clocktest.New(t0)
+	const grace = time.Minute
 	e := newEnv(t, agentdesk.Options{FCMEndpoint: fcm.URL, FCMProject: "proj-1", FCMAccessToken: "access-1",
-		FCMBackoff: 10 * time.Millisecond, DisconnectGrace: 50 * time.Millisecond})
+		FCMBackoff: 10 * time.Millisecond, DisconnectGrace: grace, Clock: clk})
 	a := auth("a1")
 	a["fcm"] = "device-token-1"
 	c, r, err := e.dial(a)
@@ -469,18 +483,33 @@ func TestFCMPushWhenNoSocket(t *testing.T) {
 	next[agentdesk.AgentPresence](t, r, agentdesk.EventAgentPresence, nil)
 	setState(t, c, "a1", "READY", nil)
 	_ = c.Close()
-	time.Sleep(150 * time.Millisecond) // past the grace: a pushable agent stays READY
-	e.view(func(st *routing.State) {
+	waitUntil(t, "the grace timer", func() bool { return e.srv.Graces() == 1 })
+	clk.Advance(grace) // past the grace: a pushable agent stays READY
+	if n := e.srv.Graces(); n != 0 {
+		t.Fatalf("%d grace timers after the grace", n)
+	}
+	e.view(func(st routing.View) {
 		if as, _ := st.Agent("a1"); as.State != routing.AgentReady {
 			t.Fatalf("a1 %s", as.State)
 		}
 	})
 	e.submit(routing.CreateConversation{ID: "f1", RequestID: "rf1", Queue: "chat-rona"})
+	// The retries after the two 503s wait on the fake clock: move it past
+	// each backoff the notifier arms.
 	for range 2 { // taskRequest (after two 503s), then revokeTask (RONA)
-		select {
-		case <-rec.ch:
-		case <-time.After(waitTimeout):
-			t.Fatalf("FCM got %d messages", len(rec.got))
+		deadline := time.After(waitTimeout)
+	wait:
+		for {
+			select {
+			case <-rec.ch:
+				break wait
+			case <-deadline:
+				t.Fatalf("FCM got %d messages", len(rec.got))
+			default:
+				if clk.WaitArmed(1, 5*time.Millisecond) {
+					clk.Advance(time.Second)
+				}
+			}
 		}
 	}
 	rec.mu.Lock()

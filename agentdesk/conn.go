@@ -5,20 +5,23 @@ import (
 	"sync"
 	"time"
 
-	"github.com/zishang520/socket.io/servers/socket/v3"
-
+	"github.com/omniroute/omniroute/errcode"
 	"github.com/omniroute/omniroute/routing"
+	"github.com/omniroute/omniroute/socketio"
 )
 
 // client is one connected socket of an agent.
 type client struct {
 	srv   *Server
-	sock  *socket.Socket
+	sock  *socketio.Socket
 	agent string
 
 	mu     sync.Mutex // guards the rate limiter
 	tokens float64
 	last   time.Time
+
+	exp    sync.Mutex // guards expiry
+	expiry expiry
 }
 
 // handlerFunc handles one desk event; args exclude the acknowledgement.
@@ -41,83 +44,7 @@ var handlers = map[string]handlerFunc{
 	EventJoinAsWhisperCap:        func(c *client, args []any) Ack { return c.joinAsWhisper(EventJoinAsWhisperCap, args) },
 	EventCloseWrapup:             (*client).closeWrapup,
 	EventPublishCimEvent:         (*client).publishCimEvent,
-}
-
-// reservedIncoming are events the library itself emits on the socket;
-// they are not desk events.
-var reservedIncoming = map[string]bool{"disconnect": true, "disconnecting": true, "error": true}
-
-// onConnection runs on the socket's task queue once the middleware let it
-// through.
-func (s *Server) onConnection(args ...any) {
-	sock, ok := args[0].(*socket.Socket)
-	if !ok {
-		return
-	}
-	agent, _ := sock.Data().(string)
-	if agent == "" || !s.register(agent, sock) {
-		// Lost a race with another socket of the agent past the middleware.
-		_ = sock.Emit(EventErrors, ErrorEvent{Code: CodeTooManySockets, Message: "too many connections for this agent", Event: "connect"})
-		sock.Disconnect(true)
-		return
-	}
-	// Forget the socket when it disconnects, and also when its Engine.IO
-	// connection closes: the library (v3.0.5) misses the disconnect of a
-	// socket whose connection closes while Client.doConnect runs, and would
-	// keep it connected forever; Disconnect cleans it up. Both are
-	// idempotent, and the checks after registering catch a close that came
-	// first (the library marks the state closed before it emits).
-	_ = sock.On("disconnect", func(...any) { s.unregister(agent, sock) })
-	conn := sock.Conn()
-	gone := func(...any) {
-		s.unregister(agent, sock)
-		if sock.Connected() {
-			sock.Disconnect(false)
-		}
-	}
-	_ = conn.Once("close", gone)
-	if !sock.Connected() || conn.ReadyState() == "closed" {
-		gone()
-		return
-	}
-	c := &client{srv: s, sock: sock, agent: agent, tokens: s.burst(), last: time.Now()}
-	// One listener for every event (not one per handler: each listener
-	// costs the library's emitter some hundreds of bytes per socket). Any
-	// listeners run on the reading goroutine; the handler is queued on the
-	// socket's task queue, where per-event listeners would run: one at a
-	// time, in arrival order.
-	sock.OnAny(func(args ...any) {
-		ev, _ := firstString(args)
-		if reservedIncoming[ev] {
-			return
-		}
-		h, ok := handlers[ev]
-		if !ok {
-			_, ack := splitAck(args)
-			if !c.allow() {
-				return
-			}
-			c.fail(ev, ack, CodeUnsupportedEvent, "this server does not implement "+truncate(ev, 64), "")
-			return
-		}
-		run := c.wrap(ev, h)
-		rest := args[1:]
-		sock.Enqueue(func() {
-			if sock.Connected() {
-				run(rest...)
-			}
-		})
-	})
-	sock.Join(room(agent))
-	c.greet()
-}
-
-func firstString(args []any) (string, bool) {
-	if len(args) == 0 {
-		return "", false
-	}
-	s, ok := args[0].(string)
-	return s, ok
+	EventRefreshToken:            (*client).refreshToken,
 }
 
 func truncate(s string, n int) string {
@@ -128,9 +55,9 @@ func truncate(s string, n int) string {
 }
 
 // splitAck removes the trailing acknowledgement callback, if any.
-func splitAck(args []any) ([]any, socket.Ack) {
+func splitAck(args []any) ([]any, sockAck) {
 	if n := len(args); n > 0 {
-		if ack, ok := args[n-1].(socket.Ack); ok {
+		if ack, ok := args[n-1].(sockAck); ok {
 			return args[:n-1], ack
 		}
 	}
@@ -139,7 +66,7 @@ func splitAck(args []any) ([]any, socket.Ack) {
 
 // wrap turns a handlerFunc into a listener: rate limit, then the handler,
 // then the acknowledgement. They run one at a time per socket, in arrival
-// order, on the socket's task queue.
+// order, on the connection's reading path (transport.go).
 func (c *client) wrap(ev string, h handlerFunc) func(...any) {
 	return func(args ...any) {
 		args, ack := splitAck(args)
@@ -188,23 +115,31 @@ func (c *client) emit(ev string, payload any) {
 
 // fail sends an errors event to this socket, answers ack (if any) and
 // returns the Ack for handlers.
-func (c *client) fail(ev string, ack socket.Ack, code, message, field string) Ack {
-	c.emit(EventErrors, ErrorEvent{Code: code, Message: message, Event: ev, Field: field})
-	res := Ack{Code: code, Message: message}
+func (c *client) fail(ev string, ack sockAck, code, message, field string) Ack {
+	return c.refuse(ev, ack, ErrorEvent{Code: code, Message: message, Field: field})
+}
+
+// refuse sends e (for event ev) as an errors event to this socket, answers
+// ack (if any) with the same code, message, field and limit, and returns
+// that Ack.
+func (c *client) refuse(ev string, ack sockAck, e ErrorEvent) Ack {
+	e.Event = ev
+	c.emit(EventErrors, e)
+	res := Ack{Code: e.Code, Message: e.Message, Field: e.Field, Limit: e.Limit}
 	if ack != nil {
 		ack([]any{res}, nil)
 	}
 	return res
 }
 
-// failErr reports err (a *DecodeError, *routing.Error or other) as an
+// failErr reports err (a *errcode.FieldError, *routing.Error or other) as an
 // errors event.
 func (c *client) failErr(ev string, err error) Ack {
-	var de *DecodeError
+	var fe *errcode.FieldError
 	var re *routing.Error
 	switch {
-	case errors.As(err, &de):
-		return c.fail(ev, nil, de.Code, de.Message, de.Field)
+	case errors.As(err, &fe):
+		return c.refuse(ev, nil, ErrorEvent{Code: fe.Code, Message: fe.Message, Field: fe.Field, Limit: fe.Limit})
 	case errors.As(err, &re):
 		return c.fail(ev, nil, re.Code, re.Message, "")
 	}
@@ -232,14 +167,9 @@ func (c *client) greet() {
 		ok       bool
 		requests []TaskRequest
 	)
-	err := c.srv.n.View(ctx, func(st *routing.State) {
+	err := c.srv.n.View(ctx, func(st routing.View) {
 		pres, ok = presenceOf(st, c.agent)
-		tasks, _ := st.Tasks(c.agent)
-		for _, t := range tasks {
-			if t.State == routing.TaskReservedState {
-				requests = append(requests, taskRequestOf(st, t.ID, t.Conversation, t.Request, t.Agent, t.Queue, t.MRD, t.Deadline.Sub(t.ReservedAt)))
-			}
-		}
+		requests = taskRequestsOf(st, c.srv.opts.CustomerKeys, c.agent)
 	})
 	if err != nil || !ok {
 		c.srv.log.Warn("agentdesk: cannot greet", "agent", c.agent, "err", err)

@@ -6,51 +6,33 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/omniroute/omniroute/errcode"
 	"github.com/omniroute/omniroute/routing"
 )
 
 // Decoders: one per desk event. Each takes the event's arguments as the
-// Socket.IO library hands them over (JSON decoded into any: map[string]any,
+// transport hands them over (transport.go: JSON decoded into any: map[string]any,
 // []any, string, float64, bool, nil; the acknowledgement callback already
-// removed) and returns a typed request or a *DecodeError. They never panic.
+// removed) and returns a typed request or a *errcode.FieldError (the one
+// field-error type of every decoder: Event is the desk event, Field the
+// JSON path, Limit the limit broken; the desk receives it as an errors
+// event and, when it asked for one, a refused Ack with the same code,
+// field and limit). They never panic.
 
-// DecodeError codes.
+// Codes of a decoder's *errcode.FieldError.
 const (
 	// CodeInvalidPayload: the event has no argument, or its first argument
 	// is not a JSON object (nor a string holding one).
-	CodeInvalidPayload = "INVALID_PAYLOAD"
+	CodeInvalidPayload = errcode.InvalidPayload
 	// CodeMissingField: a required field is absent, null or empty.
-	CodeMissingField = "MISSING_FIELD"
+	CodeMissingField = errcode.MissingField
 	// CodeInvalidField: a field has the wrong JSON type or a value outside
 	// its set.
-	CodeInvalidField = "INVALID_FIELD"
+	CodeInvalidField = errcode.InvalidField
 	// CodeFieldTooLong: a string field is longer than its limit
 	// (routing.MaxIDLength bytes for ids) or not UTF-8.
-	CodeFieldTooLong = "FIELD_TOO_LONG"
+	CodeFieldTooLong = errcode.FieldTooLong
 )
-
-// MaxStringPayloadBytes bounds a payload sent as a JSON string (rather than
-// an object), the only case where a decoder parses JSON itself.
-const MaxStringPayloadBytes = 64 << 10
-
-// DecodeError is a malformed desk event. Code is one of CodeInvalidPayload,
-// CodeMissingField, CodeInvalidField, CodeFieldTooLong; Field is the JSON
-// path of the offending field ("state.name"), empty for the whole payload.
-// The desk receives it as an errors event.
-type DecodeError struct {
-	Event   string
-	Code    string
-	Field   string
-	Message string
-}
-
-// Error returns "agentdesk: <event>: <code>: [<field>: ]<message>".
-func (e *DecodeError) Error() string {
-	if e.Field == "" {
-		return fmt.Sprintf("agentdesk: %s: %s: %s", e.Event, e.Code, e.Message)
-	}
-	return fmt.Sprintf("agentdesk: %s: %s: %s: %s", e.Event, e.Code, e.Field, e.Message)
-}
 
 // payload is one event's object with the helpers that read its fields.
 type payload struct {
@@ -58,14 +40,25 @@ type payload struct {
 	m     map[string]any
 }
 
-func decodeErr(event, code, field, format string, args ...any) *DecodeError {
-	return &DecodeError{Event: event, Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
+func decodeErr(event, code, field, format string, args ...any) *errcode.FieldError {
+	e := errcode.Fieldf(code, field, format, args...)
+	e.Event = event
+	return e
+}
+
+// overLimit is a field over its limit: code CodeFieldTooLong (strings,
+// bytes) or CodeInvalidField (lists, items), the message naming the limit.
+func overLimit(event, code, field string, limit int, format string, args ...any) *errcode.FieldError {
+	e := decodeErr(event, code, field, format, args...)
+	e.Limit = limit
+	return e
 }
 
 // object returns the event's first argument as an object. A JSON string
 // holding an object is accepted too (some desks send JSON.stringify'd
-// payloads).
-func object(event string, args []any) (payload, *DecodeError) {
+// payloads); the Socket.IO message limit (Options.MaxPayloadBytes) bounds
+// it, like the object form.
+func object(event string, args []any) (payload, *errcode.FieldError) {
 	if len(args) == 0 {
 		return payload{}, decodeErr(event, CodeInvalidPayload, "", "the event has no payload")
 	}
@@ -73,9 +66,6 @@ func object(event string, args []any) (payload, *DecodeError) {
 	case map[string]any:
 		return payload{event: event, m: v}, nil
 	case string:
-		if len(v) > MaxStringPayloadBytes {
-			return payload{}, decodeErr(event, CodeInvalidPayload, "", "the payload string is over %d bytes", MaxStringPayloadBytes)
-		}
 		var m map[string]any
 		if err := json.Unmarshal([]byte(v), &m); err == nil && m != nil {
 			return payload{event: event, m: m}, nil
@@ -112,7 +102,7 @@ func join(prefix, key string) string {
 
 // str reads an optional string field of at most max bytes: "" when absent
 // or null.
-func (p payload) str(m map[string]any, prefix, key string, max int) (string, *DecodeError) {
+func (p payload) str(m map[string]any, prefix, key string, max int) (string, *errcode.FieldError) {
 	v, ok := m[key]
 	if !ok || v == nil {
 		return "", nil
@@ -122,13 +112,13 @@ func (p payload) str(m map[string]any, prefix, key string, max int) (string, *De
 		return "", decodeErr(p.event, CodeInvalidField, join(prefix, key), "must be a string, not %s", jsonType(v))
 	}
 	if len(s) > max || !utf8.ValidString(s) {
-		return "", decodeErr(p.event, CodeFieldTooLong, join(prefix, key), "must be UTF-8 of at most %d bytes", max)
+		return "", overLimit(p.event, CodeFieldTooLong, join(prefix, key), max, "must be UTF-8 of at most %d bytes (limit %d)", max, max)
 	}
 	return s, nil
 }
 
 // required reads a required, non-empty string field of at most max bytes.
-func (p payload) required(m map[string]any, prefix, key string, max int) (string, *DecodeError) {
+func (p payload) required(m map[string]any, prefix, key string, max int) (string, *errcode.FieldError) {
 	s, err := p.str(m, prefix, key, max)
 	if err != nil {
 		return "", err
@@ -140,12 +130,12 @@ func (p payload) required(m map[string]any, prefix, key string, max int) (string
 }
 
 // id reads an optional id field (routing.MaxIDLength bytes).
-func (p payload) id(m map[string]any, prefix, key string) (string, *DecodeError) {
+func (p payload) id(m map[string]any, prefix, key string) (string, *errcode.FieldError) {
 	return p.str(m, prefix, key, routing.MaxIDLength)
 }
 
 // obj reads an optional object field: nil when absent or null.
-func (p payload) obj(m map[string]any, prefix, key string) (map[string]any, *DecodeError) {
+func (p payload) obj(m map[string]any, prefix, key string) (map[string]any, *errcode.FieldError) {
 	v, ok := m[key]
 	if !ok || v == nil {
 		return nil, nil
@@ -163,7 +153,7 @@ type idSource struct{ obj, key string }
 // fallbackID sets *id, while it is "", to the id at the first of srcs
 // present. Each srcs object, when present, must be an object, and each id
 // read must be valid.
-func (p payload) fallbackID(id *string, srcs ...idSource) *DecodeError {
+func (p payload) fallbackID(id *string, srcs ...idSource) *errcode.FieldError {
 	for _, src := range srcs {
 		o, err := p.obj(p.m, "", src.obj)
 		if err != nil {
@@ -207,11 +197,11 @@ type changeAgentStateRequest struct {
 //	{"agentId","action":"agentState","state":{"name":"READY|NOT_READY|LOGOUT","reasonCode":{"id",...}|null}}
 //	{"agentId","action":"agentMRDState","state":"READY|NOT_READY","mrdId"}
 //
-// (PROTOCOLS.md). agentId is optional. A READY state ignores any reason
-// code (the seed says it must be null; a desk that sends one is not
-// refused). A reasonCode object needs an id; its name and type are the
-// engine's. The MRD state may also be given as {"name": ...}.
-func decodeChangeAgentState(args []any) (changeAgentStateRequest, *DecodeError) {
+// (PROTOCOLS.md). agentId is optional. READY takes no reason code: seed
+// 004 says it must be null, so a reasonCode object with READY is refused
+// (CodeInvalidField, field state.reasonCode) rather than silently dropped.
+// A reasonCode object needs an id; its name and type are the engine's. The MRD state may also be given as {"name": ...}.
+func decodeChangeAgentState(args []any) (changeAgentStateRequest, *errcode.FieldError) {
 	var r changeAgentStateRequest
 	p, err := object(EventChangeAgentState, args)
 	if err != nil {
@@ -247,7 +237,10 @@ func decodeChangeAgentState(args []any) (changeAgentStateRequest, *DecodeError) 
 		if err != nil {
 			return r, err
 		}
-		if rc != nil && r.State != routing.AgentReady {
+		if rc != nil && r.State == routing.AgentReady {
+			return r, decodeErr(p.event, CodeInvalidField, "state.reasonCode", "must be null for READY (seed 004); a reason code goes with NOT_READY or LOGOUT")
+		}
+		if rc != nil {
 			if r.ReasonCode, err = p.required(rc, "state.reasonCode", "id", routing.MaxIDLength); err != nil {
 				return r, err
 			}
@@ -261,7 +254,7 @@ func decodeChangeAgentState(args []any) (changeAgentStateRequest, *DecodeError) 
 				return r, decodeErr(p.event, CodeMissingField, "state", "is required")
 			}
 			if len(name) > maxEnumBytes {
-				return r, decodeErr(p.event, CodeFieldTooLong, "state", "must be at most %d bytes", maxEnumBytes)
+				return r, overLimit(p.event, CodeFieldTooLong, "state", maxEnumBytes, "must be at most %d bytes", maxEnumBytes)
 			}
 		case map[string]any:
 			if name, err = p.required(st, "state", "name", maxEnumBytes); err != nil {
@@ -300,12 +293,15 @@ type topicSubscriptionRequest = taskRequestRef
 type topicUnsubscriptionRequest = taskRequestRef
 
 // rolePrimary is the only topicParticipant.role topicSubscription accepts
-// in this subset (other roles arrive with their own events).
+// (other roles arrive with their own events). An agent invited to a
+// conference (taskRequest.taskDirection DIRECT_CONFERENCE) accepts with
+// role PRIMARY too: every agent with a task is a primary participant;
+// ExpertFlow's CONFERENCE role is not a separate subscription role.
 const rolePrimary = "PRIMARY"
 
 // decodeTaskRef decodes the fields both task events share:
 // conversationId (required), agentId and taskId (optional).
-func decodeTaskRef(event string, args []any) (taskRequestRef, payload, *DecodeError) {
+func decodeTaskRef(event string, args []any) (taskRequestRef, payload, *errcode.FieldError) {
 	var r taskRequestRef
 	p, err := object(event, args)
 	if err != nil {
@@ -328,7 +324,7 @@ func decodeTaskRef(event string, args []any) (taskRequestRef, payload, *DecodeEr
 // (PROTOCOLS.md). conversationId is required; taskId and agentId are
 // optional; topicParticipant, when present, must be an object whose role,
 // when present, is PRIMARY; its other fields, like roomInfo, are ignored.
-func decodeTopicSubscription(args []any) (topicSubscriptionRequest, *DecodeError) {
+func decodeTopicSubscription(args []any) (topicSubscriptionRequest, *errcode.FieldError) {
 	r, p, err := decodeTaskRef(EventTopicSubscription, args)
 	if err != nil {
 		return r, err
@@ -351,7 +347,7 @@ func decodeTopicSubscription(args []any) (topicSubscriptionRequest, *DecodeError
 
 // decodeTopicUnsubscription decodes {"conversationId","agentId","taskId"}
 // (PROTOCOLS.md); conversationId is required.
-func decodeTopicUnsubscription(args []any) (topicUnsubscriptionRequest, *DecodeError) {
+func decodeTopicUnsubscription(args []any) (topicUnsubscriptionRequest, *errcode.FieldError) {
 	r, _, err := decodeTaskRef(EventTopicUnsubscriptionRequest, args)
 	return r, err
 }

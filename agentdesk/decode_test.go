@@ -7,6 +7,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/omniroute/omniroute/errcode"
 	"github.com/omniroute/omniroute/routing"
 )
 
@@ -33,8 +34,6 @@ func TestDecodeChangeAgentState(t *testing.T) {
 			changeAgentStateRequest{AgentID: "a1", Action: actionAgentState, State: routing.AgentNotReady, ReasonCode: "lunch"}},
 		{`{"action":"agentState","state":{"name":"LOGOUT"}}`,
 			changeAgentStateRequest{Action: actionAgentState, State: routing.AgentLogout}},
-		{`{"action":"agentState","state":{"name":"READY","reasonCode":{"id":"ignored"}}}`,
-			changeAgentStateRequest{Action: actionAgentState, State: routing.AgentReady}},
 		{`{"agentId":"a1","action":"agentMRDState","state":"READY","mrdId":"chat"}`,
 			changeAgentStateRequest{AgentID: "a1", Action: actionAgentMRDState, MRD: "chat", MRDState: routing.MRDReady}},
 		{`{"action":"agentMRDState","state":{"name":"NOT_READY"},"mrdId":"chat"}`,
@@ -70,6 +69,10 @@ func TestDecodeChangeAgentState(t *testing.T) {
 		{`{"action":"agentMRDState","state":"","mrdId":"chat"}`, CodeMissingField, "state"},
 		{`{"action":"agentMRDState","state":true,"mrdId":"chat"}`, CodeInvalidField, "state"},
 		{`{"action":"dance","state":{"name":"READY"}}`, CodeInvalidField, "action"},
+		// Seed 004: with READY the reasonCode must be null.
+		{`{"action":"agentState","state":{"name":"READY","reasonCode":{"id":"lunch"}}}`, CodeInvalidField, "state.reasonCode"},
+		{`{"action":"agentState","state":{"name":"READY","reasonCode":{}}}`, CodeInvalidField, "state.reasonCode"},
+		{`{"action":"agentState","state":{"name":"READY","reasonCode":"lunch"}}`, CodeInvalidField, "state.reasonCode"},
 	}
 	for _, tc := range bad {
 		_, err := decodeChangeAgentState(args(t, tc.js))
@@ -129,7 +132,7 @@ func TestDecodeTopicUnsubscription(t *testing.T) {
 // Fuzzing: random JSON, decoded as the library decodes it (json.Unmarshal
 // into any), handed to a decoder as its first argument and, when it is an
 // array, as the whole argument list. The decoder must not panic; an error
-// must be a *DecodeError with a known code; a success must respect the
+// must be a *errcode.FieldError with a known code; a success must respect the
 // limits.
 
 var decodeCodes = map[string]bool{CodeInvalidPayload: true, CodeMissingField: true, CodeInvalidField: true, CodeFieldTooLong: true}
@@ -160,9 +163,9 @@ func fuzzArgs(data []byte) [][]any {
 	return out
 }
 
-func checkDecodeErr(t *testing.T, event string, err *DecodeError) {
+func checkDecodeErr(t *testing.T, event string, err *errcode.FieldError) {
 	t.Helper()
-	var de *DecodeError
+	var de *errcode.FieldError
 	if !errors.As(error(err), &de) || !decodeCodes[err.Code] || err.Event != event || err.Message == "" || err.Error() == "" {
 		t.Fatalf("bad error %#v", err)
 	}

@@ -2,12 +2,13 @@ package agentdesk
 
 import (
 	"slices"
+	"time"
 
 	"github.com/omniroute/omniroute/node"
 	"github.com/omniroute/omniroute/routing"
 )
 
-// maxDispatchBatch bounds the events handled in one round (one node.View).
+// maxDispatchBatch bounds the events handled in one round.
 const maxDispatchBatch = 4096
 
 // receive waits for the next value of ch. stop is true when quit closed
@@ -57,8 +58,9 @@ func (s *Server) subscriptionOver() bool {
 }
 
 // dispatch follows the node's events and turns them into desk events for
-// the agents that have a socket here. It takes every event waiting, builds
-// their payloads in a single node.View, and emits them in event order.
+// the agents that have a socket here. It takes every event waiting and
+// emits their desk events in event order. It reads no state: the events
+// carry what the payloads need (routing's Offered and Presence).
 //
 // Events with equal (Seq, Cmd) came from one command; each such group gives
 // at most one agentPresence per agent, after the group's task events, with
@@ -100,14 +102,23 @@ type outgoing struct {
 	reserved routing.TaskReserved
 	revoked  routing.TaskRevoked
 	presence *presenceChange
-	// payload is built in the View.
-	payload any
+	// fcmToken: the event goes out as an FCM push to this token instead
+	// (fcm.go: the agent has no socket here), claimed once in a cluster
+	// under fcmClaim.
+	fcmToken, fcmClaim string
+	payload            any
+	// arrived: when the command that caused a taskRequest reached the
+	// node (node.Published.Arrived), for the offer-latency histogram.
+	arrived time.Time
 }
 
-// presenceChange sums up one command's changes to one agent.
+// presenceChange sums up one command's changes to one agent: presence is
+// the agent's presence after the command (the command's last presence
+// event of the agent carries it).
 type presenceChange struct {
 	stateChanged bool
 	mrds         []string
+	presence     *routing.Presence
 }
 
 // deliver turns one batch of published events into desk events.
@@ -127,8 +138,10 @@ func (s *Server) deliver(batch []node.Published) {
 		order   []string
 	)
 	var loggedOut map[string]bool // agents this command logged out
+	var closed closings           // closed.go: who left a conversation this command closes
 	flush := func() {
 		clear(loggedOut)
+		closed.reset()
 		for _, a := range order {
 			out = append(out, outgoing{agent: a, event: EventAgentPresence, presence: changes[a]})
 		}
@@ -152,10 +165,23 @@ func (s *Server) deliver(batch []node.Published) {
 			flush()
 		}
 		out = participantDeskEvents(out, p.Event, isConnected) // wrapup.go
+		out = closed.saw(out, p.Event, isConnected)
+		if s.fcm != nil {
+			if agent, token := s.fcm.fcmTarget(p.Event); token != "" {
+				o := outgoing{agent: agent, fcmToken: token, fcmClaim: claimKey(p)}
+				switch e := p.Event.(type) {
+				case routing.TaskReserved:
+					o.event, o.reserved = EventTaskRequest, e
+				case routing.TaskRevoked:
+					o.event, o.revoked = EventRevokeTask, e
+				}
+				out = append(out, o)
+			}
+		}
 		switch e := p.Event.(type) {
 		case routing.TaskReserved:
 			if isConnected(e.Agent) {
-				out = append(out, outgoing{agent: e.Agent, event: EventTaskRequest, reserved: e})
+				out = append(out, outgoing{agent: e.Agent, event: EventTaskRequest, reserved: e, arrived: p.Arrived})
 			}
 		case routing.TaskRevoked:
 			if isConnected(e.Agent) {
@@ -169,7 +195,11 @@ func (s *Server) deliver(batch []node.Published) {
 				loggedOut[e.Agent] = true
 			}
 			if isConnected(e.Agent) {
-				change(e.Agent).stateChanged = true
+				c := change(e.Agent)
+				c.stateChanged = true
+				if e.Presence != nil {
+					c.presence = e.Presence
+				}
 			}
 		case routing.ParticipantLeft:
 			if e.Task == "" && isConnected(e.Agent) { // a supervisor (supervisor.go)
@@ -182,49 +212,49 @@ func (s *Server) deliver(batch []node.Published) {
 			}
 		case routing.MRDStateChanged:
 			if isConnected(e.Agent) {
-				if c := change(e.Agent); !slices.Contains(c.mrds, e.MRD) {
+				c := change(e.Agent)
+				if !slices.Contains(c.mrds, e.MRD) {
 					c.mrds = append(c.mrds, e.MRD)
+				}
+				if e.Presence != nil {
+					c.presence = e.Presence
 				}
 			}
 		}
 	}
 	flush()
-	if len(out) == 0 {
-		return
-	}
-	ctx, cancel := s.commandCtx()
-	defer cancel()
-	err := s.n.View(ctx, func(st *routing.State) {
-		presences := map[string]AgentPresence{}
-		for i := range out {
-			o := &out[i]
-			switch o.event {
-			case EventTaskRequest:
-				r := o.reserved
-				o.payload = taskRequestOf(st, r.Task, r.Conversation, r.Request, r.Agent, r.Queue, r.MRD, r.Deadline.Sub(r.At))
-			case EventRevokeTask:
-				o.payload = RevokeTask{ConversationID: o.revoked.Conversation, TaskID: o.revoked.Task, Reason: string(o.revoked.Reason)}
-			case EventAgentPresence:
-				pres, ok := presences[o.agent]
-				if !ok {
-					if pres, ok = presenceOf(st, o.agent); !ok {
-						continue
-					}
-					presences[o.agent] = pres
-				}
-				pres.Action = ActionStateChanged
-				pres.AgentStateChanged = o.presence.stateChanged
-				pres.MrdStateChanges = o.presence.mrds
-				o.payload = pres
+	for i := range out {
+		o := &out[i]
+		switch o.event {
+		case EventTaskRequest:
+			o.payload = taskRequestOf(s.opts.CustomerKeys, o.reserved)
+		case EventRevokeTask:
+			o.payload = RevokeTask{ConversationID: o.revoked.Conversation, TaskID: o.revoked.Task, Reason: string(o.revoked.Reason)}
+		case EventAgentPresence:
+			if o.presence.presence == nil {
+				continue // the agent was deleted by the command
 			}
+			pres := presenceFrom(o.presence.presence)
+			pres.Action = ActionStateChanged
+			pres.AgentStateChanged = o.presence.stateChanged
+			pres.MrdStateChanges = o.presence.mrds
+			o.payload = pres
 		}
-	})
-	if err != nil {
-		s.log.Warn("agentdesk: cannot read the engine state; desk events lost", "events", len(out), "err", err)
-		return
 	}
 	for _, o := range out {
-		if o.payload != nil {
+		switch {
+		case o.payload == nil:
+		case o.fcmToken != "":
+			ev := routing.Event(o.reserved)
+			if o.event == EventRevokeTask {
+				ev = o.revoked
+			}
+			s.fcm.push(o.agent, o.fcmToken, o.fcmClaim, ev, o.payload)
+		case o.event == EventTaskRequest:
+			if _, err := s.nsp.ToWritten(room(o.agent), s.metrics.offerWritten(o.arrived), o.event, o.payload); err != nil {
+				s.log.Warn("agentdesk: emit failed", "agent", o.agent, "event", o.event, "err", err)
+			}
+		default:
 			s.toAgent(o.agent, o.event, o.payload)
 		}
 	}
@@ -245,21 +275,14 @@ func (s *Server) resync() {
 	var snaps []snapshot
 	ctx, cancel := s.commandCtx()
 	defer cancel()
-	err := s.n.View(ctx, func(st *routing.State) {
+	err := s.n.View(ctx, func(st routing.View) {
 		for _, a := range agents {
 			pres, ok := presenceOf(st, a)
 			if !ok {
 				continue
 			}
 			pres.Action = ActionStateChanged
-			sn := snapshot{agent: a, pres: pres}
-			tasks, _ := st.Tasks(a)
-			for _, t := range tasks {
-				if t.State == routing.TaskReservedState {
-					sn.requests = append(sn.requests, taskRequestOf(st, t.ID, t.Conversation, t.Request, t.Agent, t.Queue, t.MRD, t.Deadline.Sub(t.ReservedAt)))
-				}
-			}
-			snaps = append(snaps, sn)
+			snaps = append(snaps, snapshot{agent: a, pres: pres, requests: taskRequestsOf(st, s.opts.CustomerKeys, a)})
 		}
 	})
 	if err != nil {

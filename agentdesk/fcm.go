@@ -81,6 +81,7 @@ type FCMStats struct {
 
 type fcmJob struct {
 	agent, token string
+	claim        string // claimKey of the event, "" for none
 	msg          FCMMessage
 }
 
@@ -135,7 +136,9 @@ func (f *fcmNotifier) run() {
 	for {
 		select {
 		case j := <-f.queue:
-			f.send(j)
+			if f.claim(j.claim, j.agent) {
+				f.send(j)
+			}
 		case <-f.srv.quit:
 			return
 		}
@@ -164,10 +167,11 @@ func (f *fcmNotifier) send(j fcmJob) {
 			}
 			return
 		}
-		d := max(wait, after)
+		t := f.srv.opts.Clock.NewTimer(min(max(wait, after), fcmMaxBackoff))
 		select {
-		case <-time.After(min(d, fcmMaxBackoff)):
+		case <-t.C():
 		case <-f.srv.quit:
+			t.Stop()
 			return
 		}
 		wait *= 2
@@ -221,70 +225,77 @@ func (s *Server) FCMStats() FCMStats {
 	return FCMStats{Sent: s.fcm.sent.Load(), Failed: s.fcm.failed.Load(), Dropped: s.fcm.dropped.Load()}
 }
 
-// pushEvents follows the node's events and pushes taskRequest and
-// revokeTask of agents with an FCM token and no socket. It runs beside
-// dispatch (which serves the agents with a socket), on its own
-// subscription.
-func (f *fcmNotifier) pushEvents(events <-chan node.Published, cancel func()) {
-	defer close(f.srv.fcmDone)
-	for {
-		p, ok, stop := receive(events, f.srv.quit)
-		if stop {
-			cancel()
-			return
-		}
-		if !ok {
-			if f.srv.subscriptionOver() {
-				return
-			}
-			f.srv.log.Warn("agentdesk: FCM push fell behind; some pushes were not sent")
-			events, cancel = f.srv.n.Subscribe()
-			continue
-		}
-		var agent string
-		switch e := p.Event.(type) {
-		case routing.TaskReserved:
-			agent = e.Agent
-		case routing.TaskRevoked:
-			agent = e.Agent
-		default:
-			continue
-		}
-		token := f.srv.life.fcmToken(agent)
-		if token == "" || f.srv.connected(agent) {
-			continue
-		}
-		f.push(agent, token, p.Event)
+// fcmTarget returns the FCM token to push ev to when ev is an offer
+// (TaskReserved) or its withdrawal (TaskRevoked) for an agent with an FCM
+// token and no socket here, and whose desk is not connected to another
+// cluster node (which serves it); "" otherwise. dispatch.go asks it for
+// every event of its one subscription and builds the push in its one View.
+func (f *fcmNotifier) fcmTarget(ev routing.Event) (agent, token string) {
+	switch e := ev.(type) {
+	case routing.TaskReserved:
+		agent = e.Agent
+	case routing.TaskRevoked:
+		agent = e.Agent
+	default:
+		return "", ""
 	}
+	token = f.srv.life.fcmToken(agent)
+	if token == "" || f.srv.connected(agent) {
+		return "", ""
+	}
+	if d := f.srv.opts.Desks; d != nil && d.Elsewhere(agent) {
+		return "", ""
+	}
+	return agent, token
 }
 
-// push builds the FCM message of a TaskReserved or TaskRevoked and queues it.
-func (f *fcmNotifier) push(agent, token string, ev routing.Event) {
-	var (
-		name, conv, task string
-		payload          any
-	)
+// claimKey names the push of p's event in Options.ClaimPush:
+// "fcm.<entry>.<command>.<reserved|revoked>.<task>", equal on every node.
+func claimKey(p node.Published) string {
+	switch e := p.Event.(type) {
+	case routing.TaskReserved:
+		return fmt.Sprintf("fcm.%d.%d.reserved.%s", p.Seq, p.Cmd, e.Task)
+	case routing.TaskRevoked:
+		return fmt.Sprintf("fcm.%d.%d.revoked.%s", p.Seq, p.Cmd, e.Task)
+	}
+	return ""
+}
+
+// claim asks Options.ClaimPush whether this node sends the push named key
+// (claimKey). Without ClaimPush or a key, or when the claim fails, it
+// sends: a push twice is better than none. It runs on the sender goroutine,
+// so a slow claim never holds up dispatch.
+func (f *fcmNotifier) claim(key, agent string) bool {
+	c := f.srv.opts.ClaimPush
+	if c == nil || key == "" {
+		return true
+	}
+	ctx, cancel := f.srv.commandCtx()
+	defer cancel()
+	mine, err := c(ctx, key)
+	if err != nil {
+		f.srv.log.Warn("agentdesk: FCM push claim failed; pushing anyway", "agent", agent, "err", err)
+		return true
+	}
+	return mine
+}
+
+// push queues the FCM message of a TaskReserved or TaskRevoked; payload is
+// its taskRequest or revokeTask (built by dispatch.go); key is its
+// claimKey.
+func (f *fcmNotifier) push(agent, token, key string, ev routing.Event, payload any) {
+	var name, conv, task string
 	switch e := ev.(type) {
 	case routing.TaskReserved:
 		name, conv, task = EventTaskRequest, e.Conversation, e.Task
-		ctx, cancel := f.srv.commandCtx()
-		err := f.srv.n.View(ctx, func(st *routing.State) {
-			payload = taskRequestOf(st, e.Task, e.Conversation, e.Request, e.Agent, e.Queue, e.MRD, e.Deadline.Sub(e.At))
-		})
-		cancel()
-		if err != nil {
-			f.srv.log.Warn("agentdesk: FCM push: cannot read the offer", "agent", agent, "err", err)
-			return
-		}
 	case routing.TaskRevoked:
 		name, conv, task = EventRevokeTask, e.Conversation, e.Task
-		payload = RevokeTask{ConversationID: e.Conversation, TaskID: e.Task, Reason: string(e.Reason)}
 	}
 	raw, err := json.Marshal(payload)
 	if err != nil {
 		return
 	}
-	f.enqueue(fcmJob{agent: agent, token: token, msg: FCMMessage{Message: FCMMessageBody{
+	f.enqueue(fcmJob{agent: agent, token: token, claim: key, msg: FCMMessage{Message: FCMMessageBody{
 		Token:   token,
 		Data:    map[string]string{"event": name, "conversationId": conv, "taskId": task, "payload": string(raw)},
 		Android: FCMAndroidConfig{Priority: "high"},

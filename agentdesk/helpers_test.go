@@ -15,6 +15,7 @@ import (
 	"github.com/omniroute/omniroute/agentdesk"
 	"github.com/omniroute/omniroute/agentdesk/deskclient"
 	"github.com/omniroute/omniroute/agentdesk/internal/fixture"
+	"github.com/omniroute/omniroute/conversation"
 	"github.com/omniroute/omniroute/node"
 	"github.com/omniroute/omniroute/routing"
 )
@@ -24,15 +25,37 @@ const waitTimeout = 10 * time.Second
 
 // env is a node with the fixture, an agentdesk server and an HTTP server.
 type env struct {
-	t   testing.TB
-	n   *node.Node
-	srv *agentdesk.Server
-	ts  *httptest.Server
+	t    testing.TB
+	n    *node.Node
+	conv *conversation.Conversations
+	srv  *agentdesk.Server
+	ts   *httptest.Server
 }
+
+// waitUntil polls cond until it holds, failing after waitTimeout: a
+// condition wait, never a sleep that hopes the server is done.
+func waitUntil(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// t0 is where the tests' fake clocks start.
+var t0 = time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
 
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func newEnv(t testing.TB, opts agentdesk.Options) *env {
+	return newEnvConv(t, opts, conversation.Options{})
+}
+
+// newEnvConv is newEnv with the conversation layer's options.
+func newEnvConv(t testing.TB, opts agentdesk.Options, copts conversation.Options) *env {
 	t.Helper()
 	ctx := context.Background()
 	n, err := fixture.Open(ctx)
@@ -42,6 +65,14 @@ func newEnv(t testing.TB, opts agentdesk.Options) *env {
 	if opts.Logger == nil {
 		opts.Logger = quietLogger()
 	}
+	if copts.Logger == nil {
+		copts.Logger = opts.Logger
+	}
+	conv, err := conversation.New(n, copts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Conversations = conv
 	srv, err := agentdesk.New(n, fixture.Verify, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -49,9 +80,10 @@ func newEnv(t testing.TB, opts agentdesk.Options) *env {
 	mux := http.NewServeMux()
 	mux.Handle(srv.Path()+"/", srv.Handler())
 	ts := httptest.NewServer(mux)
-	e := &env{t: t, n: n, srv: srv, ts: ts}
+	e := &env{t: t, n: n, conv: conv, srv: srv, ts: ts}
 	t.Cleanup(func() {
 		srv.Close()
+		conv.Close()
 		ts.Close()
 		_ = n.Close()
 	})
@@ -71,7 +103,7 @@ func (e *env) submit(cmd routing.Command) []routing.Event {
 }
 
 // view runs fn on the state.
-func (e *env) view(fn func(*routing.State)) {
+func (e *env) view(fn func(routing.View)) {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
@@ -85,7 +117,7 @@ func (e *env) view(fn func(*routing.State)) {
 var serverEvents = []string{
 	agentdesk.EventAgentPresence, agentdesk.EventTaskRequest, agentdesk.EventRevokeTask,
 	agentdesk.EventOnTopicData, agentdesk.EventTopicUnsubscription, agentdesk.EventErrors,
-	agentdesk.EventOnCimEvent,
+	agentdesk.EventOnCimEvent, agentdesk.EventTokenExpiring, agentdesk.EventTokenExpired,
 }
 
 // recorder keeps what one connection received, for waits with a predicate.

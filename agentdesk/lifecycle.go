@@ -1,12 +1,12 @@
 package agentdesk
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"time"
 
-	"github.com/zishang520/socket.io/servers/socket/v3"
-
+	"github.com/omniroute/omniroute/clock"
 	"github.com/omniroute/omniroute/routing"
 )
 
@@ -39,29 +39,31 @@ type lifecycle struct {
 	srv *Server
 
 	mu     sync.Mutex
-	timers map[string]*time.Timer
+	timers map[string]*graceTimer
 	fcm    map[string]string // agent -> FCM registration token, from auth.fcm
 	closed bool
 }
 
 func newLifecycle(s *Server) *lifecycle {
-	return &lifecycle{srv: s, timers: map[string]*time.Timer{}, fcm: map[string]string{}}
+	return &lifecycle{srv: s, timers: map[string]*graceTimer{}, fcm: map[string]string{}}
+}
+
+// graceTimer is one agent's grace timer. The timer's function identifies
+// its own entry by this pointer, which exists before Clock.AfterFunc is
+// called; the clock.Timer is written afterwards under lifecycle.mu and read
+// only under it (Stop), never by the timer's function.
+type graceTimer struct {
+	t clock.Timer
 }
 
 // connected runs when sock of agent registers: it cancels the agent's grace
 // timer and records a non-empty auth.fcm as the agent's FCM token (an empty
 // one keeps the token a previous socket gave).
-func (l *lifecycle) connected(agent string, sock *socket.Socket) {
-	token := ""
-	if hs := sock.Handshake(); hs != nil {
-		if t, ok := hs.Auth["fcm"].(string); ok && len(t) <= MaxTokenBytes {
-			token = t
-		}
-	}
+func (l *lifecycle) connected(agent, token string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if t := l.timers[agent]; t != nil {
-		t.Stop()
+	if g := l.timers[agent]; g != nil {
+		g.t.Stop()
 		delete(l.timers, agent)
 	}
 	if token != "" {
@@ -81,16 +83,21 @@ func (l *lifecycle) gone(agent string) {
 	if l.closed || l.timers[agent] != nil {
 		return
 	}
-	var t *time.Timer
-	t = time.AfterFunc(grace, func() { l.expire(agent, t) })
-	l.timers[agent] = t
+	g := &graceTimer{}
+	g.t = l.srv.opts.Clock.AfterFunc(grace, func() { l.expire(agent, g) })
+	l.timers[agent] = g
 }
 
-// fcmToken returns the agent's FCM token ("" when none).
+// fcmToken returns the agent's FCM token ("" when none): the one its
+// desk gave this node, else, in cluster mode, the one it gave another.
 func (l *lifecycle) fcmToken(agent string) string {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.fcm[agent]
+	t := l.fcm[agent]
+	l.mu.Unlock()
+	if d := l.srv.opts.Desks; t == "" && d != nil {
+		t = d.Token(agent)
+	}
+	return t
 }
 
 // forgetFCM drops a token FCM refused as unregistered.
@@ -100,19 +107,25 @@ func (l *lifecycle) forgetFCM(agent, token string) {
 	if l.fcm[agent] == token {
 		delete(l.fcm, agent)
 	}
+	if d := l.srv.opts.Desks; d != nil {
+		l.srv.deskWrite(func(ctx context.Context) error { return d.Forget(ctx, agent, token) })
+	}
 }
 
 // expire is the grace timer of agent.
-func (l *lifecycle) expire(agent string, t *time.Timer) {
+func (l *lifecycle) expire(agent string, g *graceTimer) {
 	l.mu.Lock()
-	if l.timers[agent] != t || l.closed {
+	if l.timers[agent] != g || l.closed {
 		l.mu.Unlock()
 		return
 	}
 	delete(l.timers, agent)
-	pushable := l.fcm[agent] != "" && l.srv.fcm != nil
 	l.mu.Unlock()
-	if pushable || l.srv.connected(agent) {
+	pushable := l.srv.fcm != nil && l.fcmToken(agent) != ""
+	// In cluster mode the desk may have moved to another node: it is
+	// connected, not gone.
+	elsewhere := l.srv.opts.Desks != nil && l.srv.opts.Desks.Elsewhere(agent)
+	if pushable || elsewhere || l.srv.connected(agent) {
 		return
 	}
 	ctx, cancel := l.srv.commandCtx()
@@ -130,8 +143,8 @@ func (l *lifecycle) close() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.closed = true
-	for a, t := range l.timers {
-		t.Stop()
+	for a, g := range l.timers {
+		g.t.Stop()
 		delete(l.timers, a)
 	}
 }

@@ -58,7 +58,7 @@ func (c *client) unchanged(code, message string) Ack {
 		pres AgentPresence
 		ok   bool
 	)
-	if err := c.srv.n.View(ctx, func(st *routing.State) { pres, ok = presenceOf(st, c.agent) }); err != nil || !ok {
+	if err := c.srv.n.View(ctx, func(st routing.View) { pres, ok = presenceOf(st, c.agent) }); err != nil || !ok {
 		return c.failErr(EventChangeAgentState, errors.Join(err, errors.New("agent not found")))
 	}
 	pres.Action = ActionStateUnchanged
@@ -70,11 +70,17 @@ func (c *client) unchanged(code, message string) Ack {
 // presenceOf builds the agentPresence of agent from the state (Action,
 // AgentStateChanged and MrdStateChanges left for the caller). ok is false
 // when the agent does not exist.
-func presenceOf(st *routing.State, agent string) (AgentPresence, bool) {
-	as, ok := st.Agent(agent)
+func presenceOf(st routing.View, agent string) (AgentPresence, bool) {
+	p, ok := st.Presence(agent)
 	if !ok {
 		return AgentPresence{}, false
 	}
+	return presenceFrom(p), true
+}
+
+// presenceFrom builds an agentPresence from the engine's presence of an
+// agent (a presence event's, or the state's).
+func presenceFrom(as *routing.Presence) AgentPresence {
 	p := AgentPresence{
 		Agent:           ccUser(as.Agent),
 		State:           PresenceState{Name: string(as.State)},
@@ -84,11 +90,7 @@ func presenceOf(st *routing.State, agent string) (AgentPresence, bool) {
 		MrdStateChanges: []string{},
 	}
 	if as.ReasonCode != "" {
-		rc, ok := st.ReasonCode(as.ReasonCode)
-		if !ok {
-			// Deleted since: keep the id, take the type from the state.
-			rc = routing.ReasonCode{ID: as.ReasonCode, Name: as.ReasonCode, Type: routing.ReasonType(as.State)}
-		}
+		rc := as.Reason
 		p.State.ReasonCode = &ReasonCode{ID: rc.ID, Name: rc.Name, Type: string(rc.Type)}
 	}
 	for _, m := range as.MRDs {
@@ -99,7 +101,7 @@ func presenceOf(st *routing.State, agent string) (AgentPresence, bool) {
 			LastReadyStateChangeTime: timeOrNil(m.LastReady),
 		})
 	}
-	return p, true
+	return p
 }
 
 func timeOrNil(t time.Time) *time.Time {

@@ -10,11 +10,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/zishang520/socket.io/servers/socket/v3"
-	"github.com/zishang520/socket.io/v3/pkg/types"
+	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/omniroute/omniroute/clock"
+	"github.com/omniroute/omniroute/erasure"
+
+	"github.com/omniroute/omniroute/conversation"
 	"github.com/omniroute/omniroute/node"
-	"github.com/omniroute/omniroute/transcript"
+	"github.com/omniroute/omniroute/socketio"
 )
 
 // TokenVerifier turns a bearer token into the id of the agent it was issued
@@ -28,19 +31,49 @@ type TokenVerifier func(token string) (agentID string, err error)
 type Options struct {
 	// Logger receives connection refusals and failures (default slog.Default()).
 	Logger *slog.Logger
+	// Clock times the disconnect grace, the FCM retries and token expiry
+	// (default clock.Real; tests give a clocktest.Clock).
+	Clock clock.Clock
+	// VerifyExpiring, when set, verifies tokens instead of the
+	// TokenVerifier and says when each expires: the socket is told
+	// (tokenExpiring) TokenExpiryWarning before, and closed at expiry
+	// unless the desk sends refreshToken (expiry.go).
+	VerifyExpiring ExpiringVerifier
+	// TokenExpiryWarning: how long before expiry tokenExpiring is sent
+	// (default DefaultTokenExpiryWarning).
+	TokenExpiryWarning time.Duration
+	// CustomerKeys shows conversations' sealed customer objects unsealed
+	// on the desk (package erasure); nil: shown as stored.
+	CustomerKeys *erasure.Keyring
 	// Path is where Socket.IO is served, the client's `path` option
 	// (default "/socket.io"); mount Handler at Path + "/".
 	Path string
-	// MaxPayloadBytes bounds one Engine.IO message and one long-polling
-	// request body (default DefaultMaxPayloadBytes); the connection of a
-	// client that sends more is closed.
+	// MaxPayloadBytes bounds one Socket.IO message: one Engine.IO packet
+	// (a WebSocket frame) and one long-polling request body, in bytes
+	// (default DefaultMaxPayloadBytes; config agentDesk.maxMessageBytes).
+	// The connection of a client that sends more is closed (WebSocket close
+	// 1009, long-polling HTTP 413), as socket.io's server does over
+	// maxHttpBufferSize; field limits (doc.go "Limits") are far below it and
+	// answer with an errors event instead.
 	MaxPayloadBytes int64
 	// MaxConnections bounds the Engine.IO connections of the server
-	// (default DefaultMaxConnections); a handshake over it is refused before
-	// any Socket.IO exchange with the message "too many connections" (the
-	// library answers HTTP 403 to a long-polling handshake and 400 to a
-	// WebSocket one).
+	// (default DefaultMaxConnections; config agentDesk.maxConnections); a
+	// handshake over it is refused before any Socket.IO exchange with
+	// {"code":4,"message":"too many connections"}, HTTP 403 to a
+	// long-polling handshake and 400 to a WebSocket one, as socket.io's
+	// allowRequest refusals are.
 	MaxConnections int
+	// MaxPendingPerAddress bounds the connections of one client address
+	// that have not authenticated yet (default
+	// socketio.DefaultMaxPendingPerAddress; config
+	// agentDesk.maxPendingPerAddress); a handshake over it gets HTTP 429.
+	// ConnectTimeout closes such a connection (default
+	// DefaultConnectTimeout).
+	MaxPendingPerAddress int
+	ConnectTimeout       time.Duration
+	// AllowedOrigins are the browser origins (CORS, websocket Origin) the
+	// desk endpoint lets in (socketio.Options.AllowedOrigins); empty: any.
+	AllowedOrigins []string
 	// MaxSocketsPerAgent bounds the sockets one agent may hold open
 	// (default DefaultMaxSocketsPerAgent); one more gets connect_error
 	// CodeTooManySockets.
@@ -53,16 +86,14 @@ type Options struct {
 	// (default DefaultCommandTimeout).
 	CommandTimeout time.Duration
 	// PingInterval and PingTimeout are the Engine.IO heartbeat (defaults
-	// 25 s and 20 s, the library's).
+	// 25 s and 20 s, socket.io's).
 	PingInterval, PingTimeout time.Duration
 
-	// Transcripts is where CIM messages and events go (cim.go). Nil: an
-	// in-memory log the Server creates and closes (tests); servers pass a
-	// log on transcript.JetStream, which they own.
-	Transcripts *transcript.Log
-	// MaxCimEventBytes bounds one CIM event as stored (default
-	// DefaultMaxCimEventBytes); keep it at most the store's MaxEntryBytes.
-	MaxCimEventBytes int
+	// Conversations is the conversation layer (CIM messages, who may
+	// publish and see them, transcripts). Nil: the Server makes one on an
+	// in-memory transcript and closes it (tests); servers pass theirs,
+	// which they close after the Server.
+	Conversations *conversation.Conversations
 	// DisconnectGrace is how long an agent may have no socket before it is
 	// made NOT_READY (reason DISCONNECTED) and its offers re-routed
 	// (lifecycle.go; default DefaultDisconnectGrace, negative: never).
@@ -84,16 +115,36 @@ type Options struct {
 	FCMQueueSize   int
 	FCMMaxAttempts int
 	FCMBackoff     time.Duration
+
+	// Desks, in cluster mode, is the cluster's shared desk directory
+	// (desks.go): FCM tokens registered on any node, and where each
+	// agent's desk is connected. ClaimPush, in cluster mode, is asked
+	// before each FCM push with a key equal on every node; only the node
+	// it answers true sends (an error sends anyway). Nil: single node.
+	Desks     DeskDirectory
+	ClaimPush func(ctx context.Context, key string) (bool, error)
+
+	// Registry, when set, gets the desk server's metrics
+	// (omniroute_agentdesk_offer_latency_seconds: metrics.go). A
+	// registration error fails New.
+	Registry prometheus.Registerer
 }
+
+var errTooManyConnections = errors.New("too many connections")
 
 // Defaults.
 const (
-	DefaultPath               = "/socket.io"
-	DefaultMaxPayloadBytes    = 64 << 10
+	DefaultPath = "/socket.io"
+	// DefaultMaxPayloadBytes is 1 MiB, socket.io's maxHttpBufferSize
+	// default (1e6), so desks written for socket.io fit.
+	DefaultMaxPayloadBytes    = 1 << 20
 	DefaultMaxConnections     = 20_000
 	DefaultMaxSocketsPerAgent = 8
 	DefaultMaxEventsPerSecond = 50
 	DefaultCommandTimeout     = 10 * time.Second
+	// DefaultConnectTimeout: a desk authenticates right after its
+	// handshake; one that has not after 10 s is closed.
+	DefaultConnectTimeout = 10 * time.Second
 )
 
 // Server is the Agent Manager Socket.IO server. Create with New, mount
@@ -103,7 +154,8 @@ type Server struct {
 	verify  TokenVerifier
 	opts    Options
 	log     *slog.Logger
-	io      *socket.Server
+	io      *socketio.Server
+	nsp     *socketio.Namespace
 	handler http.Handler
 
 	// ctx ends at Close; every engine call derives from it.
@@ -111,20 +163,20 @@ type Server struct {
 	cancel context.CancelFunc
 
 	mu      sync.Mutex
-	sockets map[string]map[*socket.Socket]struct{} // agent id -> its connected sockets
+	sockets map[string]map[*socketio.Socket]struct{} // agent id -> its connected sockets
 
 	quit         chan struct{}
 	dispatchDone chan struct{}
+	deskCh       chan func(ctx context.Context) error // desk-directory writes (deskWrite)
 	closeOnce    sync.Once
 
 	// Conversations (cim.go), connection life (lifecycle.go), FCM (fcm.go).
-	cim     *transcript.Log
-	ownCim  bool
+	conv    *conversation.Conversations
+	ownConv bool
 	cimDone chan struct{}
-	sysDone chan struct{}
 	life    *lifecycle
 	fcm     *fcmNotifier
-	fcmDone chan struct{}
+	metrics *metrics
 }
 
 // New builds a Server for the node n. verify checks bearer tokens (see
@@ -137,6 +189,10 @@ func New(n *node.Node, verify TokenVerifier, opts Options) (*Server, error) {
 	}
 	if verify == nil {
 		return nil, errors.New("agentdesk: nil TokenVerifier")
+	}
+	opts.Clock = clock.Or(opts.Clock)
+	if opts.TokenExpiryWarning <= 0 {
+		opts.TokenExpiryWarning = DefaultTokenExpiryWarning
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -163,9 +219,6 @@ func New(n *node.Node, verify TokenVerifier, opts Options) (*Server, error) {
 	if opts.CommandTimeout <= 0 {
 		opts.CommandTimeout = DefaultCommandTimeout
 	}
-	if opts.MaxCimEventBytes <= 0 {
-		opts.MaxCimEventBytes = DefaultMaxCimEventBytes
-	}
 	if opts.DisconnectGrace == 0 {
 		opts.DisconnectGrace = DefaultDisconnectGrace
 	}
@@ -183,67 +236,74 @@ func New(n *node.Node, verify TokenVerifier, opts Options) (*Server, error) {
 	}
 
 	s := &Server{n: n, verify: verify, opts: opts, log: opts.Logger,
-		sockets: map[string]map[*socket.Socket]struct{}{},
-		quit:    make(chan struct{}), dispatchDone: make(chan struct{})}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.cim, s.ownCim = opts.Transcripts, opts.Transcripts == nil
-	if s.ownCim {
-		s.cim = transcript.NewLog(transcript.NewMemory(transcript.Limits{MaxEntryBytes: opts.MaxCimEventBytes}))
+		sockets: map[string]map[*socketio.Socket]struct{}{},
+		quit:    make(chan struct{}), dispatchDone: make(chan struct{}), deskCh: make(chan func(context.Context) error, deskWrites)}
+	var err error
+	if s.metrics, err = newMetrics(opts.Registry); err != nil {
+		return nil, fmt.Errorf("agentdesk: metrics: %w", err)
 	}
-	s.cimDone, s.sysDone, s.fcmDone = make(chan struct{}), make(chan struct{}), make(chan struct{})
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if opts.Desks != nil {
+		go s.writeDesks()
+	}
+	s.conv, s.ownConv = opts.Conversations, opts.Conversations == nil
+	if s.ownConv {
+		conv, err := conversation.New(n, conversation.Options{Logger: opts.Logger})
+		if err != nil {
+			return nil, err
+		}
+		s.conv = conv
+	}
+	s.cimDone = make(chan struct{})
 	s.life = newLifecycle(s)
 	s.fcm = newFCM(s)
 
-	so := socket.DefaultServerOptions()
-	so.SetPath(opts.Path)
-	so.SetServeClient(false)
-	so.SetCors(&types.Cors{Origin: "*"})
-	if opts.MaxPayloadBytes > 0 {
-		so.SetMaxHttpBufferSize(opts.MaxPayloadBytes)
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = DefaultConnectTimeout
 	}
-	if opts.PingInterval > 0 {
-		so.SetPingInterval(opts.PingInterval)
+	s.opts.ConnectTimeout = opts.ConnectTimeout
+	so := socketio.Options{
+		Path:                 opts.Path,
+		PingInterval:         opts.PingInterval,
+		PingTimeout:          opts.PingTimeout,
+		ConnectTimeout:       opts.ConnectTimeout,
+		MaxHTTPBufferSize:    opts.MaxPayloadBytes,
+		MaxPendingPerAddress: opts.MaxPendingPerAddress,
+		AllowedOrigins:       opts.AllowedOrigins,
+		Logger:               opts.Logger,
 	}
-	if opts.PingTimeout > 0 {
-		so.SetPingTimeout(opts.PingTimeout)
+	if opts.MaxPayloadBytes < 0 {
+		so.MaxHTTPBufferSize = 1 << 62
 	}
 	if opts.MaxConnections > 0 {
-		// Runs for handshakes only (requests without a sid).
-		so.SetAllowRequest(func(*types.HttpContext) error {
-			if s.io.Engine().ClientsCount() >= uint64(opts.MaxConnections) {
-				return errors.New("too many connections")
+		// Our own check, not socketio's MaxConnections, for the status
+		// codes socket.io's allowRequest gives (see Options).
+		so.AllowRequest = func(*http.Request) error {
+			if s.io.Sessions() >= opts.MaxConnections {
+				return errTooManyConnections
 			}
 			return nil
-		})
+		}
 	}
-	s.io = socket.NewServer(nil, so)
-	s.io.Use(s.authenticate)
-	_ = s.io.On("connection", s.onConnection)
-	inner := s.io.ServeHandler(nil)
-	eng := s.io.Engine()
-	g := newGate()
-	g.watch(eng)
+	s.io = socketio.NewServer(so)
+	s.nsp = s.io.Of("/")
+	s.nsp.Use(s.authenticate)
+	s.nsp.OnConnection(s.onConnection)
 	prefix := opts.Path + "/"
 	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasPrefix(r.URL.Path, prefix) {
 			http.NotFound(w, r)
 			return
 		}
-		g.serve(eng, inner, w, r)
+		s.io.ServeHTTP(w, r)
 	})
 
 	events, cancel := n.Subscribe()
 	go s.dispatch(events, cancel)
-	entries, stopWatch := s.cim.Watch("", 0)
+	entries, stopWatch := s.conv.Watch()
 	go s.deliverCim(entries, stopWatch)
-	sysEvents, sysCancel := n.Subscribe()
-	go s.systemEvents(sysEvents, sysCancel)
 	if s.fcm != nil {
-		fcmEvents, fcmCancel := n.Subscribe()
-		go s.fcm.pushEvents(fcmEvents, fcmCancel)
 		go s.fcm.run()
-	} else {
-		close(s.fcmDone)
 	}
 	return s, nil
 }
@@ -263,27 +323,19 @@ func (s *Server) Path() string { return s.opts.Path }
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		s.cancel()
-		done := make(chan struct{})
-		s.io.Close(func(error) { close(done) })
-		<-done
+		s.io.Close()
 		close(s.quit)
 		<-s.dispatchDone
 		<-s.cimDone
-		<-s.sysDone
-		<-s.fcmDone
 		if s.fcm != nil {
 			<-s.fcm.done
 		}
 		s.life.close()
-		if s.ownCim {
-			_ = s.cim.Close()
+		if s.ownConv {
+			s.conv.Close()
 		}
 	})
 }
-
-// room is the Socket.IO room of an agent's sockets. The prefix keeps agent
-// ids apart from socket ids, which are rooms too.
-func room(agent string) socket.Room { return socket.Room("agent:" + agent) }
 
 // connected reports whether agent has at least one socket.
 func (s *Server) connected(agent string) bool {
@@ -303,8 +355,37 @@ func (s *Server) connectedAgents() []string {
 	return out
 }
 
+// deskWrites bounds the desk-directory writes waiting for the writer.
+const deskWrites = 4096
+
+// deskWrite queues a write of the desk directory: one goroutine writes
+// them in order (a connect then a disconnect land in that order), never
+// under s.mu. A full queue drops the write (logged).
+func (s *Server) deskWrite(w func(ctx context.Context) error) {
+	select {
+	case s.deskCh <- w:
+	default:
+		s.log.Warn("agentdesk: desk directory queue full; a write was dropped")
+	}
+}
+
+func (s *Server) writeDesks() {
+	for {
+		select {
+		case w := <-s.deskCh:
+			ctx, cancel := context.WithTimeout(s.ctx, deskWriteTimeout)
+			if err := w(ctx); err != nil {
+				s.log.Warn("agentdesk: desk directory not written", "err", err)
+			}
+			cancel()
+		case <-s.quit:
+			return
+		}
+	}
+}
+
 // register adds sock to agent's sockets unless that exceeds the limit.
-func (s *Server) register(agent string, sock *socket.Socket) bool {
+func (s *Server) register(agent string, sock *socketio.Socket, fcm string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	set := s.sockets[agent]
@@ -312,16 +393,19 @@ func (s *Server) register(agent string, sock *socket.Socket) bool {
 		return false
 	}
 	if set == nil {
-		set = map[*socket.Socket]struct{}{}
+		set = map[*socketio.Socket]struct{}{}
 		s.sockets[agent] = set
 	}
 	set[sock] = struct{}{}
-	s.life.connected(agent, sock) // lifecycle.go: cancel the grace timer
+	s.life.connected(agent, fcm) // lifecycle.go: cancel the grace timer
+	if d := s.opts.Desks; d != nil {
+		s.deskWrite(func(ctx context.Context) error { return d.Connected(ctx, agent, fcm) })
+	}
 	return true
 }
 
 // unregister removes sock; idempotent.
-func (s *Server) unregister(agent string, sock *socket.Socket) {
+func (s *Server) unregister(agent string, sock *socketio.Socket) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if set := s.sockets[agent]; set != nil {
@@ -331,6 +415,9 @@ func (s *Server) unregister(agent string, sock *socket.Socket) {
 			delete(s.sockets, agent)
 			if had {
 				s.life.gone(agent) // lifecycle.go: start the grace timer
+				if d := s.opts.Desks; d != nil {
+					s.deskWrite(func(ctx context.Context) error { return d.Gone(ctx, agent) })
+				}
 			}
 		}
 	}
@@ -358,13 +445,6 @@ func (s *Server) socketCount(agent string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.sockets[agent])
-}
-
-// toAgent emits ev to every socket of agent. Safe from any goroutine.
-func (s *Server) toAgent(agent, ev string, payload any) {
-	if err := s.io.To(room(agent)).Emit(ev, payload); err != nil {
-		s.log.Warn("agentdesk: emit failed", "agent", agent, "event", ev, "err", err)
-	}
 }
 
 // commandCtx bounds one engine call.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/omniroute/omniroute/errcode"
 	"github.com/omniroute/omniroute/routing"
 )
 
@@ -18,7 +19,7 @@ import (
 // conversation first joins as SILENT_MONITOR (and gets onTopicData), so
 // every barge-in is one ParticipantRoleChanged, which reaches every
 // participant (agents and supervisors) as onCimEvent PARTICIPANT_ROLE_CHANGED
-// {agentId, role, previous} through the transcript (cim.go systemEvents).
+// {agentId, role, previous} through the transcript (package conversation's system events).
 // joinAsWhisper (PROTOCOLS.md spelling; JoinAsWhisper too) -> a supervisor
 // not yet in the conversation joins with role WHISPER (one
 // routing.JoinConversation, then onTopicData with topicParticipant.role
@@ -27,7 +28,8 @@ import (
 // rules are those of the silent monitor.
 // What a supervisor may publish (WHISPER_MESSAGE only while SILENT_MONITOR
 // or WHISPER, every type once BARGE_IN; whispers reach the agents and
-// supervisors of the conversation, never the customer) is cim.go's rule.
+// supervisors of the conversation, never the customer) is
+// conversation.MayPublish.
 // Supervisor system events (joined, left, role changed) are not shown to
 // the customer either: monitoring is silent.
 //
@@ -84,7 +86,7 @@ type supervisorRequest struct {
 // roomInfo.id, topicParticipant.topicId, channelSession.conversationId,
 // channelSession.id; it is required. participantId and other fields are
 // ignored (the socket says who the supervisor is).
-func decodeSupervisorRequest(event string, args []any) (supervisorRequest, *DecodeError) {
+func decodeSupervisorRequest(event string, args []any) (supervisorRequest, *errcode.FieldError) {
 	var r supervisorRequest
 	p, err := object(event, args)
 	if err != nil {
@@ -128,7 +130,7 @@ func (c *client) supervisorCommand(ev string, args []any) (req supervisorRequest
 // (in any role) of conversation.
 func (c *client) isSupervisor(ctx context.Context, conversation string) (bool, error) {
 	var joined bool
-	err := c.srv.n.View(ctx, func(st *routing.State) {
+	err := c.srv.n.View(ctx, func(st routing.View) {
 		joined = supervisorRole(st, conversation, c.agent) != ""
 	})
 	return joined, err
@@ -207,7 +209,7 @@ func (c *client) joinAsWhisper(ev string, args []any) Ack {
 }
 
 // supervisorRole is agent's supervisor role in conversation, "" if none.
-func supervisorRole(st *routing.State, conversation, agent string) string {
+func supervisorRole(st routing.View, conversation, agent string) routing.ParticipantRole {
 	cv, ok := st.Conversation(conversation)
 	if !ok {
 		return ""
@@ -227,8 +229,8 @@ func (c *client) sendSupervisorTopic(ctx context.Context, ev, conversation strin
 		data OnTopicData
 		ok   bool
 	)
-	if err := c.srv.n.View(ctx, func(st *routing.State) {
-		data, ok = onTopicDataOf(st, "", conversation, c.agent, conversation)
+	if err := c.srv.n.View(ctx, func(st routing.View) {
+		data, ok = onTopicDataOf(st, c.srv.opts.CustomerKeys, "", conversation, c.agent, conversation)
 	}); err != nil || !ok {
 		if err == nil {
 			err = &routing.Error{Code: routing.CodeConversationNotFound, Message: "conversation " + conversation + " is gone"}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/omniroute/omniroute/agentdesk"
 	"github.com/omniroute/omniroute/agentdesk/deskclient"
+	"github.com/omniroute/omniroute/conversation"
 	"github.com/omniroute/omniroute/routing"
 )
 
@@ -65,7 +66,7 @@ func TestSupervisorWhisperAndRoles(t *testing.T) {
 		t.Fatalf("silent join %+v", a)
 	}
 	next(t, rs1, agentdesk.EventOnTopicData, func(x agentdesk.OnTopicData) bool {
-		return x.ConversationID == "c1" && x.TopicData.TopicParticipant.Role == routing.RoleSilentMonitor
+		return x.ConversationID == "c1" && x.TopicData.TopicParticipant.Role == string(routing.RoleSilentMonitor)
 	})
 	// joinAsWhisper (PROTOCOLS.md shape) joins s3 as WHISPER.
 	if a := ack(t, cs3, agentdesk.EventJoinAsWhisper, map[string]any{"participantId": "c1:s3", "conversationId": "c1",
@@ -73,10 +74,10 @@ func TestSupervisorWhisperAndRoles(t *testing.T) {
 		t.Fatalf("whisper join %+v", a)
 	}
 	td := next(t, rs3, agentdesk.EventOnTopicData, func(x agentdesk.OnTopicData) bool { return x.ConversationID == "c1" })
-	if p := td.TopicData.TopicParticipant; p.Role != routing.RoleWhisper || p.ID != "c1:s3" {
+	if p := td.TopicData.TopicParticipant; p.Role != string(routing.RoleWhisper) || p.ID != "c1:s3" {
 		t.Fatalf("whisperer's topicParticipant %+v", p)
 	}
-	e.view(func(st *routing.State) {
+	e.view(func(st routing.View) {
 		ss, _ := st.Agent("s3")
 		if ss.MRDs[0].Load != 0 {
 			t.Fatalf("s3 load %d", ss.MRDs[0].Load)
@@ -85,29 +86,29 @@ func TestSupervisorWhisperAndRoles(t *testing.T) {
 	// a1 sees both supervisors arrive.
 	for _, who := range []string{"s1", "s3"} {
 		next(t, r1, agentdesk.EventOnCimEvent, func(x cimOn) bool {
-			return x.CimEvent.Name == agentdesk.CimAgentSubscribed && x.CimEvent.Data.AgentID == who
+			return x.CimEvent.Name == conversation.CimAgentSubscribed && x.CimEvent.Data.AgentID == who
 		})
 	}
 	before := e.transcriptLen(c1, r1, "c1", task)
 
 	// SILENT_MONITOR whispers: a1, s1 (echo) and s3 get it.
-	whisper := cimMsg("c1", agentdesk.CimWhisperMessage, map[string]any{"type": "PLAIN", "markdownText": "offer the discount"})
+	whisper := cimMsg("c1", conversation.CimWhisperMessage, map[string]any{"type": "PLAIN", "markdownText": "offer the discount"})
 	if a := ack(t, cs1, agentdesk.EventPublishCimEvent, whisper); !a.OK {
 		t.Fatalf("whisper %+v", a)
 	}
 	for _, r := range []*recorder{r1, rs1, rs3} {
-		w := next(t, r, agentdesk.EventOnCimEvent, isCim(agentdesk.CimWhisperMessage, "offer the discount"))
+		w := next(t, r, agentdesk.EventOnCimEvent, isCim(conversation.CimWhisperMessage, "offer the discount"))
 		if w.CimEvent.EventEmitter.ID != "s1" || w.CimEvent.Data.Header["sender"].(map[string]any)["id"] != "s1" {
 			t.Fatalf("whisper emitter %+v header %v", w.CimEvent.EventEmitter, w.CimEvent.Data.Header)
 		}
 	}
 	// WHISPER whispers too.
-	whisper3 := cimMsg("c1", agentdesk.CimWhisperMessage, map[string]any{"type": "PLAIN", "markdownText": "ask for the order"})
+	whisper3 := cimMsg("c1", conversation.CimWhisperMessage, map[string]any{"type": "PLAIN", "markdownText": "ask for the order"})
 	if a := ack(t, cs3, agentdesk.EventPublishCimEvent, whisper3); !a.OK {
 		t.Fatalf("whisper from WHISPER %+v", a)
 	}
 	for _, r := range []*recorder{r1, rs1, rs3} {
-		next(t, r, agentdesk.EventOnCimEvent, isCim(agentdesk.CimWhisperMessage, "ask for the order"))
+		next(t, r, agentdesk.EventOnCimEvent, isCim(conversation.CimWhisperMessage, "ask for the order"))
 	}
 	// Anything else from SILENT_MONITOR or WHISPER: ROLE_NOT_ALLOWED.
 	plain := map[string]any{"type": "PLAIN", "markdownText": "hi, I am the supervisor"}
@@ -115,7 +116,7 @@ func TestSupervisorWhisperAndRoles(t *testing.T) {
 		c *deskclient.Conn
 		r *recorder
 	}{{cs1, rs1}, {cs3, rs3}} {
-		refused(t, p.c, p.r, cimMsg("c1", agentdesk.CimAgentMessage, plain), agentdesk.CodeRoleNotAllowed)
+		refused(t, p.c, p.r, cimMsg("c1", conversation.CimAgentMessage, plain), agentdesk.CodeRoleNotAllowed)
 		refused(t, p.c, p.r, map[string]any{"conversationId": "c1", "cimEvent": map[string]any{"name": "TYPING_INDICATOR", "type": "ACTIVITY"}},
 			agentdesk.CodeRoleNotAllowed)
 	}
@@ -136,14 +137,14 @@ func TestSupervisorWhisperAndRoles(t *testing.T) {
 		next(t, r, agentdesk.EventOnCimEvent, func(x map[string]any) bool {
 			ce, _ := x["cimEvent"].(map[string]any)
 			data, _ := ce["data"].(map[string]any)
-			return ce["name"] == agentdesk.CimParticipantRole && data["role"] == routing.RoleBargeIn && data["agentId"] == "s1"
+			return ce["name"] == conversation.CimParticipantRole && data["role"] == string(routing.RoleBargeIn) && data["agentId"] == "s1"
 		})
 	}
-	if a := ack(t, cs1, agentdesk.EventPublishCimEvent, cimMsg("c1", agentdesk.CimAgentMessage, plain)); !a.OK {
+	if a := ack(t, cs1, agentdesk.EventPublishCimEvent, cimMsg("c1", conversation.CimAgentMessage, plain)); !a.OK {
 		t.Fatalf("barge-in message %+v", a)
 	}
-	next(t, r1, agentdesk.EventOnCimEvent, isCim(agentdesk.CimAgentMessage, "hi, I am the supervisor"))
-	got := cust.wait(t, agentdesk.CimAgentMessage)
+	next(t, r1, agentdesk.EventOnCimEvent, isCim(conversation.CimAgentMessage, "hi, I am the supervisor"))
+	got := cust.wait(t, conversation.CimAgentMessage)
 	if got.CimEvent.EventEmitter.ID != "s1" || got.CimEvent.Data.Body["markdownText"] != "hi, I am the supervisor" {
 		t.Fatalf("customer got %+v", got.CimEvent)
 	}
@@ -151,15 +152,15 @@ func TestSupervisorWhisperAndRoles(t *testing.T) {
 	// message has arrived, and none of it is a whisper or a supervisor event.
 	for _, c := range cust.snapshot() {
 		switch {
-		case c.CimEvent.Name == agentdesk.CimWhisperMessage:
+		case c.CimEvent.Name == conversation.CimWhisperMessage:
 			t.Fatalf("the customer saw a whisper: %+v", c.CimEvent)
-		case c.CimEvent.Name == agentdesk.CimParticipantRole:
+		case c.CimEvent.Name == conversation.CimParticipantRole:
 			t.Fatalf("the customer saw a supervisor role change: %+v", c.CimEvent)
-		case c.CimEvent.Name == agentdesk.CimAgentSubscribed && c.CimEvent.Data.AgentID != "a1":
+		case c.CimEvent.Name == conversation.CimAgentSubscribed && c.CimEvent.Data.AgentID != "a1":
 			t.Fatalf("the customer saw a supervisor join: %+v", c.CimEvent)
 		}
 	}
-	if names := cust.names(); !slices.Contains(names, agentdesk.CimAgentSubscribed) {
+	if names := cust.names(); !slices.Contains(names, conversation.CimAgentSubscribed) {
 		t.Fatalf("customer stream %v lacks a1's AGENT_SUBSCRIBED", names)
 	}
 }
@@ -188,10 +189,10 @@ func TestSupervisorLogoutLeaves(t *testing.T) {
 			t.Fatalf("topicUnsubscription %+v", u)
 		}
 		next(t, r1, agentdesk.EventOnCimEvent, func(x cimOn) bool {
-			return x.ConversationID == conv && x.CimEvent.Name == agentdesk.CimAgentUnsubscribed && x.CimEvent.Data.AgentID == "s1"
+			return x.ConversationID == conv && x.CimEvent.Name == conversation.CimAgentUnsubscribed && x.CimEvent.Data.AgentID == "s1"
 		})
 	}
-	e.view(func(st *routing.State) {
+	e.view(func(st routing.View) {
 		for _, conv := range []string{"c1", "c2"} {
 			cv, _ := st.Conversation(conv)
 			if cv.State != "OPEN" || len(cv.Participants) != 1 || cv.Participants[0].Agent != "a1" {
@@ -200,7 +201,7 @@ func TestSupervisorLogoutLeaves(t *testing.T) {
 		}
 	})
 	// Gone: its whisper is refused.
-	refused(t, cs, rs, cimMsg("c1", agentdesk.CimWhisperMessage, map[string]any{"type": "PLAIN", "markdownText": "x"}), agentdesk.CodeNotParticipant)
+	refused(t, cs, rs, cimMsg("c1", conversation.CimWhisperMessage, map[string]any{"type": "PLAIN", "markdownText": "x"}), agentdesk.CodeNotParticipant)
 }
 
 // TestSupervisorDisconnectLeaves: a supervisor whose desk stays gone past
@@ -217,9 +218,9 @@ func TestSupervisorDisconnectLeaves(t *testing.T) {
 	}
 	_ = cs.Close()
 	next(t, r1, agentdesk.EventOnCimEvent, func(x cimOn) bool {
-		return x.CimEvent.Name == agentdesk.CimAgentUnsubscribed && x.CimEvent.Data.AgentID == "s1"
+		return x.CimEvent.Name == conversation.CimAgentUnsubscribed && x.CimEvent.Data.AgentID == "s1"
 	})
-	e.view(func(st *routing.State) {
+	e.view(func(st routing.View) {
 		cv, _ := st.Conversation("c1")
 		if cv.State != "OPEN" || len(cv.Participants) != 1 {
 			t.Fatalf("c1 %+v", cv)

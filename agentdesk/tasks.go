@@ -3,8 +3,10 @@ package agentdesk
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
+	"github.com/omniroute/omniroute/erasure"
 	"github.com/omniroute/omniroute/routing"
 )
 
@@ -12,9 +14,10 @@ import (
 const roomModeContactCenter = "CONTACT_CENTER"
 
 // topicSubscription handles topicSubscription (seed 004 "To accept a
-// task"): the agent's RESERVED task on the conversation (taskId, or the one
-// offered on conversationId when taskId is absent) -> routing.AcceptTask,
-// then onTopicData to every socket of the agent.
+// task"): routing.AcceptTask of the agent's RESERVED task on the
+// conversation (taskId, or the one offered on conversationId when taskId
+// is absent; the engine resolves it when the command runs), then
+// onTopicData to every socket of the agent.
 //
 // Subscribing again to a task already ACTIVE (a desk reloading) accepts
 // nothing and sends onTopicData again. A task that does not exist, is
@@ -32,45 +35,70 @@ func (c *client) topicSubscription(args []any) Ack {
 	}
 	ctx, cancel := c.srv.commandCtx()
 	defer cancel()
-	task, err := c.lookupTask(ctx, req.ConversationID, req.TaskID, routing.TaskReservedState, routing.TaskActiveState)
-	if err != nil {
-		return c.failErr(ev, err)
-	}
-	correlation := task.Request
-	switch task.State {
-	case routing.TaskReservedState:
-		if _, err := c.srv.n.Submit(ctx, routing.AcceptTask{Task: task.ID, Agent: c.agent}); err != nil {
+	var taskID, correlation string
+	events, err := c.srv.n.Submit(ctx, routing.AcceptTask{Task: req.TaskID, Agent: c.agent, Conversation: req.ConversationID})
+	switch {
+	case err == nil:
+		for _, e := range events {
+			switch e := e.(type) {
+			case routing.TaskActivated:
+				if e.Agent == c.agent && taskID == "" {
+					taskID = e.Task
+				}
+			case routing.RequestRemoved:
+				if e.Reason == routing.ReasonAccepted && e.Conversation == req.ConversationID && correlation == "" {
+					correlation = e.Request
+				}
+			}
+		}
+	case c.resubscribable(err, req.TaskID):
+		// Nothing RESERVED to accept: a subscription again to the ACTIVE
+		// task (a desk reloading) gets onTopicData again.
+		task, lerr := c.lookupTask(ctx, req.ConversationID, req.TaskID, routing.TaskActiveState)
+		if lerr != nil || task.State != routing.TaskActiveState {
 			return c.failErr(ev, err)
 		}
-	case routing.TaskActiveState:
-		correlation = task.Conversation
+		taskID, correlation = task.ID, task.Conversation
 	default:
-		return c.failErr(ev, &routing.Error{Code: routing.CodeInvalidTransition,
-			Message: "task " + task.ID + " is " + string(task.State) + "; only a RESERVED or ACTIVE task can be subscribed"})
+		return c.failErr(ev, err)
 	}
 	var (
 		data OnTopicData
 		ok   bool
 	)
-	if err := c.srv.n.View(ctx, func(st *routing.State) {
-		data, ok = onTopicDataOf(st, task.ID, task.Conversation, c.agent, correlation)
+	if err := c.srv.n.View(ctx, func(st routing.View) {
+		data, ok = onTopicDataOf(st, c.srv.opts.CustomerKeys, taskID, req.ConversationID, c.agent, correlation)
 	}); err != nil || !ok {
 		if err == nil {
-			err = &routing.Error{Code: routing.CodeConversationNotFound, Message: "conversation " + task.Conversation + " is gone"}
+			err = &routing.Error{Code: routing.CodeConversationNotFound, Message: "conversation " + req.ConversationID + " is gone"}
 		}
 		return c.failErr(ev, err)
 	}
-	data.TopicData.TopicEvents = c.srv.topicEvents(ctx, task.Conversation) // cim.go: the transcript, whole
+	data.TopicData.TopicEvents = c.srv.topicEvents(ctx, req.ConversationID) // cim.go: the transcript, whole
 	c.srv.toAgent(c.agent, EventOnTopicData, data)
 	return Ack{OK: true}
 }
 
+// resubscribable says whether the refusal err of an AcceptTask may be a
+// subscription to a task already ACTIVE: INVALID_TRANSITION (the task
+// named is not RESERVED), or TASK_NOT_FOUND when no task was named (the
+// agent has nothing RESERVED on the conversation).
+func (c *client) resubscribable(err error, taskID string) bool {
+	var re *routing.Error
+	if !errors.As(err, &re) {
+		return false
+	}
+	return re.Code == routing.CodeInvalidTransition || (re.Code == routing.CodeTaskNotFound && taskID == "")
+}
+
 // topicUnsubscription handles topicUnsubscription_ (seed 004 "Leave
-// Conversation"): the agent's ACTIVE task on the conversation (taskId, or
-// found by conversationId) -> routing.CloseTask, then topicUnsubscription
-// to every socket of the agent with reason DONE (closed) or WRAP_UP.
-// Refusals get an errors event (TASK_NOT_FOUND, NOT_TASK_OWNER,
-// INVALID_ARGUMENT, INVALID_TRANSITION for a task not ACTIVE).
+// Conversation"): routing.CloseTask of the agent's ACTIVE task on the
+// conversation (taskId, or found by conversationId; the command carries
+// both and State ACTIVE, so a task that moved on meanwhile is refused,
+// not wrapped up), then topicUnsubscription to every socket of the agent
+// with reason DONE (closed) or WRAP_UP. Refusals get an errors event
+// (TASK_NOT_FOUND, NOT_TASK_OWNER, INVALID_ARGUMENT, INVALID_TRANSITION for
+// a task not ACTIVE).
 func (c *client) topicUnsubscription(args []any) Ack {
 	const ev = EventTopicUnsubscriptionRequest
 	req, derr := decodeTopicUnsubscription(args)
@@ -82,33 +110,36 @@ func (c *client) topicUnsubscription(args []any) Ack {
 	}
 	ctx, cancel := c.srv.commandCtx()
 	defer cancel()
-	task, err := c.lookupTask(ctx, req.ConversationID, req.TaskID, routing.TaskActiveState)
+	events, err := c.srv.n.Submit(ctx, routing.CloseTask{Task: req.TaskID, Agent: c.agent, Conversation: req.ConversationID,
+		State: routing.TaskActiveState})
+	var re *routing.Error
 	switch {
-	case err != nil && req.TaskID == "" && c.leaveAsSupervisor(ctx, req.ConversationID): // supervisor.go
+	case err != nil && errors.As(err, &re) && re.Code == routing.CodeTaskNotFound && req.TaskID == "" &&
+		c.leaveAsSupervisor(ctx, req.ConversationID): // supervisor.go
 		return Ack{OK: true}
 	case err != nil:
 		return c.failErr(ev, err)
-	case task.State != routing.TaskActiveState:
-		return c.failErr(ev, &routing.Error{Code: routing.CodeInvalidTransition,
-			Message: "task " + task.ID + " is " + string(task.State) + "; only an ACTIVE task can be left"})
 	}
-	events, err := c.srv.n.Submit(ctx, routing.CloseTask{Task: task.ID, Agent: c.agent})
-	if err != nil {
-		return c.failErr(ev, err)
-	}
-	reason := string(routing.ReasonDone)
+	reason, taskID := string(routing.ReasonDone), req.TaskID
 	for _, e := range events {
-		if w, ok := e.(routing.TaskWrapUp); ok && w.Task == task.ID {
-			reason = string(routing.TaskWrapUpState)
+		switch e := e.(type) {
+		case routing.ParticipantLeft:
+			if e.Agent == c.agent && taskID == "" {
+				taskID = e.Task
+			}
+		case routing.TaskWrapUp:
+			if e.Agent == c.agent && (e.Task == taskID || taskID == "") {
+				taskID, reason = e.Task, string(routing.TaskWrapUpState)
+			}
 		}
 	}
 	c.srv.toAgent(c.agent, EventTopicUnsubscription, TopicUnsubscription{
 		Task:           EventTopicUnsubscription,
-		ConversationID: task.Conversation,
+		ConversationID: req.ConversationID,
 		StatusCode:     200,
-		RoomInfo:       RoomInfo{ID: task.Conversation, Mode: roomModeContactCenter},
+		RoomInfo:       RoomInfo{ID: req.ConversationID, Mode: roomModeContactCenter},
 		Reason:         reason,
-		TaskID:         task.ID,
+		TaskID:         taskID,
 	})
 	return Ack{OK: true}
 }
@@ -120,7 +151,7 @@ func (c *client) lookupTask(ctx context.Context, conversationID, taskID string, 
 		task routing.Task
 		rerr *routing.Error
 	)
-	if err := c.srv.n.View(ctx, func(st *routing.State) {
+	if err := c.srv.n.View(ctx, func(st routing.View) {
 		task, rerr = c.findTask(st, conversationID, taskID, states...)
 	}); err != nil {
 		return task, err
@@ -135,7 +166,7 @@ func (c *client) lookupTask(ctx context.Context, conversationID, taskID string, 
 // (it must be the agent's and on that conversation), else the first of the
 // agent's tasks on the conversation in one of the wanted states, trying the
 // states in order.
-func (c *client) findTask(st *routing.State, conversation, taskID string, want ...routing.TaskState) (routing.Task, *routing.Error) {
+func (c *client) findTask(st routing.View, conversation, taskID string, want ...routing.TaskState) (routing.Task, *routing.Error) {
 	if taskID != "" {
 		t, ok := st.Task(taskID)
 		switch {
@@ -180,39 +211,49 @@ func queueRONA(q routing.Queue) time.Duration {
 	return routing.DefaultRONATimeout
 }
 
-// taskRequestOf builds the taskRequest of one offer. ttl is the offer's
-// RONA timeout (deadline minus reservation time).
-func taskRequestOf(st *routing.State, task, conversation, request, agent, queue, mrd string, ttl time.Duration) TaskRequest {
-	var customer []byte
-	if cv, ok := st.Conversation(conversation); ok {
-		customer = cv.Customer
+// taskRequestOf builds the taskRequest of one offer from its TaskReserved
+// event (the engine's, or st.Offers'): the offer's TTL is Deadline - At.
+func taskRequestOf(keys *erasure.Keyring, r routing.TaskReserved) TaskRequest {
+	off := r.Offered
+	if off == nil {
+		off = &routing.Offered{}
 	}
-	q, _ := st.Queue(queue)
-	m, _ := st.MRD(mrd)
-	name := q.Name
+	name := off.QueueName
 	if name == "" {
-		name = queue
+		name = r.Queue
 	}
 	tr := TaskRequest{
-		ConversationID: conversation,
-		ChannelSession: channelSessionOf(conversation, queue, customer, ttl),
-		RoomInfo:       RoomInfo{ID: conversation, Mode: roomModeContactCenter},
-		TaskID:         task,
+		ConversationID: r.Conversation,
+		ChannelSession: channelSessionOf(r.Conversation, r.Queue, keys.Show(off.Customer), r.Deadline.Sub(r.At)),
+		RoomInfo:       RoomInfo{ID: r.Conversation, Mode: roomModeContactCenter},
+		TaskID:         r.Task,
 		TaskState:      TaskStateRef{Name: string(routing.TaskReservedState)},
 		TaskDirection:  "INBOUND",
-		Queue:          QueueRef{ID: queue, Name: name},
-		MRD:            mrdOf(m),
+		Queue:          QueueRef{ID: r.Queue, Name: name},
+		MRD:            mrdOf(off.MRD),
 		Note:           "",
 		RequestedBy:    jsonNull,
-		CorrelationID:  request,
-		CCUser:         UserRef{ID: agent},
+		CorrelationID:  r.Request,
+		CCUser:         UserRef{ID: r.Agent},
+		Priority:       off.Priority,
+		Step:           off.Step,
+		CapacityWeight: max(off.CapacityWeight, 1),
 	}
-	transferFieldsOf(st, &tr) // transfer.go
+	transferFieldsOf(r, &tr) // transfer.go
 	return tr
 }
 
+// taskRequestsOf builds the taskRequest of every RESERVED offer of agent.
+func taskRequestsOf(st routing.View, keys *erasure.Keyring, agent string) []TaskRequest {
+	var out []TaskRequest
+	for _, r := range st.Offers(agent) {
+		out = append(out, taskRequestOf(keys, r))
+	}
+	return out
+}
+
 // agentParticipant describes an agent's part in a conversation.
-func agentParticipant(st *routing.State, conversation string, p routing.Participant) TopicParticipant {
+func agentParticipant(st routing.View, conversation string, p routing.Participant) TopicParticipant {
 	var user any = UserRef{ID: p.Agent}
 	if as, ok := st.Agent(p.Agent); ok {
 		user = ccUser(as.Agent)
@@ -222,12 +263,12 @@ func agentParticipant(st *routing.State, conversation string, p routing.Particip
 		id = supervisorParticipantID(conversation, p.Agent) // supervisor.go
 	}
 	return TopicParticipant{ID: id, Type: "AGENT", Participant: user, Token: jsonNull, TopicID: conversation,
-		Role: p.Role, UserCredentials: jsonNull, State: "SUBSCRIBED"}
+		Role: string(p.Role), UserCredentials: jsonNull, State: "SUBSCRIBED"}
 }
 
 // onTopicDataOf builds onTopicData for agent's task on conversation. ok is
 // false when the conversation is gone.
-func onTopicDataOf(st *routing.State, task, conversation, agent, correlation string) (OnTopicData, bool) {
+func onTopicDataOf(st routing.View, keys *erasure.Keyring, task, conversation, agent, correlation string) (OnTopicData, bool) {
 	cv, ok := st.Conversation(conversation)
 	if !ok {
 		return OnTopicData{}, false
@@ -237,7 +278,8 @@ func onTopicDataOf(st *routing.State, task, conversation, agent, correlation str
 	if attrs == nil {
 		attrs = map[string]string{}
 	}
-	customer := TopicParticipant{ID: conversation + ":customer", Type: "CUSTOMER", Participant: orNull(cv.Customer),
+	shown := keys.Show(cv.Customer)
+	customer := TopicParticipant{ID: conversation + ":customer", Type: "CUSTOMER", Participant: orNull(shown),
 		Token: jsonNull, TopicID: conversation, Role: "CUSTOMER", UserCredentials: jsonNull, State: "SUBSCRIBED"}
 	state := "ACTIVE"
 	if cv.State == "CLOSED" {
@@ -245,12 +287,12 @@ func onTopicDataOf(st *routing.State, task, conversation, agent, correlation str
 	}
 	td := TopicData{
 		ID:                conversation,
-		Customer:          orNull(cv.Customer),
+		Customer:          orNull(shown),
 		ConversationData:  attrs,
 		State:             state,
 		Participants:      []TopicParticipant{customer},
 		AgentParticipants: []TopicParticipant{},
-		ChannelSession:    channelSessionOf(conversation, cv.Queue, cv.Customer, queueRONA(q)),
+		ChannelSession:    channelSessionOf(conversation, cv.Queue, shown, queueRONA(q)),
 		DurationInSeconds: max(0, time.Since(cv.CreatedAt).Seconds()),
 		TopicEvents:       []json.RawMessage{},
 		WrapUps:           []json.RawMessage{},

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/omniroute/omniroute/errcode"
 	"github.com/omniroute/omniroute/routing"
 )
 
@@ -48,9 +49,18 @@ const (
 type directRequest struct {
 	ConversationID string
 	AgentID        string
-	// TaskID is the requester's task (agentParticipant.id or taskId; "":
-	// the agent's ACTIVE task on the conversation).
+	// TaskID is the requester's task (taskId, or agentParticipant.id of a
+	// topicParticipant; "": the agent's ACTIVE task on the conversation).
 	TaskID string
+	// TaskField is the field TaskID came from ("taskId", "agentParticipant.id").
+	TaskField string
+	// ParticipantAgent is the agent agentParticipant names (a CCUser's id,
+	// a topicParticipant's participant.id), at ParticipantField.
+	ParticipantAgent, ParticipantField string
+	// ParticipantRef is agentParticipant.id when the object says neither
+	// (a bare {"id"}): the requester's agent id or its task id, resolved by
+	// the handler.
+	ParticipantRef string
 	// Mode is transferModeQueue or transferModeAgent.
 	Mode             string
 	QueueID          string
@@ -70,7 +80,7 @@ type directRequest struct {
 // queueName (queue.id / queue.name objects are accepted too), mode agent
 // needs requestedAgentId (a queue is then optional). note is at most
 // routing.MaxNoteBytes. offerToAgent and other fields are ignored.
-func decodeDirectRequest(event string, args []any) (directRequest, *DecodeError) {
+func decodeDirectRequest(event string, args []any) (directRequest, *errcode.FieldError) {
 	var r directRequest
 	p, err := object(event, args)
 	if err != nil {
@@ -92,14 +102,11 @@ func decodeDirectRequest(event string, args []any) (directRequest, *DecodeError)
 	if r.TaskID, err = p.id(p.m, "", "taskId"); err != nil {
 		return r, err
 	}
-	ap, err := p.obj(p.m, "", "agentParticipant")
-	if err != nil {
-		return r, err
+	if r.TaskID != "" {
+		r.TaskField = "taskId"
 	}
-	if ap != nil && r.TaskID == "" {
-		if r.TaskID, err = p.id(ap, "agentParticipant", "id"); err != nil {
-			return r, err
-		}
+	if err = decodeAgentParticipant(p, &r); err != nil {
+		return r, err
 	}
 	mode, err := p.required(p.m, "", "mode", maxEnumBytes)
 	if err != nil {
@@ -141,6 +148,74 @@ func decodeDirectRequest(event string, args []any) (directRequest, *DecodeError)
 	return r, nil
 }
 
+// decodeAgentParticipant reads agentParticipant in the forms ExpertFlow
+// desks send (PROTOCOLS.md):
+//
+//	topicParticipant (from onTopicData): {"id": <task id>, "type": "AGENT", "participant": {CCUser}, "role", ...}
+//	the agent (a CCUser): {"participantType": "CCUser", "id": <agent id>, "keycloakUser", ...}
+//	a bare {"id"}: the agent id or the task id (the handler tells them apart)
+//
+// It is optional; a taskId field wins over its task id.
+func decodeAgentParticipant(p payload, r *directRequest) *errcode.FieldError {
+	const f = "agentParticipant"
+	ap, err := p.obj(p.m, "", f)
+	if err != nil || ap == nil {
+		return err
+	}
+	id, err := p.id(ap, f, "id")
+	if err != nil {
+		return err
+	}
+	inner, err := p.obj(ap, f, "participant")
+	if err != nil {
+		return err
+	}
+	kc, err := p.obj(ap, f, "keycloakUser")
+	if err != nil {
+		return err
+	}
+	pt, err := p.str(ap, f, "participantType", maxEnumBytes)
+	if err != nil {
+		return err
+	}
+	switch {
+	case inner != nil: // a topicParticipant
+		if r.ParticipantAgent, err = p.id(inner, f+".participant", "id"); err != nil {
+			return err
+		}
+		r.ParticipantField = f + ".participant.id"
+		if r.TaskID == "" && id != "" {
+			r.TaskID, r.TaskField = id, f+".id"
+		}
+	case kc != nil || strings.EqualFold(pt, "CCUser"): // the agent
+		r.ParticipantAgent, r.ParticipantField = id, f+".id"
+		if r.ParticipantAgent == "" {
+			if r.ParticipantAgent, err = p.id(kc, f+".keycloakUser", "id"); err != nil {
+				return err
+			}
+			r.ParticipantField = f + ".keycloakUser.id"
+		}
+	default:
+		r.ParticipantRef = id
+	}
+	return nil
+}
+
+// resolveParticipant checks the agent agentParticipant names against the
+// socket's agent and turns a bare agentParticipant.id into the agent (when
+// it is the socket's agent id) or the task id. A refusal names the field
+// and what it must hold.
+func (c *client) resolveParticipant(ev string, req *directRequest) (Ack, bool) {
+	if a := req.ParticipantAgent; a != "" && a != c.agent {
+		return c.refuse(ev, nil, ErrorEvent{Code: CodeForbidden, Field: req.ParticipantField,
+			Message: "names agent " + strconv.Quote(a) + "; it must be the agent of this connection, " + strconv.Quote(c.agent)}), false
+	}
+	if ref := req.ParticipantRef; ref != "" && ref != c.agent && req.TaskID == "" {
+		req.TaskID, req.TaskField = ref, "agentParticipant.id"
+	}
+	return Ack{}, true
+}
+
 // transferSeq numbers the request ids this process makes.
 var transferSeq atomic.Uint64
 
@@ -162,7 +237,7 @@ func (c *client) directConferenceRequest(args []any) Ack {
 
 // directRequest resolves the requester's ACTIVE task and the queue (by id,
 // else by name, else, in mode agent, the conversation's queue) and submits
-// routing.RequestTransfer. Refusals get an errors event: DecodeError codes,
+// routing.RequestTransfer. Refusals get an errors event: field-error codes,
 // FORBIDDEN (agentId of another agent), CONVERSATION_NOT_FOUND,
 // TASK_NOT_FOUND, NOT_TASK_OWNER, QUEUE_NOT_FOUND, and the routing codes
 // of RequestTransfer (REQUEST_PENDING, NOT_ELIGIBLE, AGENT_NOT_FOUND,
@@ -175,6 +250,9 @@ func (c *client) directRequest(ev string, mode routing.TransferMode, args []any)
 	if res, ok := c.checkAgent(ev, req.AgentID); !ok {
 		return res
 	}
+	if res, ok := c.resolveParticipant(ev, &req); !ok {
+		return res
+	}
 	ctx, cancel := c.srv.commandCtx()
 	defer cancel()
 	var (
@@ -182,17 +260,24 @@ func (c *client) directRequest(ev string, mode routing.TransferMode, args []any)
 		queue string
 		rerr  *routing.Error
 	)
-	if err := c.srv.n.View(ctx, func(st *routing.State) {
+	taskRefused := false
+	if err := c.srv.n.View(ctx, func(st routing.View) {
 		if _, ok := st.Conversation(req.ConversationID); !ok {
 			rerr = &routing.Error{Code: routing.CodeConversationNotFound, Message: "conversation " + req.ConversationID + " does not exist"}
 			return
 		}
 		if task, rerr = c.findTask(st, req.ConversationID, req.TaskID, routing.TaskActiveState); rerr != nil {
+			taskRefused = true
 			return
 		}
 		queue, rerr = queueByRef(st, req.QueueID, req.QueueName)
 	}); err != nil {
 		return c.failErr(ev, err)
+	}
+	if rerr != nil && taskRefused && req.TaskField != "" {
+		return c.refuse(ev, nil, ErrorEvent{Code: rerr.Code, Field: req.TaskField,
+			Message: rerr.Message + "; " + req.TaskField + " must hold the requester's ACTIVE task id on conversation " +
+				req.ConversationID + " (topicParticipant.id in onTopicData, taskId in taskRequest), or be left out"})
 	}
 	if rerr != nil {
 		return c.failErr(ev, rerr)
@@ -207,7 +292,7 @@ func (c *client) directRequest(ev string, mode routing.TransferMode, args []any)
 
 // queueByRef finds a queue by id, else by name (the first, in id order,
 // whose name or id equals name); "" when neither is given.
-func queueByRef(st *routing.State, id, name string) (string, *routing.Error) {
+func queueByRef(st routing.View, id, name string) (string, *routing.Error) {
 	if id != "" {
 		if _, ok := st.Queue(id); !ok {
 			return "", &routing.Error{Code: routing.CodeQueueNotFound, Message: "queue " + id + " does not exist"}
@@ -226,11 +311,9 @@ func queueByRef(st *routing.State, id, name string) (string, *routing.Error) {
 }
 
 // transferFieldsOf fills taskRequest's transfer fields (taskDirection,
-// note, requestedBy) from the offered request, when it still exists and
-// was made by RequestTransfer.
-func transferFieldsOf(st *routing.State, tr *TaskRequest) {
-	r, ok := st.Request(tr.CorrelationID)
-	if !ok || r.Mode == "" {
+// note, requestedBy) from an offer of a request made by RequestTransfer.
+func transferFieldsOf(r routing.TaskReserved, tr *TaskRequest) {
+	if r.Mode == "" {
 		return
 	}
 	tr.TaskDirection = TaskDirectionDirectTransfer
@@ -238,8 +321,8 @@ func transferFieldsOf(st *routing.State, tr *TaskRequest) {
 		tr.TaskDirection = TaskDirectionDirectConference
 	}
 	tr.Note = r.Note
-	if as, ok := st.Agent(r.RequestedBy); ok {
-		if b, err := json.Marshal(ccUser(as.Agent)); err == nil {
+	if r.Offered != nil && r.Offered.RequestedBy != nil {
+		if b, err := json.Marshal(ccUser(*r.Offered.RequestedBy)); err == nil {
 			tr.RequestedBy = b
 		}
 	}

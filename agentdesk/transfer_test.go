@@ -11,6 +11,7 @@ import (
 	"github.com/omniroute/omniroute/agentdesk"
 	"github.com/omniroute/omniroute/agentdesk/deskclient"
 	"github.com/omniroute/omniroute/agentdesk/internal/fixture"
+	"github.com/omniroute/omniroute/conversation"
 	"github.com/omniroute/omniroute/routing"
 )
 
@@ -101,7 +102,7 @@ func TestDirectTransferToQueue(t *testing.T) {
 		t.Fatalf("taskRequest = %+v (requestedBy %s)", tr, tr.RequestedBy)
 	}
 	// The requester stays ACTIVE until the accept.
-	e.view(func(st *routing.State) {
+	e.view(func(st routing.View) {
 		if tk, ok := st.Task(task1); !ok || tk.State != routing.TaskActiveState {
 			t.Fatalf("requester's task before accept: %+v", tk)
 		}
@@ -110,14 +111,14 @@ func TestDirectTransferToQueue(t *testing.T) {
 		t.Fatalf("accept: %+v", a)
 	}
 	td := next(t, r2, agentdesk.EventOnTopicData, func(x agentdesk.OnTopicData) bool { return x.ConversationID == "c1" })
-	if td.TopicData.TopicParticipant.Role != routing.RolePrimary {
+	if td.TopicData.TopicParticipant.Role != string(routing.RolePrimary) {
 		t.Fatalf("new agent's role %q", td.TopicData.TopicParticipant.Role)
 	}
 	u := next(t, r1, agentdesk.EventTopicUnsubscription, func(x agentdesk.TopicUnsubscription) bool { return x.ConversationID == "c1" })
 	if u.Reason != "TRANSFERRED" || u.TaskID != task1 {
 		t.Fatalf("requester's topicUnsubscription %+v", u)
 	}
-	e.view(func(st *routing.State) {
+	e.view(func(st routing.View) {
 		if _, ok := st.Task(task1); ok {
 			t.Fatal("the requester's task is still open")
 		}
@@ -146,10 +147,10 @@ func TestDirectConferenceToAgent(t *testing.T) {
 		t.Fatalf("accept: %+v", a)
 	}
 	td := next(t, r2, agentdesk.EventOnTopicData, func(x agentdesk.OnTopicData) bool { return x.ConversationID == "c1" })
-	if td.TopicData.TopicParticipant.Role != routing.RoleConference || len(td.TopicData.AgentParticipants) != 2 {
+	if td.TopicData.TopicParticipant.Role != string(routing.RoleConference) || len(td.TopicData.AgentParticipants) != 2 {
 		t.Fatalf("onTopicData %+v", td.TopicData)
 	}
-	e.view(func(st *routing.State) {
+	e.view(func(st routing.View) {
 		if tk, ok := st.Task(task1); !ok || tk.State != routing.TaskActiveState {
 			t.Fatal("the requester left on a conference")
 		}
@@ -167,14 +168,14 @@ func TestDirectTransferExpires(t *testing.T) {
 	}
 	ev := next(t, r1, agentdesk.EventOnCimEvent, func(x map[string]any) bool {
 		ce, _ := x["cimEvent"].(map[string]any)
-		return ce["name"] == agentdesk.CimNoAgentAvailable
+		return ce["name"] == conversation.CimNoAgentAvailable
 	})
 	ce := ev["cimEvent"].(map[string]any)
 	data, _ := ce["data"].(map[string]any)
 	if ce["type"] != "NOTIFICATION" || ce["conversationId"] != "c1" || data["reason"] != "EXPIRED" || data["mode"] != "transfer" {
 		t.Fatalf("onCimEvent %v", ev)
 	}
-	e.view(func(st *routing.State) {
+	e.view(func(st routing.View) {
 		if cv, _ := st.Conversation("c1"); cv.State != "OPEN" || len(cv.Participants) != 1 {
 			t.Fatalf("conversation after a failed transfer: %+v", cv)
 		}
@@ -193,14 +194,14 @@ func TestSupervisorMonitorAndBargeIn(t *testing.T) {
 		t.Fatalf("join: %+v", a)
 	}
 	td := next(t, rs, agentdesk.EventOnTopicData, func(x agentdesk.OnTopicData) bool { return x.ConversationID == "c1" })
-	if p := td.TopicData.TopicParticipant; p.Role != routing.RoleSilentMonitor || p.ID != "c1:s1" {
+	if p := td.TopicData.TopicParticipant; p.Role != string(routing.RoleSilentMonitor) || p.ID != "c1:s1" {
 		t.Fatalf("supervisor's topicParticipant %+v", p)
 	}
 	if d := e.digest(); d == digest {
 		t.Fatal("joining changed nothing")
 	}
 	// No capacity: s1's MRDs and a1's load are untouched.
-	e.view(func(st *routing.State) {
+	e.view(func(st routing.View) {
 		as, _ := st.Agent("a1")
 		ss, _ := st.Agent("s1")
 		if as.MRDs[0].Load != 1 || ss.MRDs[0].Load != 0 {
@@ -214,7 +215,7 @@ func TestSupervisorMonitorAndBargeIn(t *testing.T) {
 		next(t, r, agentdesk.EventOnCimEvent, func(x map[string]any) bool {
 			ce, _ := x["cimEvent"].(map[string]any)
 			data, _ := ce["data"].(map[string]any)
-			return ce["name"] == agentdesk.CimParticipantRole && data["role"] == routing.RoleBargeIn && data["agentId"] == "s1"
+			return ce["name"] == conversation.CimParticipantRole && data["role"] == string(routing.RoleBargeIn) && data["agentId"] == "s1"
 		})
 	}
 	// Leaving as a supervisor: topicUnsubscription_ without a task.
@@ -227,7 +228,7 @@ func TestSupervisorMonitorAndBargeIn(t *testing.T) {
 		t.Fatalf("barge in: %+v", a)
 	}
 	next(t, rs, agentdesk.EventOnTopicData, func(x agentdesk.OnTopicData) bool {
-		return x.ConversationID == "c1" && x.TopicData.TopicParticipant.Role == routing.RoleBargeIn
+		return x.ConversationID == "c1" && x.TopicData.TopicParticipant.Role == string(routing.RoleBargeIn)
 	})
 }
 
@@ -253,7 +254,7 @@ func TestWrapUpDeskEvents(t *testing.T) {
 		t.Fatalf("closeWrapup %+v", a)
 	}
 	next(t, r1, agentdesk.EventAgentPresence, func(p agentdesk.AgentPresence) bool { return mrdState(p, "chat") == "NOT_READY" })
-	e.view(func(st *routing.State) {
+	e.view(func(st routing.View) {
 		if _, ok := st.Task(task); ok {
 			t.Fatal("task still open after closeWrapup")
 		}
@@ -292,7 +293,7 @@ func TestParticipantRefusals(t *testing.T) {
 	}{
 		{"transfer: null payload", c1, r1, agentdesk.EventDirectTransferRequest, nil, agentdesk.CodeInvalidPayload},
 		{"transfer: array", c1, r1, agentdesk.EventDirectTransferRequest, []any{1}, agentdesk.CodeInvalidPayload},
-		{"transfer: oversize string payload", c1, r1, agentdesk.EventDirectTransferRequest, strings.Repeat(" ", agentdesk.MaxStringPayloadBytes+1), agentdesk.CodeInvalidPayload},
+		{"transfer: oversize string payload", c1, r1, agentdesk.EventDirectTransferRequest, strings.Repeat(" ", 100<<10), agentdesk.CodeInvalidPayload},
 		{"transfer: no conversation", c1, r1, agentdesk.EventDirectTransferRequest, map[string]any{"mode": "queue", "queueId": "chat"}, agentdesk.CodeMissingField},
 		{"transfer: no mode", c1, r1, agentdesk.EventDirectTransferRequest, map[string]any{"conversationId": "c1", "queueId": "chat"}, agentdesk.CodeMissingField},
 		{"transfer: bad mode", c1, r1, agentdesk.EventDirectTransferRequest, map[string]any{"conversationId": "c1", "mode": "skill"}, agentdesk.CodeInvalidField},
@@ -351,5 +352,91 @@ func TestParticipantRefusals(t *testing.T) {
 				t.Fatalf("refused %s changed the state", tc.event)
 			}
 		})
+	}
+}
+
+// TestAgentParticipantForms: agentParticipant as ExpertFlow desks send it
+// (issue 9 item 5): the agent itself (a bare {"id": agent} or a CCUser),
+// the requester's topicParticipant from onTopicData, or a bare task id; a
+// wrong one is refused naming the field and what it must hold.
+func TestAgentParticipantForms(t *testing.T) {
+	ccUser := func(id string) map[string]any {
+		return map[string]any{"participantType": "CCUser", "id": id, "keycloakUser": map[string]any{"id": id, "username": id}}
+	}
+	forms := []struct {
+		name string
+		ap   func(task string) any
+	}{
+		{"bare agent id", func(string) any { return map[string]any{"id": "a1"} }},
+		{"CCUser", func(string) any { return ccUser("a1") }},
+		{"keycloakUser only", func(string) any { return map[string]any{"keycloakUser": map[string]any{"id": "a1"}} }},
+		{"topicParticipant", func(task string) any {
+			return map[string]any{"id": task, "type": "AGENT", "participant": ccUser("a1"), "role": "PRIMARY", "state": "SUBSCRIBED"}
+		}},
+		{"bare task id", func(task string) any { return map[string]any{"id": task} }},
+	}
+	for _, ev := range []string{agentdesk.EventDirectTransferRequest, agentdesk.EventDirectConferenceRequest} {
+		for _, f := range forms {
+			t.Run(ev+"/"+f.name, func(t *testing.T) {
+				e := newEnv(t, agentdesk.Options{})
+				c1, r1 := e.connectAll("a1")
+				ready(t, c1, r1, "a1")
+				task1 := e.answer(c1, r1, "a1", "c1", "chat")
+				a := ack(t, c1, ev, map[string]any{"conversationId": "c1", "agentParticipant": f.ap(task1),
+					"mode": "queue", "queueId": "chat"})
+				if !a.OK {
+					t.Fatalf("ack %+v", a)
+				}
+			})
+		}
+	}
+
+	e := newEnv(t, agentdesk.Options{})
+	c1, r1 := e.connectAll("a1")
+	ready(t, c1, r1, "a1")
+	task1 := e.answer(c1, r1, "a1", "c1", "chat")
+	for _, tc := range []struct {
+		name, code, field string
+		ap                any
+	}{
+		{"another agent's id", routing.CodeTaskNotFound, "agentParticipant.id", map[string]any{"id": "a2"}},
+		{"another CCUser", agentdesk.CodeForbidden, "agentParticipant.id", ccUser("a2")},
+		{"another topicParticipant", agentdesk.CodeForbidden, "agentParticipant.participant.id",
+			map[string]any{"id": task1, "participant": ccUser("a2")}},
+		{"unknown task", routing.CodeTaskNotFound, "agentParticipant.id", map[string]any{"id": "task-999"}},
+		{"not an object", agentdesk.CodeInvalidField, "agentParticipant", "a1"},
+		{"id not a string", agentdesk.CodeInvalidField, "agentParticipant.id", map[string]any{"id": 7}},
+	} {
+		t.Run("refused/"+tc.name, func(t *testing.T) {
+			before := e.digest()
+			a := ack(t, c1, agentdesk.EventDirectTransferRequest, map[string]any{"conversationId": "c1",
+				"agentParticipant": tc.ap, "mode": "queue", "queueId": "chat"})
+			if a.OK || a.Code != tc.code || a.Field != tc.field || a.Message == "" {
+				t.Fatalf("ack %+v, want %s at %s", a, tc.code, tc.field)
+			}
+			x := next[agentdesk.ErrorEvent](t, r1, agentdesk.EventErrors, nil)
+			if x.Code != tc.code || x.Field != tc.field {
+				t.Fatalf("errors %+v", x)
+			}
+			if e.digest() != before {
+				t.Fatal("a refusal changed the state")
+			}
+		})
+	}
+}
+
+// TestDeclineRevokes: a decline through the REST API (routing.DeclineTask;
+// the desk protocol has no decline event) withdraws the offer from the
+// agent's desk with revokeTask reason DECLINED (issue 9 item 16).
+func TestDeclineRevokes(t *testing.T) {
+	e := newEnv(t, agentdesk.Options{})
+	c1, r1 := e.connectAll("a1")
+	ready(t, c1, r1, "a1")
+	e.createConversation("c1", "chat")
+	tr := next(t, r1, agentdesk.EventTaskRequest, func(x agentdesk.TaskRequest) bool { return x.ConversationID == "c1" })
+	e.submit(routing.DeclineTask{Task: tr.TaskID, Agent: "a1"})
+	rv := next(t, r1, agentdesk.EventRevokeTask, func(x agentdesk.RevokeTask) bool { return x.TaskID == tr.TaskID })
+	if rv.Reason != "DECLINED" || rv.ConversationID != "c1" {
+		t.Fatalf("revokeTask %+v", rv)
 	}
 }

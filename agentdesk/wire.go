@@ -3,6 +3,8 @@ package agentdesk
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/omniroute/omniroute/errcode"
 )
 
 // Event names (seed 004 "Socket Events"; PROTOCOLS.md lists them all).
@@ -43,23 +45,23 @@ const (
 // AgentPresence.Reason.Code and Ack.Code.
 const (
 	// CodeUnauthorized: no bearer token, or the TokenVerifier refused it.
-	CodeUnauthorized = "UNAUTHORIZED"
+	CodeUnauthorized = errcode.Unauthorized
 	// CodeAgentMismatch: auth.agent names another agent than the token's.
-	CodeAgentMismatch = "AGENT_MISMATCH"
+	CodeAgentMismatch = errcode.AgentMismatch
 	// CodeUnknownAgent: the token's agent is not configured in the engine.
-	CodeUnknownAgent = "UNKNOWN_AGENT"
+	CodeUnknownAgent = errcode.UnknownAgent
 	// CodeTooManySockets: the agent already has Options.MaxSocketsPerAgent sockets.
-	CodeTooManySockets = "TOO_MANY_SOCKETS"
+	CodeTooManySockets = errcode.TooManySockets
 	// CodeForbidden: the payload names another agent than the socket's.
-	CodeForbidden = "FORBIDDEN"
+	CodeForbidden = errcode.Forbidden
 	// CodeStateUnchanged: the requested state is the current state.
-	CodeStateUnchanged = "STATE_UNCHANGED"
+	CodeStateUnchanged = errcode.StateUnchanged
 	// CodeRateLimited: the socket sent more than Options.MaxEventsPerSecond.
-	CodeRateLimited = "RATE_LIMITED"
+	CodeRateLimited = errcode.RateLimited
 	// CodeUnsupportedEvent: an event this server does not implement (yet).
-	CodeUnsupportedEvent = "UNSUPPORTED_EVENT"
+	CodeUnsupportedEvent = errcode.UnsupportedEvent
 	// CodeUnavailable: the engine did not answer (shutting down, timeout).
-	CodeUnavailable = "UNAVAILABLE"
+	CodeUnavailable = errcode.Unavailable
 )
 
 // CCUser is an agent as ExpertFlow describes it (agentPresence.agent,
@@ -231,6 +233,15 @@ type TaskRequest struct {
 	RequestedBy    json.RawMessage `json:"requestedBy"`
 	CorrelationID  string          `json:"correlationId"`
 	CCUser         UserRef         `json:"ccUser"`
+	// Priority and Step are the request's routing priority when offered
+	// (aging and escalation steps included) and its queue escalation step
+	// (0: the queue's own definition); omniroute additions, routing/steps.go.
+	Priority int `json:"priority"`
+	Step     int `json:"step"`
+	// CapacityWeight is the agent capacity units the conversation takes
+	// (routing/capacity.go: chat 2, email 1, case 5), at least 1; an
+	// omniroute addition.
+	CapacityWeight int `json:"capacityWeight"`
 }
 
 // RevokeTask is the revokeTask payload: the offer TaskID on ConversationID
@@ -263,7 +274,7 @@ type TopicParticipant struct {
 // Participants lists the customer then the active agents, AgentParticipants
 // the agents only; DurationInSeconds counts from creation. TopicEvents is
 // the conversation's whole transcript, oldest first: CimEvent objects
-// (cim.go), customer messages, agent messages, whispers and system events.
+// (conversation.CimEvent), customer messages, agent messages, whispers and system events.
 // WrapUps is empty in this subset.
 type TopicData struct {
 	ID                string             `json:"id"`
@@ -306,23 +317,28 @@ type TopicUnsubscription struct {
 }
 
 // ErrorEvent is the errors payload, sent to the requesting socket only: Code
-// is a DecodeError code, a routing error code or one of this package's codes;
-// Event is the desk event that failed; Field, for a DecodeError, the JSON
+// is a field-error code, a routing error code or one of this package's codes;
+// Event is the desk event that failed; Field, for a field error, the JSON
 // path of the offending field.
 type ErrorEvent struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Event   string `json:"event"`
 	Field   string `json:"field,omitempty"`
+	// Limit is the limit Field broke (bytes; items for lists), when a
+	// limit refused it (FIELD_TOO_LONG, PAYLOAD_TOO_LARGE, too many items).
+	Limit int `json:"limit,omitempty"`
 }
 
 // Ack is the single argument of the acknowledgement of any desk event that
-// asked for one: OK, or the Code and Message of the failure (the same as in
-// the errors or AGENT_STATE_UNCHANGED event sent with it).
+// asked for one: OK, or the Code, Message, Field and Limit of the failure
+// (the same as in the errors or AGENT_STATE_UNCHANGED event sent with it).
 type Ack struct {
 	OK      bool   `json:"ok"`
 	Code    string `json:"code,omitempty"`
 	Message string `json:"message,omitempty"`
+	Field   string `json:"field,omitempty"`
+	Limit   int    `json:"limit,omitempty"`
 }
 
 var jsonNull = json.RawMessage("null")

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/omniroute/omniroute/conversation"
+	"github.com/omniroute/omniroute/errcode"
 	"github.com/omniroute/omniroute/routing"
 )
 
@@ -38,7 +40,7 @@ type WrapupTimerStarted struct {
 // decodeCloseWrapup decodes {"conversationId","taskId","agentId"}:
 // conversationId is required, taskId and agentId optional (as for
 // topicUnsubscription_).
-func decodeCloseWrapup(args []any) (taskRequestRef, *DecodeError) {
+func decodeCloseWrapup(args []any) (taskRequestRef, *errcode.FieldError) {
 	r, _, err := decodeTaskRef(EventCloseWrapup, args)
 	return r, err
 }
@@ -46,7 +48,7 @@ func decodeCloseWrapup(args []any) (taskRequestRef, *DecodeError) {
 // closeWrapup handles closeWrapup: the agent's WRAP_UP task on the
 // conversation (taskId, or found by conversationId) -> routing.CloseTask.
 // The close reaches the desk as agentPresence (the MRD frees). Refusals:
-// DecodeError codes, FORBIDDEN, TASK_NOT_FOUND, NOT_TASK_OWNER,
+// field-error codes, FORBIDDEN, TASK_NOT_FOUND, NOT_TASK_OWNER,
 // INVALID_ARGUMENT, INVALID_TRANSITION (the task is not in WRAP_UP).
 func (c *client) closeWrapup(args []any) Ack {
 	const ev = EventCloseWrapup
@@ -59,15 +61,10 @@ func (c *client) closeWrapup(args []any) Ack {
 	}
 	ctx, cancel := c.srv.commandCtx()
 	defer cancel()
-	task, err := c.lookupTask(ctx, req.ConversationID, req.TaskID, routing.TaskWrapUpState)
-	switch {
-	case err != nil:
-		return c.failErr(ev, err)
-	case task.State != routing.TaskWrapUpState:
-		return c.failErr(ev, &routing.Error{Code: routing.CodeInvalidTransition,
-			Message: "task " + task.ID + " is " + string(task.State) + "; only a WRAP_UP task can end its wrap-up"})
-	}
-	if _, err := c.srv.n.Submit(ctx, routing.CloseTask{Task: task.ID, Agent: c.agent}); err != nil {
+	// The command carries the conversation and the state: the engine
+	// refuses a task that is not in WRAP_UP when it runs.
+	if _, err := c.srv.n.Submit(ctx, routing.CloseTask{Task: req.TaskID, Agent: c.agent, Conversation: req.ConversationID,
+		State: routing.TaskWrapUpState}); err != nil {
 		return c.failErr(ev, err)
 	}
 	return Ack{OK: true}
@@ -102,9 +99,7 @@ func participantDeskEvents(out []outgoing, ev routing.Event, connected func(stri
 		if connected(e.Agent) {
 			data, _ := json.Marshal(map[string]string{"requestId": e.Request, "mode": string(e.Mode), "taskId": e.FromTask,
 				"reason": string(e.Reason)})
-			cim, _ := json.Marshal(CimEvent{ID: newID(), Name: CimNoAgentAvailable, Type: "NOTIFICATION", Timestamp: e.At,
-				ConversationID: e.Conversation, RoomID: e.Conversation, EventEmitter: EventEmitter{ID: "omniroute", Type: "SYSTEM"},
-				Data: data})
+			cim, _ := json.Marshal(conversation.SystemEvent(e.Conversation, conversation.CimNoAgentAvailable, e.At, data))
 			out = append(out, outgoing{agent: e.Agent, event: EventOnCimEvent, payload: OnCimEvent{CimEvent: cim, ConversationID: e.Conversation}})
 		}
 	}

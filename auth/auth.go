@@ -5,15 +5,20 @@
 //
 // An agent token is
 //
-//	base64url(agentID "|" expiryUnix) "." base64url(HMAC-SHA256(secret, agentID "|" expiryUnix))
+//	base64url(payload) "." base64url(HMAC-SHA256(secret, payload))
+//	payload = agentID "|" expiryUnix "|" issuedUnixMilli [ "|m" minted | "|r" refresh ]
 //
-// (RawURLEncoding, no padding). Stateless, so any node holding the secret
-// verifies it without a session store; the price is that a token stays valid
-// until it expires (or the secret changes, or the agent loses its login).
+// (RawURLEncoding, no padding). Stateless to verify, so any node holding the
+// secret checks it without a session store; revocation (Revoke: at LOGOUT,
+// or by an admin) is a per-agent "issued before" time, kept in a small file
+// when Options.RevocationFile is set. Login returns a short-lived access
+// token and a refresh token ("|r", longer-lived, never accepted as a bearer
+// token) that Refresh exchanges for a new pair.
 package auth
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -21,6 +26,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -46,13 +52,30 @@ const (
 	Admin Kind = "admin"
 	// Agent: a logged-in agent; acts for itself only.
 	Agent Kind = "agent"
+	// ChannelKind: a customer channel's back end (channel.go). Never
+	// returned by Verify; restapi's customer side builds it from
+	// VerifyChannel.
+	ChannelKind Kind = "channel"
 )
 
 // Principal is the verified caller.
 type Principal struct {
 	Kind Kind
-	// AgentID is set for Agent principals.
+	// AgentID is set for Agent principals, and for Admins who logged in
+	// through an OpenID provider (who they are, for the audit).
 	AgentID string
+	// Issuer is the OpenID issuer that vouched for the principal; empty
+	// for local logins and configured tokens.
+	Issuer string
+	// Roles are the token's roles as the issuer named them (RolesClaim).
+	Roles []string
+	// Supervisor: the issuer's roles make this agent a supervisor.
+	Supervisor bool
+	// Expiry is when the token stops being valid (zero: never, for
+	// configured admin tokens).
+	Expiry time.Time
+	// Channel is the channel of a ChannelKind principal.
+	Channel Channel
 }
 
 // CanActFor says whether p may act for the agent agentID: admins for
@@ -72,8 +95,11 @@ const (
 	// MaxPasswordBytes is bcrypt's limit; longer passwords never match
 	// (bcrypt would silently compare only the first 72 bytes).
 	MaxPasswordBytes = 72
-	// DefaultTokenTTL is an agent token's lifetime when Options leave it 0.
-	DefaultTokenTTL = 12 * time.Hour
+	// DefaultTokenTTL is an agent access token's lifetime when Options
+	// leave it 0: short, since a desk refreshes it.
+	DefaultTokenTTL = 15 * time.Minute
+	// DefaultRefreshTTL is a refresh token's lifetime when Options leave it 0.
+	DefaultRefreshTTL = 12 * time.Hour
 )
 
 // dummyHash is a bcrypt hash (cost 10, config.PasswordCost) of a random
@@ -97,15 +123,32 @@ type Options struct {
 	Users []User
 	// Secret signs agent tokens; at least SecretBytes bytes.
 	Secret []byte
-	// TokenTTL is an agent token's lifetime (default DefaultTokenTTL).
+	// TokenTTL is an agent access token's lifetime (default DefaultTokenTTL).
 	TokenTTL time.Duration
+	// RefreshTTL is a refresh token's lifetime (default DefaultRefreshTTL).
+	RefreshTTL time.Duration
+	// TicketTTL is a ticket's lifetime (ticket.go); 0 is DefaultTicketTTL.
+	TicketTTL time.Duration
+	// RevocationFile, when set, keeps revocations across restarts (JSON,
+	// written atomically); empty: in memory only.
+	RevocationFile string
 	// Now is the clock (default time.Now); tests inject one.
 	Now func() time.Time
+	// Issuers are the OpenID Connect providers whose tokens are accepted.
+	Issuers []Issuer
+	// Logger receives OIDC discovery failures (default slog.Default()).
+	Logger *slog.Logger
+	// Channels are the customer channels' tokens (channel.go).
+	Channels []Channel
 }
 
-// Authenticator checks credentials and tokens. It is immutable after New and
-// safe for concurrent use.
+// Authenticator checks credentials and tokens. Only its revocations and
+// tickets change after New; it is safe for concurrent use.
 type Authenticator struct {
+	refreshTTL time.Duration
+	revocations
+	tickets tickets
+
 	admins  [][sha256.Size]byte
 	users   map[string]User     // by username
 	agents  map[string]struct{} // agent ids with a login
@@ -113,6 +156,9 @@ type Authenticator struct {
 	ttl     time.Duration
 	now     func() time.Time
 	encoder *base64.Encoding
+	issuers map[string]*oidcIssuer // by issuer URL
+	// channels are the channel tokens (channel.go), by digest.
+	channels []channelToken
 }
 
 // New builds an Authenticator. Errors: a secret shorter than SecretBytes, an
@@ -126,8 +172,40 @@ func New(o Options) (*Authenticator, error) {
 	if a.ttl <= 0 {
 		a.ttl = DefaultTokenTTL
 	}
+	a.refreshTTL = o.RefreshTTL
+	a.tickets.ttl = o.TicketTTL
+	if a.tickets.ttl <= 0 {
+		a.tickets.ttl = DefaultTicketTTL
+	}
+	if a.refreshTTL <= 0 {
+		a.refreshTTL = DefaultRefreshTTL
+	}
+	if err := a.revocations.load(o.RevocationFile); err != nil {
+		return nil, err
+	}
 	if a.now == nil {
 		a.now = time.Now
+	}
+	if len(o.Issuers) > MaxIssuers {
+		return nil, fmt.Errorf("auth: %d OIDC issuers, more than %d", len(o.Issuers), MaxIssuers)
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	a.issuers = map[string]*oidcIssuer{}
+	for _, is := range o.Issuers {
+		if _, dup := a.issuers[is.URL]; dup {
+			return nil, fmt.Errorf("auth: OIDC issuer %q twice", is.URL)
+		}
+		oi, err := newOIDCIssuer(is, a.now, log)
+		if err != nil {
+			return nil, err
+		}
+		a.issuers[is.URL] = oi
+	}
+	if err := a.addChannels(o.Channels); err != nil {
+		return nil, err
 	}
 	for i, t := range o.AdminTokens {
 		if t == "" {
@@ -158,21 +236,38 @@ func New(o Options) (*Authenticator, error) {
 // be nil. Errors: as New, and an agent whose plain password was not hashed
 // (a Config not made by config.Parse).
 func FromConfig(c *config.Config, secret []byte, now func() time.Time) (*Authenticator, error) {
+	o, err := OptionsFromConfig(c, secret, now)
+	if err != nil {
+		return nil, err
+	}
+	return New(o)
+}
+
+// OptionsFromConfig is FromConfig's Options, for a caller that sets more
+// (RevocationFile, Logger) before New.
+func OptionsFromConfig(c *config.Config, secret []byte, now func() time.Time) (Options, error) {
 	o := Options{AdminTokens: c.Auth.AdminTokens, Secret: secret, Now: now,
-		TokenTTL: config.Seconds(c.Auth.TokenTTLSeconds)}
+		TokenTTL: config.Seconds(c.Auth.TokenTTLSeconds), RefreshTTL: config.Seconds(c.Auth.RefreshTTLSeconds)}
 	if c.Auth.TokenSecret != "" {
 		o.Secret = []byte(c.Auth.TokenSecret)
+	}
+	for _, is := range c.Auth.OIDC {
+		o.Issuers = append(o.Issuers, Issuer{URL: is.Issuer, Audience: is.Audience, AgentClaim: is.AgentClaim,
+			RolesClaim: is.RolesClaim, AgentRoles: is.AgentRoles, SupervisorRoles: is.SupervisorRoles, AdminRoles: is.AdminRoles})
+	}
+	for _, ch := range c.Auth.Channels {
+		o.Channels = append(o.Channels, Channel{ID: ch.ID, Token: ch.Token, Queues: ch.Queues})
 	}
 	for _, ag := range c.Agents {
 		if ag.Username == "" {
 			continue
 		}
 		if ag.PasswordHash == "" {
-			return nil, fmt.Errorf("auth: agent %q has no passwordHash (load the config with config.Parse)", ag.ID)
+			return Options{}, fmt.Errorf("auth: agent %q has no passwordHash (load the config with config.Parse)", ag.ID)
 		}
 		o.Users = append(o.Users, User{Username: ag.Username, AgentID: ag.ID, PasswordHash: []byte(ag.PasswordHash)})
 	}
-	return New(o)
+	return o, nil
 }
 
 // TokenTTL returns the lifetime of the tokens Login issues.
@@ -181,8 +276,15 @@ func (a *Authenticator) TokenTTL() time.Duration { return a.ttl }
 // Login checks a username and password and returns a signed agent token
 // valid for TokenTTL, and the agent's id. Unknown usernames and wrong
 // passwords both return ErrUnauthorized after one bcrypt comparison, so they
-// take similar time.
+// take similar time. LoginRefresh also returns a refresh token.
 func (a *Authenticator) Login(username, password string) (token, agentID string, err error) {
+	token, _, agentID, err = a.LoginRefresh(username, password)
+	return token, agentID, err
+}
+
+// LoginRefresh is Login returning also a refresh token (valid RefreshTTL)
+// for Refresh.
+func (a *Authenticator) LoginRefresh(username, password string) (token, refresh, agentID string, err error) {
 	u, known := a.users[username]
 	hash := dummyHash
 	if known {
@@ -190,15 +292,38 @@ func (a *Authenticator) Login(username, password string) (token, agentID string,
 	}
 	match := bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil
 	if !known || !match || len(password) > MaxPasswordBytes {
-		return "", "", ErrUnauthorized
+		return "", "", "", ErrUnauthorized
 	}
-	return a.issue(u.AgentID, a.now().Add(a.ttl)), u.AgentID, nil
+	now := a.now()
+	return a.sign(u.AgentID, now.Add(a.ttl), now, ""), a.sign(u.AgentID, now.Add(a.refreshTTL), now, refreshMark), u.AgentID, nil
 }
 
-// mintedMark ends the payload of a token minted by Issue rather than by
-// Login: such an agent need not have a password login (agents created over
-// the REST API, replay agents), so Verify does not require one.
-const mintedMark = "|m"
+// Refresh exchanges a refresh token for a new access token and refresh
+// token. Errors: ErrUnauthorized for anything but a valid, unexpired,
+// unrevoked refresh token of an agent that still has a login.
+func (a *Authenticator) Refresh(refresh string) (token, newRefresh, agentID string, err error) {
+	agentID, mark, err := a.parse(refresh)
+	if err != nil || mark != refreshMark {
+		return "", "", "", ErrUnauthorized
+	}
+	if _, ok := a.agents[agentID]; !ok {
+		return "", "", "", ErrUnauthorized
+	}
+	now := a.now()
+	return a.sign(agentID, now.Add(a.ttl), now, ""), a.sign(agentID, now.Add(a.refreshTTL), now, refreshMark), agentID, nil
+}
+
+// RefreshTTL is the lifetime of refresh tokens.
+func (a *Authenticator) RefreshTTL() time.Duration { return a.refreshTTL }
+
+// Token kinds, the payload's last field: minted by Issue (such an agent
+// need not have a password login: agents created over the REST API, replay
+// agents, so Verify does not require one), and refresh tokens (accepted by
+// Refresh only).
+const (
+	mintedMark  = "m"
+	refreshMark = "r"
+)
 
 // Issue mints a signed agent token for agentID, valid for ttl (TokenTTL
 // when ttl <= 0). It is what an administrator (POST /v1/agents/{id}/token)
@@ -208,14 +333,21 @@ func (a *Authenticator) Issue(agentID string, ttl time.Duration) string {
 	if ttl <= 0 {
 		ttl = a.ttl
 	}
-	exp := a.now().Add(ttl)
-	payload := agentID + "|" + strconv.FormatInt(exp.Unix(), 10) + mintedMark
-	return a.encoder.EncodeToString([]byte(payload)) + "." + a.encoder.EncodeToString(a.mac(payload))
+	now := a.now()
+	return a.sign(agentID, now.Add(ttl), now, mintedMark)
 }
 
-// issue signs a token for agentID expiring at exp (whole seconds).
+// issue signs a login token for agentID expiring at exp (whole seconds).
 func (a *Authenticator) issue(agentID string, exp time.Time) string {
-	payload := agentID + "|" + strconv.FormatInt(exp.Unix(), 10)
+	return a.sign(agentID, exp, a.now(), "")
+}
+
+// sign builds agentID|exp|iat[|mark] and its MAC.
+func (a *Authenticator) sign(agentID string, exp, iat time.Time, mark string) string {
+	payload := agentID + "|" + strconv.FormatInt(exp.Unix(), 10) + "|" + strconv.FormatInt(iat.UnixMilli(), 10)
+	if mark != "" {
+		payload += "|" + mark
+	}
 	return a.encoder.EncodeToString([]byte(payload)) + "." + a.encoder.EncodeToString(a.mac(payload))
 }
 
@@ -230,6 +362,30 @@ func (a *Authenticator) mac(payload string) []byte {
 // token that is well-formed, signed with this secret, not expired, and
 // names an agent that still has a login. Anything else is ErrUnauthorized.
 func (a *Authenticator) Verify(token string) (Principal, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), DiscoveryTimeout)
+	defer cancel()
+	return a.VerifyContext(ctx, token)
+}
+
+// VerifyContext is Verify with a context bounding an OIDC issuer's
+// discovery or key fetch. A JWT whose iss names a configured issuer is
+// verified by that issuer (signature against its JWKS, aud, exp) and mapped
+// to a Principal by its claims; a JWT of any other issuer is
+// ErrUnauthorized.
+func (a *Authenticator) VerifyContext(ctx context.Context, token string) (Principal, error) {
+	if len(a.issuers) > 0 && len(token) <= MaxJWTBytes && strings.Count(token, ".") == 2 {
+		if iss := unverifiedIssuer(token); iss != "" {
+			oi, ok := a.issuers[iss]
+			if !ok {
+				return Principal{}, ErrUnauthorized
+			}
+			p, err := oi.verify(ctx, token)
+			if err != nil {
+				return Principal{}, fmt.Errorf("%w: %v", ErrUnauthorized, err)
+			}
+			return p, nil
+		}
+	}
 	if token == "" || len(token) > MaxTokenBytes {
 		return Principal{}, ErrUnauthorized
 	}
@@ -241,39 +397,84 @@ func (a *Authenticator) Verify(token string) (Principal, error) {
 	if admin == 1 {
 		return Principal{Kind: Admin}, nil
 	}
+	agentID, mark, err := a.parse(token)
+	if err != nil || mark == refreshMark {
+		return Principal{}, ErrUnauthorized
+	}
+	if _, ok := a.agents[agentID]; !ok && mark != mintedMark {
+		return Principal{}, ErrUnauthorized
+	}
+	exp, _ := a.expiry(token)
+	return Principal{Kind: Agent, AgentID: agentID, Expiry: exp}, nil
+}
+
+// parse checks an agent or refresh token's MAC, expiry and revocation and
+// returns its agent and kind mark ("", mintedMark, refreshMark).
+func (a *Authenticator) parse(token string) (agentID, mark string, err error) {
+	f, err := a.fields(token)
+	if err != nil {
+		return "", "", err
+	}
+	if a.now().Unix() >= f.exp || a.revokedAt(f.agent, f.iat) {
+		return "", "", ErrUnauthorized
+	}
+	return f.agent, f.mark, nil
+}
+
+type tokenFields struct {
+	agent    string
+	exp, iat int64 // Unix seconds, Unix milliseconds
+	mark     string
+}
+
+// fields verifies the MAC and splits the payload.
+func (a *Authenticator) fields(token string) (tokenFields, error) {
+	if token == "" || len(token) > MaxTokenBytes {
+		return tokenFields{}, ErrUnauthorized
+	}
 	// Only the base64url alphabet and one dot: the decoder alone would skip
 	// newlines, and a token must have exactly one spelling.
 	if strings.ContainsFunc(token, func(r rune) bool { return !isTokenChar(r) }) {
-		return Principal{}, ErrUnauthorized
+		return tokenFields{}, ErrUnauthorized
 	}
 	b64payload, b64mac, ok := strings.Cut(token, ".")
 	if !ok {
-		return Principal{}, ErrUnauthorized
+		return tokenFields{}, ErrUnauthorized
 	}
 	payload, err1 := a.encoder.DecodeString(b64payload)
 	mac, err2 := a.encoder.DecodeString(b64mac)
 	if err1 != nil || err2 != nil || !hmac.Equal(mac, a.mac(string(payload))) {
-		return Principal{}, ErrUnauthorized
+		return tokenFields{}, ErrUnauthorized
 	}
 	// The MAC is good, so the payload is one we issued; parse it anyway as
 	// if it were hostile, since the secret may have been reused elsewhere.
-	minted := bytes.HasSuffix(payload, []byte(mintedMark))
-	if minted {
-		payload = payload[:len(payload)-len(mintedMark)]
+	p := string(payload)
+	var f tokenFields
+	if i := strings.LastIndexByte(p, '|'); i > 0 && (p[i+1:] == mintedMark || p[i+1:] == refreshMark) {
+		f.mark, p = p[i+1:], p[:i]
 	}
-	i := bytes.LastIndexByte(payload, '|')
+	i := strings.LastIndexByte(p, '|')
 	if i <= 0 {
-		return Principal{}, ErrUnauthorized
+		return tokenFields{}, ErrUnauthorized
 	}
-	agentID := string(payload[:i])
-	exp, err := strconv.ParseInt(string(payload[i+1:]), 10, 64)
-	if err != nil || a.now().Unix() >= exp {
-		return Principal{}, ErrUnauthorized
+	iat, err := strconv.ParseInt(p[i+1:], 10, 64)
+	p = p[:i]
+	j := strings.LastIndexByte(p, '|')
+	if err != nil || j <= 0 {
+		return tokenFields{}, ErrUnauthorized
 	}
-	if _, ok := a.agents[agentID]; !ok && !minted {
-		return Principal{}, ErrUnauthorized
+	exp, err := strconv.ParseInt(p[j+1:], 10, 64)
+	if err != nil {
+		return tokenFields{}, ErrUnauthorized
 	}
-	return Principal{Kind: Agent, AgentID: agentID}, nil
+	f.agent, f.exp, f.iat = p[:j], exp, iat
+	return f, nil
+}
+
+// expiry is a verified token's expiry.
+func (a *Authenticator) expiry(token string) (time.Time, error) {
+	f, err := a.fields(token)
+	return time.Unix(f.exp, 0), err
 }
 
 func isTokenChar(r rune) bool {

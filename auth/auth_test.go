@@ -6,12 +6,14 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/omniroute/omniroute/clock/clocktest"
 	"github.com/omniroute/omniroute/config"
 )
 
@@ -22,10 +24,6 @@ var (
 
 const adminToken = "admin-token-0123456789"
 
-type clock struct{ t time.Time }
-
-func (c *clock) now() time.Time { return c.t }
-
 func hash(t testing.TB, pw string) []byte {
 	t.Helper()
 	h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
@@ -35,7 +33,7 @@ func hash(t testing.TB, pw string) []byte {
 	return h
 }
 
-func newAuth(t testing.TB, c *clock) *Authenticator {
+func newAuth(t testing.TB, c *clocktest.Clock) *Authenticator {
 	t.Helper()
 	a, err := New(Options{
 		AdminTokens: []string{adminToken, "second-admin-token"},
@@ -43,7 +41,7 @@ func newAuth(t testing.TB, c *clock) *Authenticator {
 			{Username: "alice", AgentID: "alice", PasswordHash: hash(t, "alice-pass")},
 			{Username: "bob.b", AgentID: "agent|bob", PasswordHash: hash(t, strings.Repeat("p", 72))},
 		},
-		Secret: secret, TokenTTL: time.Hour, Now: c.now,
+		Secret: secret, TokenTTL: time.Hour, Now: c.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +50,7 @@ func newAuth(t testing.TB, c *clock) *Authenticator {
 }
 
 func TestAdminTokens(t *testing.T) {
-	a := newAuth(t, &clock{t0})
+	a := newAuth(t, clocktest.New(t0))
 	for _, tok := range []string{adminToken, "second-admin-token"} {
 		p, err := a.Verify(tok)
 		if err != nil || p.Kind != Admin || !p.CanActFor("anyone") {
@@ -67,14 +65,14 @@ func TestAdminTokens(t *testing.T) {
 }
 
 func TestLoginAndVerify(t *testing.T) {
-	c := &clock{t0}
+	c := clocktest.New(t0)
 	a := newAuth(t, c)
 	tok, id, err := a.Login("alice", "alice-pass")
 	if err != nil || id != "alice" {
 		t.Fatalf("login: %q %v", id, err)
 	}
 	p, err := a.Verify(tok)
-	if err != nil || p != (Principal{Kind: Agent, AgentID: "alice"}) {
+	if err != nil || p.Kind != Agent || p.AgentID != "alice" || p.Expiry.IsZero() {
 		t.Fatalf("verify: %+v %v", p, err)
 	}
 	if !p.CanActFor("alice") || p.CanActFor("bob") {
@@ -89,18 +87,18 @@ func TestLoginAndVerify(t *testing.T) {
 		t.Fatalf("verify bob: %+v %v", p, err)
 	}
 	// Valid until the expiry second, not at it.
-	c.t = t0.Add(time.Hour - time.Second)
+	c.Set(t0.Add(time.Hour - time.Second))
 	if _, err := a.Verify(tok); err != nil {
 		t.Fatalf("before expiry: %v", err)
 	}
-	c.t = t0.Add(time.Hour)
+	c.Set(t0.Add(time.Hour))
 	if _, err := a.Verify(tok); !errors.Is(err, ErrUnauthorized) {
 		t.Fatalf("expired token accepted: %v", err)
 	}
 }
 
 func TestLoginFailures(t *testing.T) {
-	a := newAuth(t, &clock{t0})
+	a := newAuth(t, clocktest.New(t0))
 	for _, tc := range []struct{ user, pw string }{
 		{"alice", "wrong"},
 		{"alice", ""},
@@ -124,7 +122,7 @@ func TestUnknownUserCostsABcrypt(t *testing.T) {
 	if c, err := bcrypt.Cost(dummyHash); err != nil || c != config.PasswordCost {
 		t.Fatalf("dummy hash: cost %d %v", c, err)
 	}
-	a := newAuth(t, &clock{t0})
+	a := newAuth(t, clocktest.New(t0))
 	start := time.Now()
 	a.Login("nobody", "x")
 	// A cost-10 bcrypt takes tens of milliseconds on any machine; a fast
@@ -135,14 +133,14 @@ func TestUnknownUserCostsABcrypt(t *testing.T) {
 }
 
 func TestForgedAndGarbledTokens(t *testing.T) {
-	c := &clock{t0}
+	c := clocktest.New(t0)
 	a := newAuth(t, c)
 	tok, _, err := a.Login("alice", "alice-pass")
 	if err != nil {
 		t.Fatal(err)
 	}
 	other, err := New(Options{Users: []User{{Username: "alice", AgentID: "alice", PasswordHash: hash(t, "x")}},
-		Secret: bytes.Repeat([]byte("z"), SecretBytes), Now: c.now})
+		Secret: bytes.Repeat([]byte("z"), SecretBytes), Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,13 +210,13 @@ func TestFromConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{t0}
-	a, err := FromConfig(c, secret, clk.now)
+	clk := clocktest.New(t0)
+	a, err := FromConfig(c, secret, clk.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.TokenTTL() != 12*time.Hour {
-		t.Fatalf("ttl %v", a.TokenTTL())
+	if a.TokenTTL() != 15*time.Minute || a.RefreshTTL() != 12*time.Hour {
+		t.Fatalf("ttl %v, refresh %v", a.TokenTTL(), a.RefreshTTL())
 	}
 	if p, err := a.Verify("dev-admin-token"); err != nil || p.Kind != Admin {
 		t.Fatalf("admin: %v", err)
@@ -229,7 +227,7 @@ func TestFromConfig(t *testing.T) {
 	}
 	// tokenSecret in the file wins over the caller's secret.
 	c.Auth.TokenSecret = strings.Repeat("s", 32)
-	b, err := FromConfig(c, secret, clk.now)
+	b, err := FromConfig(c, secret, clk.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +267,7 @@ func TestLoadOrCreateSecret(t *testing.T) {
 }
 
 func FuzzVerify(f *testing.F) {
-	c := &clock{t0}
+	c := clocktest.New(t0)
 	a := newAuth(f, c)
 	tok, _, err := a.Login("alice", "alice-pass")
 	if err != nil {
@@ -284,7 +282,7 @@ func FuzzVerify(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		p, err := a.Verify(s)
 		if err != nil {
-			if !errors.Is(err, ErrUnauthorized) || p != (Principal{}) {
+			if !errors.Is(err, ErrUnauthorized) || !reflect.DeepEqual(p, Principal{}) {
 				t.Fatalf("error %v with principal %+v", err, p)
 			}
 			return
@@ -317,7 +315,7 @@ func FuzzVerify(f *testing.F) {
 func enc(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
 
 func TestIssuedTokenNeedsNoLogin(t *testing.T) {
-	c := &clock{t: time.Unix(1_700_000_000, 0)}
+	c := clocktest.New(time.Unix(1_700_000_000, 0))
 	a := newAuth(t, c)
 	tok := a.Issue("replay-agent", time.Minute)
 	p, err := a.Verify(tok)
@@ -330,7 +328,7 @@ func TestIssuedTokenNeedsNoLogin(t *testing.T) {
 	if _, err := a.Verify(payload + "." + strings.Repeat("A", 43)); err == nil {
 		t.Fatal("forged MAC accepted")
 	}
-	c.t = c.t.Add(2 * time.Minute)
+	c.Advance(2 * time.Minute)
 	if _, err := a.Verify(tok); err == nil {
 		t.Fatal("expired issued token accepted")
 	}

@@ -21,6 +21,13 @@ const (
 	DefaultMaxClients                = 10000
 	DefaultMaxSubscriptionsPerClient = 64
 	DefaultMaxQueuedMessages         = 1000
+	// DefaultMaxClientsPerAddress bounds the live sessions of one client
+	// address, so one machine cannot take every session of MaxClients.
+	DefaultMaxClientsPerAddress = 64
+	// DefaultUnconnectedTimeout removes a session that handshook but never
+	// sent /meta/connect (a CometD client connects right after its
+	// handshake; a flood of bare handshakes does not).
+	DefaultUnconnectedTimeout = 5 * time.Second
 )
 
 // Options configures a Server. Every zero value means the default above;
@@ -77,6 +84,14 @@ type Options struct {
 	// MaxClients bounds live sessions; a handshake beyond it is refused with
 	// "503::Too many clients" and advice reconnect "handshake".
 	MaxClients int
+	// MaxClientsPerAddress bounds the live sessions of one client address
+	// (the host of http.Request.RemoteAddr, which a trusted proxy's
+	// X-Forwarded-For may have set); a handshake beyond it is refused with
+	// "503::Too many clients from this address".
+	MaxClientsPerAddress int
+	// UnconnectedTimeout is how long a session may live without ever
+	// sending /meta/connect.
+	UnconnectedTimeout time.Duration
 	// MaxSubscriptionsPerClient bounds each session's subscriptions.
 	MaxSubscriptionsPerClient int
 	// MaxQueuedMessages bounds each session's queue of undelivered (and,
@@ -107,6 +122,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxClients <= 0 {
 		o.MaxClients = DefaultMaxClients
+	}
+	if o.MaxClientsPerAddress <= 0 {
+		o.MaxClientsPerAddress = DefaultMaxClientsPerAddress
+	}
+	if o.UnconnectedTimeout <= 0 {
+		o.UnconnectedTimeout = DefaultUnconnectedTimeout
 	}
 	if o.MaxSubscriptionsPerClient <= 0 {
 		o.MaxSubscriptionsPerClient = DefaultMaxSubscriptionsPerClient

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/omniroute/omniroute/webui/reporthtml"
 )
 
 // Version is set at build time with -ldflags "-X .../cli.Version=v1.2.3";
@@ -31,7 +33,7 @@ func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(serveCmd(), replayCmd(), simulateCmd(), demoCmd(), checkConfigCmd(), versionCmd())
+	root.AddCommand(serveCmd(), replayCmd(), staffCmd(), simulateCmd(), demoCmd(), checkConfigCmd(), versionCmd(), clusterCmd(), loadtestCmd(), natsServerCmd(), eraseCmd())
 	return root.ExecuteContext(ctx)
 }
 
@@ -78,6 +80,23 @@ func parseSeconds(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("negative duration %q", s)
 	}
 	return d, nil
+}
+
+// writeReport writes v as a self-contained HTML report to path ("" writes
+// nothing).
+func writeReport(path, title string, v any) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := reporthtml.Write(f, title, v); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func writeJSON(w io.Writer, v any) error {

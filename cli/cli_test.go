@@ -95,3 +95,27 @@ func TestCheckConfigAndVersion(t *testing.T) {
 		t.Fatalf("version: %v %q", err, out)
 	}
 }
+
+func TestReplayAndSimulateHTMLReport(t *testing.T) {
+	if _, err := os.Stat(tracePath); err != nil {
+		t.Skip("trace not available")
+	}
+	dir := t.TempDir()
+	if _, err := run(t, "replay", "--trace", tracePath, "--day", "1999-02-02", "--report", dir+"/day.html"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, "simulate", "--agents", "5", "--arrivals-per-hour", "100", "--aht", "100", "--hours", "5", "--report", dir+"/sim.html"); err != nil {
+		t.Fatal(err)
+	}
+	day, _ := os.ReadFile(dir + "/day.html")
+	for _, want := range []string{"omniroute replay 1999-02-02", `aria-label="offered per row"`, `aria-label="service_level_20s per row"`,
+		`aria-label="occupancy per row"`, `aria-label="asa_seconds per row"`, `<polyline class="rec"`} {
+		if !strings.Contains(string(day), want) {
+			t.Errorf("day report lacks %q", want)
+		}
+	}
+	sim, _ := os.ReadFile(dir + "/sim.html")
+	if !strings.Contains(string(sim), "erlang.p_wait") {
+		t.Errorf("simulate report lacks the Erlang figures:\n%s", sim)
+	}
+}

@@ -4,12 +4,16 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/omniroute/omniroute/node"
 	"github.com/omniroute/omniroute/replay"
 	"github.com/omniroute/omniroute/replay/trace"
 )
 
 type liveFlags struct {
 	server, token string
+	// clock is the server's node clock when this process started the
+	// server (omniroute demo); nil for a server running elsewhere.
+	clock *node.Clock
 }
 
 func (f *liveFlags) register(cmd *cobra.Command) {
@@ -24,7 +28,7 @@ func runLive(cmd *cobra.Command, day trace.Day, month []trace.Call, speed float6
 	if err != nil {
 		return nil, err
 	}
-	o := replay.LiveOptions{Server: f.server, AdminToken: f.token, Speed: speed}
+	o := replay.LiveOptions{Server: f.server, AdminToken: f.token, Speed: speed, Clock: f.clock}
 	if progress {
 		bar := progressbar.NewOptions(len(setup.Arrivals),
 			progressbar.OptionSetWriter(cmd.ErrOrStderr()),

@@ -15,13 +15,20 @@ func replayCmd() *cobra.Command {
 		speed          float64
 		asJSON         bool
 		live           liveFlags
+		mf             modelFlags
+		whatIf         string
+		reportPath     string
 	)
 	cmd := &cobra.Command{
 		Use:   "replay",
 		Short: "Replay a real day of calls through the engine (--speed 0: virtual time; N: live against a server)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			calls, err := loadTrace(tracePath)
+			calls, skipped, err := readTrace(tracePath, mf.strict)
+			if err != nil {
+				return err
+			}
+			opt, err := mf.options()
 			if err != nil {
 				return err
 			}
@@ -30,12 +37,47 @@ func replayCmd() *cobra.Command {
 				return fmt.Errorf("%s: no calls", tracePath)
 			}
 			w := cmd.OutOrStdout()
+			if whatIf != "" {
+				if speed != 0 {
+					return fmt.Errorf("--what-if runs in virtual time only (--speed 0)")
+				}
+				if day == "" {
+					day = "all"
+				}
+				m, err := whatIfReport(calls, opt, day, whatIf)
+				if err != nil {
+					return err
+				}
+				m.Skipped = skipped
+				if err := mf.advise(m, calls, opt); err != nil {
+					return err
+				}
+				if err := writeReport(reportPath, "omniroute replay what-if "+whatIf, m); err != nil {
+					return err
+				}
+				if asJSON {
+					return writeJSON(w, m)
+				}
+				if err := m.WhatIf.WriteText(w); err != nil {
+					return err
+				}
+				writeAccuracy(w, m)
+				writeSkipped(w, skipped)
+				return nil
+			}
 			if day == "all" {
 				if speed != 0 {
 					return fmt.Errorf("--day all runs in virtual time only (--speed 0)")
 				}
-				m, err := replay.ReportMonth(calls, replay.BankOptions{})
+				m, err := replay.ReportMonth(calls, opt)
 				if err != nil {
+					return err
+				}
+				m.Skipped = skipped
+				if err := mf.advise(m, calls, opt); err != nil {
+					return err
+				}
+				if err := writeReport(reportPath, "omniroute replay, every day", m); err != nil {
 					return err
 				}
 				if asJSON {
@@ -51,6 +93,8 @@ func replayCmd() *cobra.Command {
 					m.Month.Offered, m.Month.Answered, m.Month.Abandoned, m.Month.Expired, m.Month.ASASeconds, m.Month.ServiceLevel, m.Month.Occupancy)
 				fmt.Fprintf(w, "recorded: offered %d answered %d abandoned %d ASA %.1f s SL20 %.3f occupancy %.3f\n",
 					m.Month.Recorded.Offered, m.Month.Recorded.Answered, m.Month.Recorded.Abandoned, m.Month.Recorded.ASASeconds, m.Month.Recorded.ServiceLevel, m.Month.Recorded.Occupancy)
+				writeAccuracy(w, m)
+				writeSkipped(w, skipped)
 				return nil
 			}
 			d, err := pickDay(days, day)
@@ -59,17 +103,25 @@ func replayCmd() *cobra.Command {
 			}
 			var rep *replay.DayReport
 			if speed == 0 {
-				rep, err = replay.ReportDay(d, calls, replay.BankOptions{})
+				rep, err = replay.ReportDay(d, calls, opt)
 			} else {
 				rep, err = runLive(cmd, d, calls, speed, live, !asJSON)
 			}
 			if err != nil {
 				return err
 			}
+			rep.Skipped = skipped
+			if err := writeReport(reportPath, "omniroute replay "+rep.Date, rep); err != nil {
+				return err
+			}
 			if asJSON {
 				return writeJSON(w, rep)
 			}
-			return rep.WriteText(w)
+			if err := rep.WriteText(w); err != nil {
+				return err
+			}
+			writeSkipped(w, skipped)
+			return nil
 		},
 	}
 	f := cmd.Flags()
@@ -77,7 +129,12 @@ func replayCmd() *cobra.Command {
 	f.StringVar(&day, "day", "", "day to replay, YYYY-MM-DD (default: the first day); all: every day, virtual time")
 	f.Float64Var(&speed, "speed", 0, "0: virtual time in-process; N > 0: live against --server, N times faster than real time")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
+	f.StringVar(&reportPath, "report", "", "also write the report as a self-contained HTML page (per-hour charts beside the recorded figures)")
 	live.register(cmd)
+	mf.register(cmd)
+	mf.registerTarget(cmd)
+	f.StringVar(&whatIf, "what-if", "", "a what-if scenario (YAML: staffing, queue policies, priorities, RONA): replay it beside the baseline and the records, per hour (default --day all)")
+	cmd.AddCommand(calibrateCmd())
 	return cmd
 }
 

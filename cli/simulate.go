@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/omniroute/omniroute/replay"
+	"github.com/omniroute/omniroute/replay/whatif"
 	"github.com/spf13/cobra"
 )
 
@@ -12,6 +13,8 @@ func simulateCmd() *cobra.Command {
 		o             replay.SimOptions
 		aht, patience string
 		asJSON        bool
+		whatIf        string
+		reportPath    string
 	)
 	cmd := &cobra.Command{
 		Use:   "simulate",
@@ -25,8 +28,22 @@ func simulateCmd() *cobra.Command {
 			if o.Patience, err = parseSeconds(patience); err != nil {
 				return fmt.Errorf("--patience: %w", err)
 			}
+			if whatIf != "" {
+				sc, err := whatif.Load(whatIf)
+				if err != nil {
+					return err
+				}
+				o.Adjust = func(s *replay.Setup) error { return sc.Apply("", s) }
+			}
 			rep, err := replay.Simulate(o)
 			if err != nil {
+				return err
+			}
+			title := fmt.Sprintf("omniroute simulate: %d agents, %.0f arrivals/h, AHT %s, patience %s", o.Agents, o.ArrivalsPerHour, o.AHT, o.Patience)
+			if err := writeReport(reportPath, title, struct {
+				Options replay.SimOptions `json:"options"`
+				*replay.SimReport
+			}{o, rep}); err != nil {
 				return err
 			}
 			if asJSON {
@@ -52,5 +69,7 @@ func simulateCmd() *cobra.Command {
 	f.Float64Var(&o.Hours, "hours", 100, "simulated hours of arrivals")
 	f.Uint64Var(&o.Seed, "seed", 1, "random seed")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
+	f.StringVar(&whatIf, "what-if", "", "a what-if scenario (YAML, as omniroute replay --what-if) for the simulated queue, id q: its policies (strategy, steps, priorityAgingSeconds...), staffing, priorities")
+	f.StringVar(&reportPath, "report", "", "also write the report as a self-contained HTML page")
 	return cmd
 }

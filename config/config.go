@@ -9,8 +9,11 @@
 // because an admin must be able to fix the file from the message alone
 // (DESIGN.md "Principles" 6). Keys are camelCase; durations are seconds:
 //
-//	server: {listen: "127.0.0.1:8080", dataDir: "./data", natsUrl: "", snapshotEvery: 50000}
-//	auth: {adminTokens: ["..."], tokenSecret: "...", tokenTtlSeconds: 43200}
+//	server: {listen: "127.0.0.1:8080", dataDir: "./data", natsUrl: "", snapshotEvery: 50000,
+//	         tlsCertFile, tlsKeyFile, publicUrl: "https://cc.example.com", trustedProxies: ["10.0.0.0/8"],
+//	         corsOrigins: ["https://crm.example.com"]}
+//	auth: {adminTokens: ["..."], tokenSecret: "...", tokenTtlSeconds: 900, refreshTtlSeconds: 43200,
+//	       oidc: [{issuer, audience, agentClaim, rolesClaim, agentRoles, supervisorRoles, adminRoles}]}
 //	mrds: [{id, name, description, interruptible, maxRequests}]
 //	reasonCodes: [{id, name, type: NOT_READY|LOGOUT}]
 //	queues: [{id, name, mrd, mode, strategy, skills: {name: minLevel}, members: [agentId],
@@ -22,7 +25,7 @@
 //	          _urs_server_url, _urs_virtual_queue, _urs_prioritization_strategy,
 //	          _urs_strategy_update_sub_routine}, defaultQueue, priority, confirmationSeconds,
 //	          holdAttempts, ttlSeconds, agentReadyEwtSeconds, agentReadyPosition,
-//	          username, password}]   # GMS callback services (seed 003, gms.ServiceSpec)
+//	          username, password}]   # GMS callback services (seed 003; package gms owns the section)
 //	gmsPush: {customHttpUrl, customHttpHeaders: {name: value}}   # GMS push (comet always; customhttp), see gmspush.go
 //	presenceSync: {statuses: [...], partners: [...]}       # presence sync (seeds 001, 002), see presencesync.go
 //	externalRouting: {topic: PendingServiceRoutingTopic, retentionHours: 72, maxReplay: 10000}
@@ -45,17 +48,16 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"gopkg.in/yaml.v3"
 
-	"github.com/omniroute/omniroute/gms"
 	"github.com/omniroute/omniroute/routing"
-	"github.com/omniroute/omniroute/routing/target"
 )
 
 // Defaults applied by Parse where the file leaves a value out.
 const (
-	DefaultListen          = "127.0.0.1:8080"
-	DefaultDataDir         = "./data"
-	DefaultSnapshotEvery   = 50_000
-	DefaultTokenTTLSeconds = 12 * 60 * 60
+	DefaultListen            = "127.0.0.1:8080"
+	DefaultDataDir           = "./data"
+	DefaultSnapshotEvery     = 50_000
+	DefaultTokenTTLSeconds   = 15 * 60
+	DefaultRefreshTTLSeconds = 12 * 60 * 60
 )
 
 // Limits. A file over a limit is refused as a whole.
@@ -101,8 +103,10 @@ type Config struct {
 	// allowed on the Salesforce-style REST and CometD endpoints.
 	Partners []PartnerSpec `yaml:"partners"`
 	// GMSServices are the Genesys Mobile Services callback services
-	// (seed 003 "Chat Delayed", package gms), served under /genesys/.
-	GMSServices []gms.ServiceSpec `yaml:"gmsServices"`
+	// (seed 003 "Chat Delayed"), served under /genesys/. Package gms owns
+	// the section: its type ([]gms.ServiceSpec, gms.Services reads it) and
+	// its validation, registered with RegisterSection (config/section.go).
+	GMSServices Section `yaml:"gmsServices"`
 	// GMSPush says how GMS notifications reach devices (comet always,
 	// customhttp when a URL is set; config/gmspush.go).
 	GMSPush GMSPush `yaml:"gmsPush"`
@@ -112,6 +116,13 @@ type Config struct {
 	// ExternalRouting tunes the partners' PSR event stream (package
 	// extrouting Options.Topic, Retention, MaxReplay).
 	ExternalRouting ExternalRouting `yaml:"externalRouting"`
+	// Wallboard tunes the web UI's wallboard (config/wallboard.go).
+	Wallboard Wallboard `yaml:"wallboard"`
+	// DataAtRest: encryption of the store, retention and per-customer
+	// keys (config/dataatrest.go).
+	DataAtRest DataAtRest `yaml:"dataAtRest"`
+	// AgentDesk tunes the Agent Desk Socket.IO endpoint (config/agentdesk.go).
+	AgentDesk AgentDesk `yaml:"agentDesk"`
 
 	// Warnings are problems that do not stop the server (plain passwords,
 	// short admin tokens); `omniroute check-config` prints them.
@@ -130,9 +141,44 @@ type Server struct {
 	// NATSURL, when set, uses an external NATS cluster instead of the
 	// embedded server (DESIGN.md "Principles" 4); comma-separated URLs.
 	NATSURL string `yaml:"natsUrl"`
+	// Cluster, NodeID and Replicas: cluster mode (several nodes on one
+	// NATS JetStream cluster; DESIGN.md "Cluster mode"). Cluster names the
+	// cluster (empty: single node); NodeID this node (default host-port);
+	// Replicas the copies of every stream and bucket created (0: 3 when
+	// the NATS cluster has three or more servers, else 1).
+	Cluster  string `yaml:"cluster"`
+	NodeID   string `yaml:"nodeId"`
+	Replicas int    `yaml:"replicas"`
 	// SnapshotEvery takes a snapshot after this many journaled commands
 	// (0 or absent: 50000; negative: never).
 	SnapshotEvery int `yaml:"snapshotEvery"`
+	// TLSCertFile and TLSKeyFile, both set, serve HTTPS (TLS 1.2 or newer)
+	// on Listen with this PEM certificate chain and private key (flags
+	// --tls-cert, --tls-key). Both empty: plain HTTP, for loopback or behind
+	// a TLS-terminating proxy.
+	TLSCertFile string `yaml:"tlsCertFile"`
+	TLSKeyFile  string `yaml:"tlsKeyFile"`
+	// PublicURL is the base URL clients reach the server at
+	// ("https://cc.example.com", no path), used for every URL the server
+	// hands out (GMS dialogs' _start_chat_url and _comet_url). Empty: the
+	// listener's own scheme and address. Never taken from a request's Host.
+	PublicURL string `yaml:"publicUrl"`
+	// TrustedProxies are the addresses or CIDR blocks ("10.0.0.0/8",
+	// "127.0.0.1") of reverse proxies whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed; from anyone else they are ignored.
+	TrustedProxies []string `yaml:"trustedProxies"`
+	// CORSOrigins are the browser origins ("https://crm.example.com") that
+	// may call the server cross-origin: REST, SSE and the agent desk's
+	// Socket.IO. The server's own origins (listener and publicUrl) are
+	// always allowed; nobody else is.
+	CORSOrigins []string `yaml:"corsOrigins"`
+	// MemoryLimitBytes is the Go runtime's soft memory limit in bytes
+	// (runtime/debug.SetMemoryLimit, the same as GOMEMLIMIT): the garbage
+	// collector works harder as the heap nears it instead of letting it
+	// double, which keeps RSS near the limit with many connections. 0 or
+	// absent: the GOMEMLIMIT environment variable applies (no limit when
+	// unset). Set it to about 90% of the memory the process may use.
+	MemoryLimitBytes int64 `yaml:"memoryLimitBytes"`
 }
 
 // Auth is the authentication section (package auth).
@@ -142,8 +188,30 @@ type Auth struct {
 	// TokenSecret is the HMAC key of agent tokens, at least 32 bytes; empty:
 	// the server generates one and keeps it under dataDir.
 	TokenSecret string `yaml:"tokenSecret"`
-	// TokenTTLSeconds is an agent token's lifetime (default 43200, 12 h).
+	// TokenTTLSeconds is an agent access token's lifetime (default 900,
+	// 15 min; the desk refreshes it).
 	TokenTTLSeconds float64 `yaml:"tokenTtlSeconds"`
+	// RefreshTTLSeconds is a refresh token's lifetime (default 43200, 12 h:
+	// a shift).
+	RefreshTTLSeconds float64 `yaml:"refreshTtlSeconds"`
+	// OIDC are the company's OpenID Connect providers (config/oidc.go).
+	OIDC []OIDCIssuer `yaml:"oidc"`
+	// Channels are the customer channels' back ends (web chat, messaging
+	// connectors) and their tokens, which create conversations and act as
+	// their customer only (POST /v1/conversations and the customer side:
+	// messages, customer-left, events).
+	Channels []ChannelSpec `yaml:"channels"`
+}
+
+// ChannelSpec is one auth.channels entry.
+type ChannelSpec struct {
+	// ID names the channel (the conversation attribute omniroute.channel).
+	ID string `yaml:"id"`
+	// Token is its bearer token, at least MinAdminTokenBytes characters
+	// outside demos.
+	Token string `yaml:"token"`
+	// Queues it may create conversations in (empty: any).
+	Queues []string `yaml:"queues"`
 }
 
 // ValidationError lists every problem found in a file, each naming its line
@@ -238,6 +306,9 @@ func decodeStrict(data []byte, c *Config) (err error) {
 		}
 		return fmt.Errorf("config: %w", err)
 	}
+	if err := c.decodeSections(data); err != nil {
+		return err
+	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return errors.New("config: more than one YAML document; omniroute reads one")
@@ -282,6 +353,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Auth.TokenTTLSeconds == 0 {
 		c.Auth.TokenTTLSeconds = DefaultTokenTTLSeconds
+	}
+	if c.Auth.RefreshTTLSeconds == 0 {
+		c.Auth.RefreshTTLSeconds = DefaultRefreshTTLSeconds
 	}
 }
 
@@ -330,6 +404,7 @@ func (c *Config) Validate() error {
 	var p problems
 	c.validateServer(&p)
 	c.validateAuth(&p)
+	c.Wallboard.validate(&p)
 	for _, lim := range []struct {
 		section string
 		n, max  int
@@ -369,6 +444,27 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	// Escalation steps may add a queue declared later in the file; it
+	// must be an internal queue on the same MRD.
+	byID := map[string]QueueSpec{}
+	for _, q := range c.Queues {
+		byID[q.ID] = q
+	}
+	for i, q := range c.Queues {
+		w := c.where("queues", i, q.ID)
+		for j, st := range q.Steps {
+			for k, id := range st.AddQueues {
+				o, ok := byID[id]
+				switch {
+				case id == "" || id == q.ID:
+				case !ok:
+					p.addf(w, "steps[%d].addQueues[%d]: queue %q is not declared", j, k, id)
+				case o.MRD != q.MRD || o.Mode == routing.External:
+					p.addf(w, "steps[%d].addQueues[%d]: queue %q is not an internal queue on mrd %q", j, k, id, q.MRD)
+				}
+			}
+		}
+	}
 	seenAgents := map[string]bool{}
 	usernames := map[string]string{}
 	for i, a := range c.Agents {
@@ -383,10 +479,13 @@ func (c *Config) Validate() error {
 		c.validateCredentials(&p, w, a, usernames)
 	}
 	c.validatePartners(&p)
-	c.validateGMSServices(&p, queues)
+	c.validateChannels(&p, queues)
+	c.validateSections(&p)
 	c.GMSPush.validate(&p)
 	c.validatePresenceSync(&p, reasons)
 	c.ExternalRouting.validate(&p)
+	c.AgentDesk.validate(&p)
+	c.DataAtRest.validate(&p, c.Server.NATSURL)
 	if p.dropped > 0 {
 		p.list = append(p.list, fmt.Sprintf("... and %d more problems", p.dropped))
 	}
@@ -409,6 +508,30 @@ func dup(p *problems, where string, seen map[string]bool, id string) {
 func (c *Config) validateServer(p *problems) {
 	if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
 		p.addf("server.listen", "%q is not host:port: %v", c.Server.Listen, err)
+	}
+	if c.Server.MemoryLimitBytes < 0 {
+		p.addf("server.memoryLimitBytes", "%d is negative; 0 or absent leaves GOMEMLIMIT in charge", c.Server.MemoryLimitBytes)
+	}
+	if (c.Server.TLSCertFile == "") != (c.Server.TLSKeyFile == "") {
+		p.addf("server", "tlsCertFile and tlsKeyFile go together; set both or neither")
+	}
+	if u := c.Server.PublicURL; u != "" {
+		if err := CheckPublicURL(u); err != nil {
+			p.add("server.publicUrl", err)
+		}
+	}
+	if len(c.Server.TrustedProxies) > MaxTrustedProxies {
+		p.addf("server.trustedProxies", "%d entries, more than the limit of %d", len(c.Server.TrustedProxies), MaxTrustedProxies)
+	}
+	for i, o := range c.Server.CORSOrigins {
+		if err := CheckPublicURL(o); err != nil {
+			p.addf(fmt.Sprintf("server.corsOrigins[%d]", i), "an origin is scheme://host[:port]: %v", err)
+		}
+	}
+	for i, tp := range c.Server.TrustedProxies {
+		if _, err := ParsePrefix(tp); err != nil {
+			p.addf(fmt.Sprintf("server.trustedProxies[%d]", i), "%v", err)
+		}
 	}
 	if u := c.Server.NATSURL; u != "" {
 		for part := range strings.SplitSeq(u, ",") {
@@ -455,8 +578,12 @@ func (c *Config) validateAuth(p *problems) {
 	if len(a.TokenSecret) > MaxTokenBytes {
 		p.addf("auth.tokenSecret", "longer than %d bytes", MaxTokenBytes)
 	}
+	c.validateOIDC(p)
 	if a.TokenTTLSeconds < 1 || a.TokenTTLSeconds > routing.MaxDuration.Seconds() || math.IsNaN(a.TokenTTLSeconds) {
 		p.addf("auth.tokenTtlSeconds", "%s is outside 1..%s", fmtSeconds(a.TokenTTLSeconds), fmtSeconds(routing.MaxDuration.Seconds()))
+	}
+	if a.RefreshTTLSeconds < 1 || a.RefreshTTLSeconds > routing.MaxDuration.Seconds() || math.IsNaN(a.RefreshTTLSeconds) {
+		p.addf("auth.refreshTtlSeconds", "%s is outside 1..%s", fmtSeconds(a.RefreshTTLSeconds), fmtSeconds(routing.MaxDuration.Seconds()))
 	}
 }
 
@@ -609,29 +736,4 @@ func (e ExternalRouting) validate(p *problems) {
 // Retention is RetentionHours as a duration (0 when unset).
 func (e ExternalRouting) Retention() time.Duration {
 	return time.Duration(e.RetentionHours * float64(time.Hour))
-}
-
-// validateGMSServices checks gmsServices: each spec (gms.ServiceSpec.Validate),
-// unique names, at most gms.MaxServices, a declared defaultQueue, and Q
-// targets that name declared queues.
-func (c *Config) validateGMSServices(p *problems, queues map[string]bool) {
-	if len(c.GMSServices) > gms.MaxServices {
-		p.addf("gmsServices", "%d entries, more than the limit of %d", len(c.GMSServices), gms.MaxServices)
-	}
-	names := map[string]bool{}
-	for i, sv := range c.GMSServices {
-		w := c.where("gmsServices", i, sv.Name)
-		p.add(w, sv.Validate())
-		dup(p, w, names, sv.Name)
-		if sv.DefaultQueue != "" && !queues[sv.DefaultQueue] {
-			p.addf(w, "defaultQueue %q is not declared", sv.DefaultQueue)
-		}
-		if l, err := target.Parse(sv.Options[gms.OptTarget]); err == nil {
-			for _, t := range l {
-				if t.Type == target.Queue && !queues[t.Name] {
-					p.addf(w, "_target names queue %q, which is not declared", t.Name)
-				}
-			}
-		}
-	}
 }

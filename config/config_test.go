@@ -85,7 +85,7 @@ func TestExampleFile(t *testing.T) {
 	if len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "adminTokens[0]") {
 		t.Fatalf("want only the short demo admin token warning, got %q", c.Warnings)
 	}
-	if len(c.MRDs) != 2 || len(c.Queues) != 4 || len(c.ReasonCodes) != 4 || len(c.Agents) != 4 {
+	if len(c.MRDs) != 2 || len(c.Queues) != 4 || len(c.ReasonCodes) != 5 || len(c.Agents) != 4 || len(c.PresenceSync.Partners) != 2 {
 		t.Fatalf("counts: %d mrds %d queues %d reasons %d agents", len(c.MRDs), len(c.Queues), len(c.ReasonCodes), len(c.Agents))
 	}
 	for _, a := range c.Agents {
@@ -157,6 +157,7 @@ func TestDecodeErrors(t *testing.T) {
 func TestValidationErrors(t *testing.T) {
 	for _, tc := range []struct{ name, old, new, want string }{
 		{"listen", `listen: "127.0.0.1:9090"`, `listen: "nonsense"`, `server.listen: "nonsense" is not host:port`},
+		{"memory limit", `listen: "127.0.0.1:9090"`, `listen: "127.0.0.1:9090", memoryLimitBytes: -1`, `server.memoryLimitBytes: -1 is negative`},
 		{"nats url", `listen: "127.0.0.1:9090"`, `listen: "127.0.0.1:9090", natsUrl: "http://x"`, `server.natsUrl: "http://x" is not a nats://`},
 		{"empty admin token", `adminTokens: ["a-long-enough-admin-token"]`, `adminTokens: [""]`, `auth.adminTokens[0]: empty token`},
 		{"admin token space", `adminTokens: ["a-long-enough-admin-token"]`, `adminTokens: ["a long token with spaces"]`, `auth.adminTokens[0]: has a space`},
@@ -326,8 +327,14 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte("mrds: [{id: a}]\nqueues: [{id: q, mrd: a, ttlSeconds: 1e300}]\n"))
 	f.Add([]byte("agents: [{id: a, capacity: {x: 1}}]\n"))
+	f.Add([]byte("mrds: [{id: c}]\nqueues: [{id: q, mrd: c, capacityWeight: 5}]\nagents: [{id: a, capacityUnits: 10}]\n"))
+	f.Add([]byte("mrds: [{id: c}]\nqueues: [{id: q, mrd: c, lastAgentSeconds: 3600, lastAgentTimeoutSeconds: 20, lastAgentCustomers: 2}]\n"))
 	f.Add([]byte("a: &a [*a, *a]\n"))
 	f.Add([]byte("queues: [{id: q, mrd: a, wrapUpSeconds: .nan}]\nmrds: [{id: a}]"))
+	f.Add([]byte("mrds: [{id: a}]\nqueues: [{id: q, mrd: a, steps: [{afterSeconds: 30, skills: {}, addQueues: [p], priority: 2}]}, {id: p, mrd: a}]\n"))
+	f.Add([]byte("mrds: [{id: a}]\nqueues: [{id: q, mrd: a, steps: [{afterSeconds: 30}, {afterSeconds: 10, addQueues: [q]}]}]\n"))
+	f.Add([]byte("mrds: [{id: a}]\nqueues: [{id: p, mrd: a}, {id: q, mrd: a, hours: {timeZone: Europe/Berlin, weekly: [{day: sunday, open: \"02:30\", close: \"03:30\"}], closures: [2025-12-25], closedAction: overflow, closedOverflowQueue: p}}]\n"))
+	f.Add([]byte("mrds: [{id: a}]\nqueues: [{id: q, mrd: a, hours: {timeZone: Local, weekly: [{day: Monday, open: \"24:00\", close: \"24:00\"}]}}]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse(data)
 		if err != nil {
@@ -341,4 +348,31 @@ func FuzzParse(f *testing.F) {
 		}
 		applyAll(t, c)
 	})
+}
+
+func TestAgentDeskSection(t *testing.T) {
+	c, err := Parse([]byte("agentDesk: {}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.AgentDesk.MessageBytes(); got != 1<<20 {
+		t.Fatalf("default maxMessageBytes %d", got)
+	}
+	c, err = Parse([]byte("agentDesk: {maxMessageBytes: 65536}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.AgentDesk.MessageBytes(); got != 65536 {
+		t.Fatalf("maxMessageBytes %d", got)
+	}
+	for _, bad := range []string{"agentDesk: {maxMessageBytes: 100}\n", "agentDesk: {maxMessageBytes: -1}\n",
+		"agentDesk: {maxMessageBytes: 1073741824}\n", "agentDesk: {maxFrame: 1}\n",
+		"agentDesk: {maxConnections: -1}\n", "agentDesk: {maxPendingPerAddress: -5}\n", "agentDesk: {maxSocketsPerAgent: 5000}\n",
+		"agentDesk: {maxEventsPerSecond: -1}\n"} {
+		if _, err := Parse([]byte(bad)); err == nil {
+			t.Errorf("%q accepted", bad)
+		} else if key := strings.TrimPrefix(strings.SplitN(bad, ":", 3)[1], " {"); !strings.Contains(err.Error(), key) {
+			t.Errorf("%q: %v, want it to name %s", bad, err, key)
+		}
+	}
 }

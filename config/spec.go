@@ -86,6 +86,58 @@ type QueueSpec struct {
 	// conversation whose customer is still there (seed 004 "Leave
 	// Conversation"): close (default; empty means close) or requeue.
 	LastAgentLeaves string `json:"lastAgentLeaves,omitempty" yaml:"lastAgentLeaves"`
+	// Steps are escalation steps (routing.EscalationStep), by afterSeconds.
+	Steps []StepSpec `json:"steps,omitempty" yaml:"steps"`
+	// PriorityAgingSeconds, when > 0, adds one priority level for every
+	// that many seconds a request waits, up to MaxPriority (0: no cap but
+	// routing.MaxPriority). Internal queues only.
+	PriorityAgingSeconds float64 `json:"priorityAgingSeconds,omitempty" yaml:"priorityAgingSeconds"`
+	MaxPriority          int     `json:"maxPriority,omitempty" yaml:"maxPriority"`
+	// Hours are the queue's business hours (routing.BusinessHours: IANA
+	// timeZone, weekly [{day, open, close}] local HH:MM, closures
+	// YYYY-MM-DD, closedAction reject|queue|overflow,
+	// closedOverflowQueue); absent: always open.
+	Hours *routing.BusinessHours `json:"hours,omitempty" yaml:"hours"`
+	// CapacityWeight is the agent capacity units one conversation of the
+	// queue takes (routing.Queue.CapacityWeight: chat 2, email 1, case 5),
+	// 0..routing.MaxCapacityUnits; 0 means 1.
+	CapacityWeight int `json:"capacityWeight,omitempty" yaml:"capacityWeight"`
+	// OfferToAgents, when > 1, offers each request to up to that many
+	// agents at once; the first accept wins, the others get revokeTask
+	// ACCEPTED_ELSEWHERE (routing.Queue.OfferToAgents), 0..10. Internal
+	// queues only.
+	OfferToAgents int `json:"offerToAgents,omitempty" yaml:"offerToAgents"`
+	// LastAgentSeconds, when > 0, prefers for a new conversation the agent
+	// who last served the same customer in the queue at most that many
+	// seconds ago (routing.Queue.LastAgent); the request waits
+	// LastAgentTimeoutSeconds for that agent (0: 30 s), then the queue
+	// serves it. LastAgentCustomers bounds the customers remembered
+	// (0: routing.DefaultLastAgentCustomers, at most
+	// routing.MaxLastAgentCustomers; the least recently served is
+	// forgotten first).
+	LastAgentSeconds        float64 `json:"lastAgentSeconds,omitempty" yaml:"lastAgentSeconds"`
+	LastAgentTimeoutSeconds float64 `json:"lastAgentTimeoutSeconds,omitempty" yaml:"lastAgentTimeoutSeconds"`
+	LastAgentCustomers      int     `json:"lastAgentCustomers,omitempty" yaml:"lastAgentCustomers"`
+}
+
+// StepSpec is one escalation step of a queue (Genesys bullseye ring,
+// Amazon Connect routing step): from afterSeconds of waiting since the
+// request first queued, skills (when given) replace the queue's minimums
+// (an empty map: anyone on the MRD), addQueues' eligible agents may take it
+// too (overflow; it keeps its place in its own queue), and priority adds to
+// its priority (summed over the steps reached):
+//
+//	{"afterSeconds":30,"skills":{"sales":10},"addQueues":["chat-service"],"priority":5}
+type StepSpec struct {
+	// AfterSeconds is over the step before's, and over 0.
+	AfterSeconds float64 `json:"afterSeconds" yaml:"afterSeconds"`
+	// Skills: absent or null keeps the step before's; {} means any agent
+	// (so not omitempty: {} must read back as {}).
+	Skills map[string]int `json:"skills" yaml:"skills"`
+	// AddQueues are internal queues on the same MRD.
+	AddQueues []string `json:"addQueues,omitempty" yaml:"addQueues"`
+	// Priority 0..routing.MaxPriority.
+	Priority int `json:"priority,omitempty" yaml:"priority"`
 }
 
 // AgentSpec is an agent or supervisor:
@@ -107,6 +159,10 @@ type AgentSpec struct {
 	// Capacity: MRD id -> maximum concurrent tasks 0..100; an MRD not listed
 	// takes the MRD's maxRequests.
 	Capacity map[string]int `json:"capacity,omitempty" yaml:"capacity"`
+	// CapacityUnits bounds the summed capacity weight of the agent's work
+	// over every MRD (routing.Agent.CapacityUnits),
+	// 0..routing.MaxCapacityUnits; 0: counts only.
+	CapacityUnits int `json:"capacityUnits,omitempty" yaml:"capacityUnits"`
 	// Username is the login name for POST /agent-manager/agent/login; unique.
 	Username string `json:"-" yaml:"username"`
 	// PasswordHash is a bcrypt hash (cost 4..MaxBcryptCost).
@@ -145,8 +201,36 @@ func (q QueueSpec) Routing() routing.Queue {
 		Skills: maps.Clone(q.Skills), Members: slices.Clone(q.Members),
 		RONATimeout: Seconds(q.RONATimeoutSeconds), TTL: Seconds(q.TTLSeconds),
 		ServiceLevelThreshold: Seconds(q.ServiceLevelSeconds), WrapUp: Seconds(q.WrapUpSeconds),
-		RONAAction: q.RONAAction, LastAgentLeaves: q.LastAgentLeaves,
+		RONAAction: q.RONAAction, LastAgentLeaves: q.LastAgentLeaves, Steps: routingSteps(q.Steps),
+		PriorityAging: Seconds(q.PriorityAgingSeconds), MaxPriority: q.MaxPriority, Hours: q.Hours.Clone(),
+		CapacityWeight: q.CapacityWeight, OfferToAgents: q.OfferToAgents,
+		LastAgent: Seconds(q.LastAgentSeconds), LastAgentTimeout: Seconds(q.LastAgentTimeoutSeconds),
+		LastAgentCustomers: q.LastAgentCustomers,
 	}
+}
+
+func routingSteps(steps []StepSpec) []routing.EscalationStep {
+	if steps == nil {
+		return nil
+	}
+	out := make([]routing.EscalationStep, len(steps))
+	for i, st := range steps {
+		out[i] = routing.EscalationStep{After: Seconds(st.AfterSeconds), Skills: maps.Clone(st.Skills),
+			AddQueues: slices.Clone(st.AddQueues), Priority: st.Priority}
+	}
+	return out
+}
+
+func stepSpecs(steps []routing.EscalationStep) []StepSpec {
+	if steps == nil {
+		return nil
+	}
+	out := make([]StepSpec, len(steps))
+	for i, st := range steps {
+		out[i] = StepSpec{AfterSeconds: st.After.Seconds(), Skills: maps.Clone(st.Skills),
+			AddQueues: slices.Clone(st.AddQueues), Priority: st.Priority}
+	}
+	return out
 }
 
 // QueueSpecFrom converts from the engine's type, durations to seconds.
@@ -156,20 +240,24 @@ func QueueSpecFrom(q routing.Queue) QueueSpec {
 		Skills: maps.Clone(q.Skills), Members: slices.Clone(q.Members),
 		RONATimeoutSeconds: q.RONATimeout.Seconds(), TTLSeconds: q.TTL.Seconds(),
 		ServiceLevelSeconds: q.ServiceLevelThreshold.Seconds(), WrapUpSeconds: q.WrapUp.Seconds(),
-		RONAAction: q.RONAAction, LastAgentLeaves: q.LastAgentLeaves,
+		RONAAction: q.RONAAction, LastAgentLeaves: q.LastAgentLeaves, Steps: stepSpecs(q.Steps),
+		PriorityAgingSeconds: q.PriorityAging.Seconds(), MaxPriority: q.MaxPriority, Hours: q.Hours.Clone(),
+		CapacityWeight: q.CapacityWeight, OfferToAgents: q.OfferToAgents,
+		LastAgentSeconds: q.LastAgent.Seconds(), LastAgentTimeoutSeconds: q.LastAgentTimeout.Seconds(),
+		LastAgentCustomers: q.LastAgentCustomers,
 	}
 }
 
 // Routing converts to the engine's type (credentials stay behind).
 func (a AgentSpec) Routing() routing.Agent {
 	return routing.Agent{ID: a.ID, Name: a.Name, Role: a.Role, Teams: slices.Clone(a.Teams),
-		Skills: maps.Clone(a.Skills), Capacity: maps.Clone(a.Capacity)}
+		Skills: maps.Clone(a.Skills), Capacity: maps.Clone(a.Capacity), CapacityUnits: a.CapacityUnits}
 }
 
 // AgentSpecFrom converts from the engine's type; the credentials are empty.
 func AgentSpecFrom(a routing.Agent) AgentSpec {
 	return AgentSpec{ID: a.ID, Name: a.Name, Role: a.Role, Teams: slices.Clone(a.Teams),
-		Skills: maps.Clone(a.Skills), Capacity: maps.Clone(a.Capacity)}
+		Skills: maps.Clone(a.Skills), Capacity: maps.Clone(a.Capacity), CapacityUnits: a.CapacityUnits}
 }
 
 // Seconds converts a number of seconds to a time.Duration, rounded to the
@@ -253,6 +341,69 @@ func (q QueueSpec) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("lastAgentLeaves must be close or requeue, not %q", q.LastAgentLeaves))
 	}
+	errs = append(errs, checkSteps(q), CheckSeconds("priorityAgingSeconds", q.PriorityAgingSeconds),
+		checkRange("maxPriority", q.MaxPriority, 0, routing.MaxPriority),
+		checkRange("capacityWeight", q.CapacityWeight, 0, routing.MaxCapacityUnits),
+		checkRange("offerToAgents", q.OfferToAgents, 0, routing.MaxOfferToAgents),
+		CheckSeconds("lastAgentSeconds", q.LastAgentSeconds), CheckSeconds("lastAgentTimeoutSeconds", q.LastAgentTimeoutSeconds),
+		checkRange("lastAgentCustomers", q.LastAgentCustomers, 0, routing.MaxLastAgentCustomers))
+	if q.OfferToAgents > 1 && q.Mode == routing.External {
+		errs = append(errs, errors.New("offerToAgents needs an internal queue"))
+	}
+	if q.Hours != nil {
+		if err := routing.CheckBusinessHours(q.ID, *q.Hours); err != nil {
+			errs = append(errs, fmt.Errorf("hours: %w", err))
+		}
+	}
+	if q.PriorityAgingSeconds > 0 && q.Mode == routing.External {
+		errs = append(errs, errors.New("priorityAgingSeconds needs an internal queue"))
+	}
+	return errors.Join(errs...)
+}
+
+// checkSteps checks what a queue's steps can check alone; the engine
+// checks the added queues' MRD and mode.
+func checkSteps(q QueueSpec) error {
+	if len(q.Steps) == 0 {
+		return nil
+	}
+	if q.Mode == routing.External {
+		return errors.New("steps need an internal queue")
+	}
+	if len(q.Steps) > routing.MaxSteps {
+		return fmt.Errorf("more than %d steps", routing.MaxSteps)
+	}
+	var errs []error
+	prev := 0.0
+	for i, st := range q.Steps {
+		field := fmt.Sprintf("steps[%d]", i)
+		if err := CheckSeconds(field+".afterSeconds", st.AfterSeconds); err != nil {
+			errs = append(errs, err)
+		} else if st.AfterSeconds <= prev {
+			errs = append(errs, fmt.Errorf("%s.afterSeconds %s must be over %s", field, fmtSeconds(st.AfterSeconds), fmtSeconds(prev)))
+		} else {
+			prev = st.AfterSeconds
+		}
+		if err := checkSkills(st.Skills); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", field, err))
+		}
+		if len(st.AddQueues) > routing.MaxAddQueues {
+			errs = append(errs, fmt.Errorf("%s adds more than %d queues", field, routing.MaxAddQueues))
+			continue
+		}
+		seen := map[string]bool{}
+		for j, id := range st.AddQueues {
+			errs = append(errs, checkID(fmt.Sprintf("%s.addQueues[%d]", field, j), id))
+			if id == q.ID {
+				errs = append(errs, fmt.Errorf("%s adds the queue itself", field))
+			}
+			if seen[id] {
+				errs = append(errs, fmt.Errorf("%s adds %q twice", field, id))
+			}
+			seen[id] = true
+		}
+		errs = append(errs, checkRange(field+".priority", st.Priority, 0, routing.MaxPriority))
+	}
 	return errors.Join(errs...)
 }
 
@@ -273,7 +424,7 @@ func (a AgentSpec) Validate() error {
 			errs = append(errs, checkID(fmt.Sprintf("teams[%d]", i), t))
 		}
 	}
-	errs = append(errs, checkSkills(a.Skills))
+	errs = append(errs, checkSkills(a.Skills), checkRange("capacityUnits", a.CapacityUnits, 0, routing.MaxCapacityUnits))
 	if len(a.Capacity) > routing.MaxMRDs {
 		errs = append(errs, fmt.Errorf("capacity names more than %d MRDs", routing.MaxMRDs))
 	} else {

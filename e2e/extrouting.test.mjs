@@ -21,26 +21,20 @@
 //
 //   node --test e2e/extrouting.test.mjs
 //
-// The server is extrouting/internal/e2eserver (a test-only Go command that
-// runs the real server.Start with the config file this test writes). It is
-// built with `go build` into a temporary directory unless
-// OMNIROUTE_EXTROUTING_E2ESERVER names a binary already built (`go test
-// ./extrouting/ -run TestE2E` does that). Every test starts its own server
-// on its own data directory, so tests share no state. Every wait has a
+// The server is the real binary, `omniroute serve` with the config file
+// this test writes (lib/server.mjs: built with `go build` unless
+// OMNIROUTE_BIN names it, as `go test ./extrouting/ -run TestE2E` does).
+// Every test starts its own server on its own data directory, so tests
+// share no state. Every wait has a
 // timeout; nothing sleeps to assert. E2E_DEBUG=1 logs every event received.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import readline from "node:readline";
 import { io } from "socket.io-client";
 import { adapt } from "cometd-nodejs-client";
 import { CometD } from "cometd";
 import jsforce from "jsforce";
 import { StreamingExtension } from "jsforce/lib/api/streaming.js";
-import { goBinary } from "./lib/server.mjs";
+import { dataDir, omniroute, startOmniroute } from "./lib/server.mjs";
 
 adapt(); // XMLHttpRequest and WebSocket for the CometD client
 
@@ -73,7 +67,7 @@ partners:
   - {id: partner-1, token: "${PARTNER_TOKEN}"}
 `;
 
-const binary = goBinary({ env: "OMNIROUTE_EXTROUTING_E2ESERVER", pkg: "./extrouting/internal/e2eserver", prefix: "omniroute-extrouting-e2e-" });
+const binary = omniroute();
 
 // ---------------------------------------------------------------- helpers
 
@@ -122,47 +116,13 @@ async function closeFaye(client) {
 
 // newDataDir makes a data directory and a config file for test t.
 function newDataDir(t) {
-  const dir = mkdtempSync(path.join(tmpdir(), "omniroute-extrouting-data-"));
-  cleanup(t, () => rmSync(dir, { recursive: true, force: true }));
-  const config = path.join(dir, "omniroute.yaml");
-  writeFileSync(config, CONFIG);
-  return { data: path.join(dir, "data"), config };
+  return dataDir(t, CONFIG, { prefix: "omniroute-extrouting-data-", cleanup: (fn) => cleanup(t, fn) });
 }
 
-// startServer starts an e2eserver on dir and resolves with {url, stop}:
-// stop() ends its stdin (a clean server.Close) and resolves once it exited.
+// startServer starts `omniroute serve` on dir and resolves with {url,
+// stop}: stop() closes it cleanly (SIGTERM) and resolves once it exited 0.
 function startServer(t, dir) {
-  const child = spawn(binary(), ["-config", dir.config, "-data", dir.data], { stdio: ["pipe", "pipe", "inherit"] });
-  let exited = false;
-  const exit = new Promise((resolve) => child.once("exit", (code, signal) => {
-    exited = true;
-    resolve({ code, signal });
-  }));
-  const stop = async () => {
-    if (exited) return;
-    child.stdin.end();
-    const r = await withTimeout("e2eserver exit", exit, 15_000).catch((err) => {
-      child.kill("SIGKILL");
-      throw err;
-    });
-    assert.equal(r.code, 0, `e2eserver exit ${JSON.stringify(r)}`);
-  };
-  cleanup(t, async () => {
-    child.stdin.end();
-    await withTimeout("e2eserver exit", exit, 10_000).catch(() => child.kill("SIGKILL"));
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("e2eserver did not print LISTEN")), 30_000);
-    child.once("error", reject);
-    exit.then(({ code }) => reject(new Error(`e2eserver exited with ${code}`)));
-    readline.createInterface({ input: child.stdout }).on("line", (line) => {
-      const m = /^LISTEN (\S+)$/.exec(line);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ url: m[1], stop });
-      }
-    });
-  });
+  return startOmniroute(t, binary(), dir, { cleanup: (fn) => cleanup(t, fn) });
 }
 
 // A global order of everything observed (stream events and desk events),

@@ -19,7 +19,7 @@ import readline from "node:readline";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
-const STEP_MS = 10_000;
+const STEP_MS = 20_000; // generous: Chromium and the server share a loaded CI machine
 const ADMIN = "crmtest-admin-token-0123456789";
 const OFFLINE = "0", AVAIL = "0N5xx0000004CSO", AWAY = "0N5xx0000004D56", BUSY = "0N5xx0000004D3U";
 const CRM_WORK = "crm-work", ON_WORK = "on-work";
@@ -113,6 +113,15 @@ async function waitCRM(page, status) {
   }
 }
 
+// waitAnswered waits until omniroute has the CRM's answer to its request
+// (the connector's report, the last partner-side decision), so that the
+// next omniroute change cannot cross a report still on its way.
+async function waitAnswered(srv, agent, partner, status) {
+  const last = async () => (await decisions(srv, agent)).filter((d) => d.partner === partner && d.side === "partner").at(-1);
+  await waitFor(async () => (await last())?.change === `omnichannelResponse ${status}`,
+    async () => `last CRM report of ${agent} is ${JSON.stringify(await last())}, want omnichannelResponse ${status}`);
+}
+
 function connectorFrame(page) {
   const f = page.frames().find((fr) => fr.url().includes("/presencesync/crm/connector.html"));
   assert.ok(f, "no connector frame");
@@ -134,6 +143,21 @@ async function handshake(page) {
   await page.waitForFunction(() => document.getElementById("handshake").textContent === "ready", null, { timeout: STEP_MS });
   const f = connectorFrame(page);
   await f.waitForFunction(() => window.omnirouteConnector.ready, null, { timeout: STEP_MS });
+  // The iframe shows its connection state to the person (issue 9 item 14).
+  await f.waitForFunction(() => window.omnirouteConnector.status === "connected", null, { timeout: STEP_MS });
+  const shown = await f.evaluate(() => document.getElementById("status").textContent);
+  assert.match(shown, /connected/);
+  // No token in any URL: the iframe was opened with a single-use ticket,
+  // which the connector redeemed (a second use is refused) and dropped
+  // from its address.
+  const src = await page.$eval("iframe", (el) => el.src);
+  assert.doesNotMatch(src, /[?&]token=/, src);
+  const ticket = new URL(src).searchParams.get("ticket");
+  assert.ok(ticket, src);
+  assert.doesNotMatch(f.url(), /ticket=|token=/, f.url());
+  const again = await fetch(new URL("session", f.url()), { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ ticket }) });
+  assert.equal(again.status, 401);
+  assert.equal((await again.json()).error.code, "TICKET_USED");
 }
 
 async function click(page, status) {
@@ -169,8 +193,10 @@ test("synchronized: CRM and omniroute presence stay equal both ways, work on eit
   // omniroute -> CRM via requestSyncOmnichannel.
   await setOmni(srv, "alice", "READY");
   await waitCRM(page, AVAIL);
+  await waitAnswered(srv, "alice", "crm-sync", AVAIL);
   await setOmni(srv, "alice", "NOT_READY", "busy");
   await waitCRM(page, BUSY);
+  await waitAnswered(srv, "alice", "crm-sync", BUSY);
   assert.deepEqual((await page.evaluate(() => window.crm.requests)).map((s) => s.split(";")[0]), [OFFLINE, AVAIL, BUSY]);
   assert.equal((await omniState(srv, "alice")).reasonCode, "busy"); // the CRM's answer did not move omniroute
 

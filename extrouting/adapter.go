@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/omniroute/omniroute/bayeux"
+	"github.com/omniroute/omniroute/clock"
 	"github.com/omniroute/omniroute/node"
 	"github.com/omniroute/omniroute/routing"
 )
@@ -26,8 +27,6 @@ const DefaultTopic = "PendingServiceRoutingTopic"
 
 // Limits.
 const (
-	// MaxTopics bounds the distinct /topic/{name} channels served.
-	MaxTopics = 64
 	// MaxBodyBytes bounds a REST request body.
 	MaxBodyBytes = 64 << 10
 	// MaxFinishedAgentWorks bounds the finished AgentWork records kept
@@ -53,10 +52,14 @@ type Options struct {
 	Retention time.Duration
 	// MaxReplay bounds one replay backlog (default DefaultMaxReplay).
 	MaxReplay int
+	// Replicas of the event stream (0 means 1; cluster mode uses 3).
+	Replicas int
 	// ConnectTimeout is the CometD long-poll hold (default bayeux's 30 s).
 	ConnectTimeout time.Duration
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// Clock times the retries of storing PSR events (default clock.Real).
+	Clock clock.Clock
 }
 
 // Adapter maintains the PSR and AgentWork records from node events,
@@ -81,7 +84,7 @@ type Adapter struct {
 	finished  []string // finished AgentWork ids, oldest first
 	sessions  map[string]string
 	queues    map[string]queueInfo
-	topics    map[string]struct{}
+	topics    map[string]string // topic name -> the partner that added it ("" for the configured one)
 }
 
 type queueInfo struct {
@@ -112,14 +115,15 @@ func New(ctx context.Context, n *node.Node, nc *nats.Conn, o Options) (*Adapter,
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	el, err := openEventLog(ctx, nc, o.Stream, o.Retention)
+	o.Clock = clock.Or(o.Clock)
+	el, err := openEventLog(ctx, nc, o.Stream, o.Retention, o.Replicas)
 	if err != nil {
 		return nil, err
 	}
 	a := &Adapter{n: n, opts: o, log: o.Logger, elog: el, done: make(chan struct{}),
 		psrs: map[string]*PendingServiceRouting{}, byRequest: map[string]*PendingServiceRouting{},
 		hidden: map[string]bool{}, works: map[string]*AgentWork{}, sessions: map[string]string{},
-		queues: map[string]queueInfo{}, topics: map[string]struct{}{o.Topic: {}}}
+		queues: map[string]queueInfo{}, topics: map[string]string{o.Topic: ""}}
 	a.ctx, a.stop = context.WithCancel(context.Background())
 	a.bx = bayeux.NewServer(bayeux.Options{
 		Authorizer: bayeux.AuthorizerFuncs{HandshakeFunc: a.handshake, SubscribeFunc: a.subscribe},
@@ -151,7 +155,7 @@ func (a *Adapter) Close() {
 
 // rebuild loads the records of live requests and tasks of external queues.
 func (a *Adapter) rebuild(ctx context.Context) error {
-	return a.n.View(ctx, func(s *routing.State) {
+	return a.n.View(ctx, func(s routing.View) {
 		a.mu.Lock()
 		defer a.mu.Unlock()
 		for _, q := range s.Queues() {
@@ -168,6 +172,10 @@ func (a *Adapter) rebuild(ctx context.Context) error {
 				continue
 			}
 			p := a.newPSR(r.ID, r.Conversation, r.Queue, r.Priority, r.Mode != "", r.TargetAgent, r.EnqueuedAt, 0)
+			p.CapacityWeight = float64(max(r.CapacityWeight, 1))
+			if r.TargetAgent == "" && len(r.PreferredAgents) > 0 {
+				p.PreferredUserID = NullString(r.PreferredAgents[0])
+			}
 			p.IsPushed = r.State == routing.RequestOfferedState
 			p.IsPushAttempted = p.IsPushed
 			a.store(p, r.TargetAgent != "")
@@ -203,6 +211,10 @@ func infoOf(q routing.Queue) queueInfo {
 	return queueInfo{external: q.Mode == routing.External, mrd: q.MRD, rona: rona}
 }
 
+// newPSR builds the PSR record of a request. CapacityWeight is the
+// conversation's capacity weight (routing/capacity.go, set by the callers;
+// 1 by default). CapacityPercentage stays null: Salesforce fills one of the
+// two, and the engine counts capacity in units, not percentages.
 func (a *Adapter) newPSR(request, conv, queue string, prio int, transfer bool, target string, at time.Time, serial uint64) *PendingServiceRouting {
 	q := a.queues[queue]
 	return &PendingServiceRouting{ID: PSRID(request), WorkItemID: conv, QueueID: queue, ServiceChannelID: q.mrd,
@@ -258,7 +270,7 @@ func (a *Adapter) queue(id string) queueInfo {
 	if ok {
 		return q
 	}
-	_ = a.n.View(a.ctx, func(s *routing.State) {
+	_ = a.n.View(a.ctx, func(s routing.View) {
 		if def, ok := s.Queue(id); ok {
 			q = infoOf(def)
 		}
@@ -278,7 +290,7 @@ func (a *Adapter) session(agent string) string {
 	if sid != "" {
 		return sid
 	}
-	_ = a.n.View(a.ctx, func(s *routing.State) {
+	_ = a.n.View(a.ctx, func(s routing.View) {
 		if st, ok := s.Agent(agent); ok && !st.LoginAt.IsZero() {
 			sid = SessionID(agent, st.LoginAt)
 		}
@@ -290,6 +302,12 @@ type emission struct {
 	typ string
 	at  time.Time
 	obj any
+	// origin is the journal entry and command the event came from
+	// ("seq.cmd"). In cluster mode every node derives the same events and
+	// appends them; the stream keeps one of each (Nats-Msg-Id = origin plus
+	// the event's digest), so partners and the webhook consumers see every
+	// PSR event once.
+	origin string
 }
 
 // apply updates the records for one event and publishes the PSR event.
@@ -315,9 +333,14 @@ func (a *Adapter) apply(p node.Published) {
 		a.mu.Lock()
 		if a.byRequest[e.Request] == nil {
 			psr := a.newPSR(e.Request, e.Conversation, e.Queue, e.Priority, e.IsTransfer, e.TargetAgent, e.At, p.Seq)
+			psr.CapacityWeight = float64(max(e.CapacityWeight, 1))
+			if e.TargetAgent == "" && len(e.PreferredAgents) > 0 {
+				// The conversation's first preferred agent (routing/preferred.go).
+				psr.PreferredUserID = NullString(e.PreferredAgents[0])
+			}
 			a.store(psr, e.TargetAgent != "")
 			if e.TargetAgent == "" {
-				out = &emission{"created", e.At, psr.projection()}
+				out = &emission{typ: "created", at: e.At, obj: psr.projection()}
 			}
 		}
 		a.mu.Unlock()
@@ -338,7 +361,7 @@ func (a *Adapter) apply(p node.Published) {
 			psr.LastDeclinedAgentSession = NullString(sid)
 		}
 		if !a.hidden[psr.ID] {
-			out = &emission{"updated", e.At, psr.projection()}
+			out = &emission{typ: "updated", at: e.At, obj: psr.projection()}
 		}
 		a.mu.Unlock()
 	case routing.RequestRemoved:
@@ -347,7 +370,7 @@ func (a *Adapter) apply(p node.Published) {
 			delete(a.byRequest, e.Request)
 			delete(a.psrs, psr.ID)
 			delete(a.hidden, psr.ID)
-			out = &emission{"deleted", e.At, struct {
+			out = &emission{typ: "deleted", at: e.At, obj: struct {
 				ID string `json:"Id"`
 			}{psr.ID}}
 		}
@@ -369,7 +392,7 @@ func (a *Adapter) apply(p node.Published) {
 			w.PendingServiceRoutingID = psr.ID
 			psr.IsPushed, psr.IsPushAttempted = true, true
 			if !a.hidden[psr.ID] {
-				out = &emission{"updated", e.At, psr.projection()}
+				out = &emission{typ: "updated", at: e.At, obj: psr.projection()}
 			}
 		}
 		a.mu.Unlock()
@@ -392,6 +415,7 @@ func (a *Adapter) apply(p node.Published) {
 		a.mu.Unlock()
 	}
 	if out != nil {
+		out.origin = fmt.Sprintf("%d.%d", p.Seq, p.Cmd)
 		a.emit(out)
 	}
 }
@@ -446,7 +470,7 @@ func (a *Adapter) emit(e *emission) {
 	var seq uint64
 	for attempt, wait := 0, 100*time.Millisecond; ; attempt++ {
 		ctx, cancel := context.WithTimeout(a.ctx, 10*time.Second)
-		seq, err = a.elog.append(ctx, data)
+		seq, err = a.elog.append(ctx, data, e.origin)
 		cancel()
 		if err == nil {
 			break
@@ -455,10 +479,7 @@ func (a *Adapter) emit(e *emission) {
 			a.log.Error("extrouting: PSR event not stored; partners will not see it", "type", e.typ, "err", err)
 			return
 		}
-		select {
-		case <-time.After(wait):
-		case <-a.ctx.Done():
-		}
+		_ = clock.Sleep(a.ctx, a.opts.Clock, wait)
 		wait *= 2
 	}
 	msg := render(seq, data)
@@ -537,13 +558,10 @@ func (a *Adapter) subscribe(_ *bayeux.Client, channel string) error {
 	if !ok || !validTopic(name) {
 		return &bayeux.Error{Code: 403, Message: "Unknown channel " + channel}
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if _, ok := a.topics[name]; !ok {
-		if len(a.topics) >= MaxTopics {
-			return &bayeux.Error{Code: 403, Message: "too many topics"}
-		}
-		a.topics[name] = struct{}{}
+	// Only the configured PushTopic exists: a misspelt topic would
+	// otherwise subscribe successfully and never see an event.
+	if name != a.opts.Topic {
+		return &bayeux.Error{Code: 403, Message: fmt.Sprintf("Unknown channel %s: the PushTopic of this server is /topic/%s (externalRouting.topic)", channel, a.opts.Topic)}
 	}
 	return nil
 }

@@ -93,7 +93,7 @@ func TestDecline(t *testing.T) {
 	e.submit(routing.DeclineTask{Task: aw, Agent: "alice"})
 	d := c.next(1)[0]
 	var loginAt time.Time
-	_ = e.node.View(t.Context(), func(s *routing.State) { st, _ := s.Agent("alice"); loginAt = st.LoginAt })
+	_ = e.node.View(t.Context(), func(s routing.View) { st, _ := s.Agent("alice"); loginAt = st.LoginAt })
 	if evType(d) != "updated" || sobj(d)["IsPushed"] != false || sobj(d)["LastDeclinedAgentSession"] != SessionID("alice", loginAt) {
 		t.Fatalf("want updated with session: %v", d)
 	}
@@ -159,7 +159,7 @@ func TestTransfers(t *testing.T) {
 	e.submit(routing.RequestTransfer{Conversation: "c1", RequestID: "t2", Agent: "bob", FromTask: aw2,
 		Mode: routing.TransferModeTransfer, TargetAgent: "alice"})
 	var task string
-	_ = e.node.View(t.Context(), func(s *routing.State) { r, _ := s.Request("t2"); task = r.OfferedTask })
+	_ = e.node.View(t.Context(), func(s routing.View) { r, _ := s.Request("t2"); task = r.OfferedTask })
 	if task == "" {
 		t.Fatal("direct transfer not offered")
 	}
@@ -173,7 +173,7 @@ func TestTransfers(t *testing.T) {
 
 func TestInternalQueueIgnored(t *testing.T) {
 	e := newEnv(t)
-	c := e.subscribe("AnyName_1", nil)
+	c := e.subscribe(DefaultTopic, nil)
 	e.submit(routing.CreateConversation{ID: "c1", RequestID: "r1", Queue: "internal"})
 	c.none()
 	e.created(c, "c2", "ext")
@@ -273,7 +273,7 @@ func TestCometDAuthAndPaths(t *testing.T) {
 		}
 	}
 	_, out = e.post("/cometd/41.0", partnerToken, map[string]any{"channel": "/meta/subscribe", "clientId": id,
-		"subscription": "/topic/T", "ext": map[string]any{"replay": map[string]int64{"/topic/T": 99}}})
+		"subscription": "/topic/" + DefaultTopic, "ext": map[string]any{"replay": map[string]int64{"/topic/" + DefaultTopic: 99}}})
 	if rep := find(out, "/meta/subscribe"); rep == nil || rep["successful"] != false || !strings.HasPrefix(rep["error"].(string), "400::") {
 		t.Fatalf("invalid replay id: %v", out)
 	}
@@ -327,7 +327,7 @@ func TestIDs(t *testing.T) {
 	if len(id) != 18 || id[:3] != "0Bz" {
 		t.Fatal(id)
 	}
-	if PSRID("x") != PSRID("x") || PSRID("x") == PSRID("y") {
+	if x1, x2 := PSRID("x"), PSRID("x"); x1 != x2 || x1 == PSRID("y") {
 		t.Fatal("PSR ids not stable")
 	}
 	// Salesforce's documented example: 001A0000006Vm9r -> 001A0000006Vm9rIAC.

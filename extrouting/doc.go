@@ -34,9 +34,11 @@
 // # Streaming (CometD)
 //
 // Handler serves a bayeux.Server at /cometd/{apiVersion} (e.g.
-// /cometd/41.0 .. /cometd/60.0). Partners subscribe to "/topic/{name}"
-// (Options.Topic by default; any concrete PushTopic-like name is accepted,
-// wildcards are not) and receive, as Salesforce sends them (Streaming API
+// /cometd/41.0 .. /cometd/60.0). Partners subscribe to "/topic/{name}",
+// where name is Options.Topic (config externalRouting.topic, default
+// PendingServiceRoutingTopic); any other topic, wildcards included, is
+// refused with "403::Unknown channel /topic/X: the PushTopic of this server
+// is /topic/T", so a misspelt topic fails at once; and they receive, as Salesforce sends them (Streaming API
 // Developer Guide, "PushTopic Events"):
 //
 //	{"event":{"type":"created|updated|deleted","createdDate":"2024-05-01T10:00:00.000Z","replayId":7},

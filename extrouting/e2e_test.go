@@ -9,8 +9,8 @@ import (
 
 // TestE2E runs e2e/extrouting.test.mjs (node --test: jsforce 3.10.8 and the
 // official CometD client as the partner, socket.io-client 4.4.0 as the
-// agents) against extrouting/internal/e2eserver (the real server.Start),
-// built here. It is skipped with -short, or when node, go or the e2e
+// agents) against the real `omniroute serve`, built once per test
+// process. It is skipped with -short, or when node, go or the e2e
 // packages (npm ci in e2e/) are missing, and fails when the node test run
 // fails.
 //
@@ -19,8 +19,8 @@ func TestE2E(t *testing.T) {
 	nodee2e.Run(t, nodee2e.Options{
 		File:      "e2e/extrouting.test.mjs",
 		Packages:  []string{"jsforce", "cometd", "cometd-nodejs-client", "socket.io-client"},
-		Server:    "./extrouting/internal/e2eserver",
-		ServerEnv: "OMNIROUTE_EXTROUTING_E2ESERVER",
+		Server:    "./cmd/omniroute",
+		ServerEnv: "OMNIROUTE_BIN",
 		SkipShort: true,
 		WaitDelay: 10 * time.Second,
 	})

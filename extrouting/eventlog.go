@@ -2,6 +2,8 @@ package extrouting
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +12,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/omniroute/omniroute/natsstore"
 )
 
 // Defaults of the event stream.
@@ -36,11 +40,14 @@ type eventLog struct {
 	subject string
 }
 
-func openEventLog(ctx context.Context, nc *nats.Conn, name string, retention time.Duration) (*eventLog, error) {
+func openEventLog(ctx context.Context, nc *nats.Conn, name string, retention time.Duration, replicas int) (*eventLog, error) {
+	if replicas <= 0 {
+		replicas = 1
+	}
 	if nc == nil {
 		return nil, errors.New("extrouting: nil NATS connection")
 	}
-	js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(10*time.Second))
+	js, err := natsstore.JetStream(nc, 0)
 	if err != nil {
 		return nil, fmt.Errorf("extrouting: %w", err)
 	}
@@ -51,7 +58,7 @@ func openEventLog(ctx context.Context, nc *nats.Conn, name string, retention tim
 		Subjects:    []string{subject},
 		Retention:   jetstream.LimitsPolicy,
 		Storage:     jetstream.FileStorage,
-		Replicas:    1,
+		Replicas:    replicas,
 		MaxAge:      retention,
 		MaxMsgs:     -1,
 		MaxBytes:    -1,
@@ -64,8 +71,16 @@ func openEventLog(ctx context.Context, nc *nats.Conn, name string, retention tim
 	return &eventLog{stream: st, js: js, subject: subject}, nil
 }
 
-func (l *eventLog) append(ctx context.Context, data []byte) (uint64, error) {
-	ack, err := l.js.Publish(ctx, l.subject, data)
+// append stores data; origin (see emission) makes the message id, so the
+// same event appended by several nodes is stored once and every node gets
+// the one sequence back.
+func (l *eventLog) append(ctx context.Context, data []byte, origin string) (uint64, error) {
+	var opts []jetstream.PublishOpt
+	if origin != "" {
+		sum := sha256.Sum256(data)
+		opts = append(opts, jetstream.WithMsgID(origin+"."+hex.EncodeToString(sum[:12])))
+	}
+	ack, err := l.js.Publish(ctx, l.subject, data, opts...)
 	if err != nil {
 		return 0, err
 	}

@@ -9,12 +9,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/omniroute/omniroute/clock/clocktest"
 	"github.com/omniroute/omniroute/config"
 	"github.com/omniroute/omniroute/journal/memjournal"
 	"github.com/omniroute/omniroute/journal/natsjournal"
@@ -36,23 +36,6 @@ agents:
   - {id: bob, name: Bob}
 `
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 type env struct {
 	t     *testing.T
 	dir   string
@@ -62,14 +45,14 @@ type env struct {
 	node  *node.Node
 	ad    *Adapter
 	hs    *httptest.Server
-	clock *fakeClock
+	clock *clocktest.Clock
 }
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), j: memjournal.New(), clock: &fakeClock{t: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)}}
+	e := &env{t: t, dir: t.TempDir(), j: memjournal.New(), clock: clocktest.New(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC))}
 	e.start(true)
 	t.Cleanup(e.stop)
 	return e
@@ -100,7 +83,7 @@ func (e *env) start(configure bool) {
 			e.submit(cmd)
 		}
 	}
-	e.ad, err = New(context.Background(), e.node, e.nc, Options{Partners: []Partner{{ID: "p1", Token: partnerToken}},
+	e.ad, err = New(context.Background(), e.node, e.nc, Options{Partners: []Partner{{ID: "p1", Token: partnerToken}, {ID: "p2", Token: otherPartnerToken}},
 		ConnectTimeout: 300 * time.Millisecond, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)

@@ -108,34 +108,35 @@ func trunc(s string) string {
 	return strings.ToValidUTF8(s, "?")
 }
 
-// sfCode maps a routing refusal of AssignWork onto a Salesforce StatusCode
-// and the AgentWork field it concerns. The message keeps the routing code
-// ("NOT_ELIGIBLE: agent ... is NOT_READY"), so partners can tell the
-// causes apart:
-//
-//	REQUEST_NOT_FOUND, NOT_EXTERNAL -> INVALID_CROSS_REFERENCE_KEY [PendingServiceRoutingId]
-//	AGENT_NOT_FOUND, NOT_ELIGIBLE   -> INVALID_CROSS_REFERENCE_KEY [UserId]
-//	INVALID_TRANSITION              -> INVALID_OPERATION (the PSR is already pushed)
-//	ALREADY_EXISTS                  -> DUPLICATE_VALUE
-//	LIMIT_EXCEEDED                  -> LIMIT_EXCEEDED
-//	INVALID_ARGUMENT                -> INVALID_FIELD
-//	any other                       -> the routing code itself
-func sfCode(code string) (string, []string) {
-	switch code {
-	case routing.CodeRequestNotFound, routing.CodeNotExternal:
-		return "INVALID_CROSS_REFERENCE_KEY", []string{"PendingServiceRoutingId"}
-	case routing.CodeAgentNotFound, routing.CodeNotEligible:
-		return "INVALID_CROSS_REFERENCE_KEY", []string{"UserId"}
-	case routing.CodeInvalidTransition:
-		return "INVALID_OPERATION", []string{}
-	case routing.CodeAlreadyExists:
-		return "DUPLICATE_VALUE", []string{}
-	case routing.CodeLimitExceeded:
-		return "LIMIT_EXCEEDED", []string{}
-	case routing.CodeInvalidArgument:
-		return "INVALID_FIELD", []string{}
+// sfError is how the Salesforce REST resources answer one error code.
+type sfError struct {
+	code   string
+	fields []string
+}
+
+// sfErrors is the Salesforce REST table: a routing refusal of AssignWork
+// becomes a Salesforce StatusCode and the AgentWork field it concerns
+// (seed 000). The message keeps the routing code ("NOT_ELIGIBLE: agent ...
+// is NOT_READY"), so partners can tell the causes apart.
+var sfErrors = map[string]sfError{
+	routing.CodeRequestNotFound:   {"INVALID_CROSS_REFERENCE_KEY", []string{"PendingServiceRoutingId"}},
+	routing.CodeNotExternal:       {"INVALID_CROSS_REFERENCE_KEY", []string{"PendingServiceRoutingId"}},
+	routing.CodeAgentNotFound:     {"INVALID_CROSS_REFERENCE_KEY", []string{"UserId"}},
+	routing.CodeNotEligible:       {"INVALID_CROSS_REFERENCE_KEY", []string{"UserId"}},
+	routing.CodeInvalidTransition: {"INVALID_OPERATION", nil},
+	routing.CodeAlreadyExists:     {"DUPLICATE_VALUE", nil},
+	routing.CodeLimitExceeded:     {"LIMIT_EXCEEDED", nil},
+	routing.CodeInvalidArgument:   {"INVALID_FIELD", nil},
+}
+
+// SalesforceError is the Salesforce REST answer to an error code: HTTP 400
+// (Salesforce answers every refused DML with 400), the StatusCode and the
+// fields of sfErrors, or the code itself and no fields for any other.
+func SalesforceError(code string) (status int, statusCode string, fields []string) {
+	if e, ok := sfErrors[code]; ok {
+		return http.StatusBadRequest, e.code, append([]string{}, e.fields...)
 	}
-	return code, []string{}
+	return http.StatusBadRequest, code, []string{}
 }
 
 var restPath = regexp.MustCompile(`^/services/data/v(\d{2,3}\.\d)/sobjects/(AgentWork|PendingServiceRouting)(?:/([^/]+))?/?$`)
@@ -263,8 +264,8 @@ func (a *Adapter) createAgentWork(w http.ResponseWriter, r *http.Request, partne
 			mismatch.field+" does not match the PendingServiceRouting's "+mismatch.field, mismatch.field)
 		return
 	case errors.As(err, &rerr):
-		code, fields := sfCode(rerr.Code)
-		writeErr(w, http.StatusBadRequest, code, rerr.Error(), fields...)
+		status, code, fields := SalesforceError(rerr.Code)
+		writeErr(w, status, code, rerr.Error(), fields...)
 		return
 	case errors.Is(err, node.ErrClosed), errors.Is(err, node.ErrJournal):
 		writeErr(w, http.StatusServiceUnavailable, "SERVER_UNAVAILABLE", "routing is unavailable")
@@ -329,7 +330,7 @@ func (a *Adapter) assign(ctx context.Context, psrID, user string, workItem, chan
 	w := a.works[id]
 	if w == nil {
 		w = &AgentWork{ID: id, UserID: user, WorkItemID: conv, PendingServiceRoutingID: psrID,
-			ServiceChannelID: mrd, Status: StatusAssigned, RequestDateTime: SFTime(time.Now())}
+			ServiceChannelID: mrd, Status: StatusAssigned, RequestDateTime: SFTime(a.opts.Clock.Now())}
 		a.works[id] = w
 	}
 	cp := *w

@@ -10,19 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/omniroute/omniroute/errcode"
 	"github.com/omniroute/omniroute/node"
 	"github.com/omniroute/omniroute/routing"
-)
-
-// Native (/v1) error codes besides the routing codes (the same values as
-// restapi's, so clients of both APIs see one vocabulary).
-const (
-	v1CodeUnauthorized     = "UNAUTHORIZED"
-	v1CodeNotFound         = "NOT_FOUND"
-	v1CodeMethodNotAllowed = "METHOD_NOT_ALLOWED"
-	v1CodeInvalidJSON      = "INVALID_JSON"
-	v1CodeBodyTooLarge     = "BODY_TOO_LARGE"
-	v1CodeUnavailable      = "UNAVAILABLE"
 )
 
 // AgentWorkBody is the body of POST /v1/agent-work:
@@ -49,19 +39,10 @@ type PSRView struct {
 	ExcludedUserIDs []string `json:"ExcludedUserIds"`
 }
 
-type v1Error struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
 func writeV1Err(w http.ResponseWriter, status int, code, msg string) {
-	var e v1Error
-	e.Error.Code, e.Error.Message = code, msg
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(e)
+	_ = json.NewEncoder(w).Encode(errcode.Body{Error: errcode.Detail{Code: code, Message: msg}})
 }
 
 func writeV1(w http.ResponseWriter, status int, v any) {
@@ -69,22 +50,6 @@ func writeV1(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
-}
-
-// v1Status maps a routing refusal of AssignWork onto the native API's
-// statuses (restapi.StatusFor's rules): AGENT_NOT_FOUND and
-// REQUEST_NOT_FOUND 404; NOT_ELIGIBLE, INVALID_TRANSITION (already pushed)
-// and ALREADY_EXISTS 409; LIMIT_EXCEEDED 422; any other 400.
-func v1Status(code string) int {
-	switch code {
-	case routing.CodeAgentNotFound, routing.CodeRequestNotFound:
-		return http.StatusNotFound
-	case routing.CodeNotEligible, routing.CodeInvalidTransition, routing.CodeAlreadyExists:
-		return http.StatusConflict
-	case routing.CodeLimitExceeded:
-		return http.StatusUnprocessableEntity
-	}
-	return http.StatusBadRequest
 }
 
 // NativeHandler serves the native external routing routes, mounted by the
@@ -105,16 +70,48 @@ func v1Status(code string) int {
 // Allow), 400 INVALID_JSON / INVALID_ARGUMENT (missing field, mismatching
 // workItemId or serviceChannelId), 413 BODY_TOO_LARGE (over MaxBodyBytes),
 // 409 NOT_ELIGIBLE / INVALID_TRANSITION / ALREADY_EXISTS, 503 UNAVAILABLE.
+type route struct {
+	pattern string
+	h       http.HandlerFunc
+}
+
+func (a *Adapter) nativeRoutes() []route {
+	return []route{
+		{"POST /v1/agent-work", a.v1CreateWork},
+		{"GET /v1/agent-work/{id}", a.v1GetWork},
+		{"GET /v1/pending-service-routing/{id}", a.v1GetPSR},
+		{"GET /v1/pending-service-routing", a.v1ListPSRs},
+	}
+}
+
+// salesforceRoutes are the Salesforce-style routes Handler serves (matched
+// by restPath and cometdPath, so listed by hand: keep in step with them).
+var salesforceRoutes = []string{
+	"POST /cometd/{version}",
+	"POST /services/data/v{version}/sobjects/AgentWork",
+	"GET /services/data/v{version}/sobjects/AgentWork/{id}",
+	"GET /services/data/v{version}/sobjects/PendingServiceRouting/{id}",
+}
+
+// Routes lists the "METHOD /path" patterns Handler and NativeHandler serve
+// (the OpenAPI document must describe each; server tests check it).
+func (a *Adapter) Routes() []string {
+	out := append([]string(nil), salesforceRoutes...)
+	for _, rt := range a.nativeRoutes() {
+		out = append(out, rt.pattern)
+	}
+	return out
+}
+
 func (a *Adapter) NativeHandler(admin func(token string) bool) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/agent-work", a.v1CreateWork)
-	mux.HandleFunc("GET /v1/agent-work/{id}", a.v1GetWork)
-	mux.HandleFunc("GET /v1/pending-service-routing/{id}", a.v1GetPSR)
-	mux.HandleFunc("GET /v1/pending-service-routing", a.v1ListPSRs)
+	for _, rt := range a.nativeRoutes() {
+		mux.HandleFunc(rt.pattern, rt.h)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !a.v1Authorized(r, admin) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="omniroute"`)
-			writeV1Err(w, http.StatusUnauthorized, v1CodeUnauthorized, "a partner or admin bearer token is required")
+			writeV1Err(w, http.StatusUnauthorized, errcode.Unauthorized, "a partner or admin bearer token is required")
 			return
 		}
 		h, pattern := mux.Handler(r)
@@ -123,11 +120,11 @@ func (a *Adapter) NativeHandler(admin func(token string) bool) http.Handler {
 			h.ServeHTTP(rec, r)
 			if rec.status == http.StatusMethodNotAllowed {
 				w.Header().Set("Allow", rec.header.Get("Allow"))
-				writeV1Err(w, http.StatusMethodNotAllowed, v1CodeMethodNotAllowed,
+				writeV1Err(w, http.StatusMethodNotAllowed, errcode.MethodNotAllowed,
 					r.Method+" is not allowed on "+r.URL.Path+" (allowed: "+rec.header.Get("Allow")+")")
 				return
 			}
-			writeV1Err(w, http.StatusNotFound, v1CodeNotFound, "no route "+r.Method+" "+r.URL.Path)
+			writeV1Err(w, http.StatusNotFound, errcode.NotFound, "no route "+r.Method+" "+r.URL.Path)
 			return
 		}
 		mux.ServeHTTP(w, r)
@@ -159,22 +156,22 @@ func (a *Adapter) v1Authorized(r *http.Request, admin func(string) bool) bool {
 func (a *Adapter) v1CreateWork(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
 	if err != nil {
-		writeV1Err(w, http.StatusBadRequest, v1CodeInvalidJSON, "cannot read the request body")
+		writeV1Err(w, http.StatusBadRequest, errcode.InvalidJSON, "cannot read the request body")
 		return
 	}
 	if len(body) > MaxBodyBytes {
-		writeV1Err(w, http.StatusRequestEntityTooLarge, v1CodeBodyTooLarge, "request body over 65536 bytes")
+		writeV1Err(w, http.StatusRequestEntityTooLarge, errcode.BodyTooLarge, "request body over 65536 bytes")
 		return
 	}
 	var b AgentWorkBody
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&b); err != nil {
-		writeV1Err(w, http.StatusBadRequest, v1CodeInvalidJSON, "body: "+trunc(err.Error()))
+		writeV1Err(w, http.StatusBadRequest, errcode.InvalidJSON, "body: "+trunc(err.Error()))
 		return
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		writeV1Err(w, http.StatusBadRequest, v1CodeInvalidJSON, "body: trailing data after the JSON object")
+		writeV1Err(w, http.StatusBadRequest, errcode.InvalidJSON, "body: trailing data after the JSON object")
 		return
 	}
 	var missing []string
@@ -199,11 +196,11 @@ func (a *Adapter) v1CreateWork(w http.ResponseWriter, r *http.Request) {
 		f := map[string]string{"WorkItemId": "workItemId", "ServiceChannelId": "serviceChannelId"}[mismatch.field]
 		writeV1Err(w, http.StatusBadRequest, routing.CodeInvalidArgument, f+" does not match the pending service routing's")
 	case errors.As(err, &rerr):
-		writeV1Err(w, v1Status(rerr.Code), rerr.Code, rerr.Message)
+		writeV1Err(w, errcode.V1Status(rerr.Code), rerr.Code, rerr.Message)
 	case errors.Is(err, node.ErrClosed), errors.Is(err, node.ErrJournal):
-		writeV1Err(w, http.StatusServiceUnavailable, v1CodeUnavailable, "the routing node is not running; nothing was changed")
+		writeV1Err(w, http.StatusServiceUnavailable, errcode.Unavailable, "the routing node is not running; nothing was changed")
 	case err != nil:
-		writeV1Err(w, http.StatusServiceUnavailable, v1CodeUnavailable, "the routing node did not answer in time; the change may still be applied")
+		writeV1Err(w, http.StatusServiceUnavailable, errcode.Unavailable, "the routing node did not answer in time; the change may still be applied")
 	default:
 		w.Header().Set("Location", "/v1/agent-work/"+aw.ID)
 		writeV1(w, http.StatusCreated, aw)
@@ -220,7 +217,7 @@ func (a *Adapter) v1GetWork(w http.ResponseWriter, r *http.Request) {
 	}
 	a.mu.Unlock()
 	if aw == nil {
-		writeV1Err(w, http.StatusNotFound, v1CodeNotFound, "agent work "+trunc(id)+" does not exist or was forgotten")
+		writeV1Err(w, http.StatusNotFound, errcode.NotFound, "agent work "+trunc(id)+" does not exist or was forgotten")
 		return
 	}
 	writeV1(w, http.StatusOK, aw)
@@ -245,7 +242,7 @@ func (a *Adapter) views(r *http.Request, ids []string) ([]PSRView, error) {
 		}
 	}
 	a.mu.Unlock()
-	err := a.n.View(r.Context(), func(s *routing.State) {
+	err := a.n.View(r.Context(), func(s routing.View) {
 		for i := range out {
 			if req, ok := s.Request(out[i].request); ok {
 				out[i].ExcludedUserIDs = slices.Clone(req.Excluded)
@@ -274,9 +271,9 @@ func (a *Adapter) v1GetPSR(w http.ResponseWriter, r *http.Request) {
 	v, err := a.views(r, []string{id})
 	switch {
 	case err != nil:
-		writeV1Err(w, http.StatusServiceUnavailable, v1CodeUnavailable, "the routing node did not answer")
+		writeV1Err(w, http.StatusServiceUnavailable, errcode.Unavailable, "the routing node did not answer")
 	case len(v) == 0:
-		writeV1Err(w, http.StatusNotFound, v1CodeNotFound, "pending service routing "+trunc(id)+" does not exist or has ended")
+		writeV1Err(w, http.StatusNotFound, errcode.NotFound, "pending service routing "+trunc(id)+" does not exist or has ended")
 	default:
 		writeV1(w, http.StatusOK, v[0])
 	}
@@ -285,7 +282,7 @@ func (a *Adapter) v1GetPSR(w http.ResponseWriter, r *http.Request) {
 func (a *Adapter) v1ListPSRs(w http.ResponseWriter, r *http.Request) {
 	v, err := a.views(r, nil)
 	if err != nil {
-		writeV1Err(w, http.StatusServiceUnavailable, v1CodeUnavailable, "the routing node did not answer")
+		writeV1Err(w, http.StatusServiceUnavailable, errcode.Unavailable, "the routing node did not answer")
 		return
 	}
 	if v == nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/omniroute/omniroute/clock"
 )
 
 // Webhook headers.
@@ -62,6 +63,8 @@ type WebhookOptions struct {
 	MinBackoff, MaxBackoff time.Duration
 	// AckWait: see DefaultWebhookAckWait.
 	AckWait time.Duration
+	// Clock times the waits between attempts (default clock.Real).
+	Clock clock.Clock
 }
 
 // Webhooks delivers PSR events to partners' webhooks; StartWebhooks makes
@@ -121,6 +124,7 @@ func WebhookConsumer(partner string) string {
 // Errors: creating a consumer (JetStream unavailable); hooks without URL
 // or Secret are skipped.
 func (a *Adapter) StartWebhooks(ctx context.Context, hooks []Webhook, o WebhookOptions) (*Webhooks, error) {
+	o.Clock = clock.Or(o.Clock)
 	if o.Client == nil {
 		o.Client = &http.Client{Timeout: DefaultWebhookTimeout}
 	}
@@ -194,7 +198,7 @@ func (h *hookRunner) run(ctx context.Context) {
 			cancel()
 			if ctx.Err() == nil {
 				h.log.Warn("extrouting: webhook fetch", "err", err)
-				sleep(ctx, wait)
+				_ = clock.Sleep(ctx, h.o.Clock, wait)
 				wait = min(2*wait, h.o.MaxBackoff)
 			}
 			continue
@@ -241,7 +245,7 @@ func (h *hookRunner) deliver(ctx context.Context, m jetstream.Msg) {
 		}
 		h.log.Warn("extrouting: webhook delivery failed; retrying", "replayId", seq, "attempt", attempt, "retryIn", wait, "err", err)
 		_ = m.InProgress()
-		sleep(ctx, wait)
+		_ = clock.Sleep(ctx, h.o.Clock, wait)
 		_ = m.InProgress() // the next attempt may take the client's timeout
 		wait = min(2*wait, h.o.MaxBackoff)
 	}
@@ -267,13 +271,4 @@ func (h *hookRunner) post(ctx context.Context, seq uint64, body []byte, sig stri
 		return errors.New("status " + resp.Status)
 	}
 	return nil
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
 }

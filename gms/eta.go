@@ -97,72 +97,16 @@ type position struct {
 	ThresholdReason string `json:"_agent_ready_threshold_passed_reason"`
 }
 
-// queueView is what check-queue-position reads from the engine.
-type queueView struct {
-	found, held       bool
-	position, waiting int
-	agents            int
-	holWait           time.Duration
-}
-
-// readQueue reads a request's place and its queue's figures (on the node's
-// goroutine). Agents counts agents logged in with capacity on the queue's
-// MRD who are members (if any) and have its skills: O(agents).
-func readQueue(st *routing.State, reqID, queue string, now time.Time) queueView {
-	var v queueView
-	req, ok := st.Request(reqID)
-	if !ok {
-		return v
-	}
-	v.found = true
-	v.held = req.HeldAgent != ""
-	v.position, v.waiting, _ = st.Position(reqID)
-	q, ok := st.Queue(queue)
-	if !ok {
-		return v
-	}
-	if qs, ok := st.QueueStats(queue, now); ok && v.position > 1 {
-		v.holWait = time.Duration(qs.LongestWaitSeconds * float64(time.Second))
-	}
-	members := map[string]bool{}
-	for _, m := range q.Members {
-		members[m] = true
-	}
-	for _, id := range st.AgentIDs() {
-		if len(members) > 0 && !members[id] {
-			continue
-		}
-		a, ok := st.Agent(id)
-		if !ok || a.State == routing.AgentLogout {
-			continue
-		}
-		skilled := true
-		for sk, min := range q.Skills {
-			if a.Agent.Skills[sk] < min {
-				skilled = false
-				break
-			}
-		}
-		if !skilled {
-			continue
-		}
-		for _, m := range a.MRDs {
-			if m.MRD.ID == q.MRD && m.Capacity > 0 {
-				v.agents++
-				break
-			}
-		}
-	}
-	return v
-}
-
-// estimate returns the announced wait (waittime.Blend), the uncorrected
-// model estimate (for the History) and whether the wait is known.
-func (s *Server) estimate(queue string, v queueView) (eta, model time.Duration, known bool) {
+// estimate completes snap (waittime.Request: what the engine knows) with
+// what this server learnt from the events, and returns the announced wait
+// (waittime.Blend), the uncorrected model estimate (for the History) and
+// whether the wait is known.
+func (s *Server) estimate(queue string, snap waittime.Snapshot) (eta, model time.Duration, known bool) {
 	q := s.queue(queue)
-	snap := waittime.Snapshot{Position: max(v.position, 1), Agents: v.agents, HOLWait: v.holWait, LESWait: q.lesWait,
-		MeanService:  time.Duration(q.meanService * float64(time.Second)),
-		MeanPatience: time.Duration(q.meanPatience * float64(time.Second)), Correction: q.hist.Correction()}
+	snap.LESWait = q.lesWait
+	snap.MeanService = time.Duration(q.meanService * float64(time.Second))
+	snap.MeanPatience = time.Duration(q.meanPatience * float64(time.Second))
+	snap.Correction = q.hist.Correction()
 	model, ok := waittime.QLmServed(snap)
 	eta = waittime.Blend(snap)
 	return eta, model, ok || eta > 0

@@ -3,7 +3,6 @@ package gms
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -121,7 +120,10 @@ func decodeMultipart(boundary string, body []byte) (Form, error) {
 	mr := multipart.NewReader(bytes.NewReader(body), boundary)
 	for {
 		p, err := mr.NextRawPart()
-		if errors.Is(err, io.EOF) {
+		// Only a bare io.EOF is the closing boundary: the reader wraps the
+		// io.EOF of a body that ends without one ("multipart: NextPart:
+		// EOF"), which is a malformed body, not an empty form.
+		if err == io.EOF { //nolint:errorlint // the reader's end-of-form sentinel, unwrapped on purpose
 			return f, nil
 		}
 		if err != nil {

@@ -18,15 +18,30 @@
 // Plus check-queue-position (position, EWT from routing/waittime),
 // internal-notification / retrieve-notifications (agent -> device),
 // agent-notification / retrieve-agent-notifications (device -> agent),
-// GET and DELETE /genesys/1/service/callback/{service}/{id}, and the admin
-// API /genesys/1/admin/services[/{name}] (GET, PUT, DELETE; admin only).
+// GET and DELETE /genesys/1/service/callback/{service}/{id} (the record:
+// _id, _desired_time, _service_name, _callback_state, _expiration_time,
+// _customer_number, _callback_reason), GET
+// /genesys/1/service/callback/{service}?_customer_number=N (a device's
+// callbacks with that number; all of them for an admin), and the admin
+// API /genesys/1/admin/services[/{name}] (GET, PUT, DELETE) and GET
+// /genesys/1/admin/callback/queues (waiting callbacks by service).
+//
+// A create needs _customer_number (400 otherwise) and takes no
+// _desired_time in the future (no scheduled callbacks); its TTL is the
+// service's ttlSeconds, else the queue's, else DefaultCallbackTTL. A body
+// that declares multipart/form-data but is not is refused (400), never
+// read as an empty form. ixn/chat's fields become the conversation's
+// customer ({firstName, lastName, email, nickname, phoneNumber}) and
+// attributes before the offer. The gms_user is never logged.
 //
 // Ownership: a callback belongs to the device whose gms_user header created
 // it; every per-callback request must carry the same gms_user, else 404
 // (the same answer as an unknown id). The agent-side endpoints
-// (internal-notification, retrieve-agent-notifications) also accept a
-// caller Options.AgentAuth admits. A service with a username and password
-// also requires HTTP basic auth.
+// (internal-notification, retrieve-agent-notifications) take no gms_user:
+// only an administrator, the agent the callback's conversation is assigned
+// to, or a supervisor of that agent's team (Options.AgentAuth), else 401
+// (no credential) or 404. A service with a username and password also
+// requires HTTP basic auth on the device's requests.
 //
 // Errors are {"message": "...", "exception": "<Name>Exception"} with a 4xx
 // or 5xx status. Seed 003 and the GMS docs show no error body; the shape is
@@ -55,6 +70,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/omniroute/omniroute/clock"
+	"github.com/omniroute/omniroute/erasure"
+
+	"github.com/google/uuid"
+	"github.com/omniroute/omniroute/guard"
 	"github.com/omniroute/omniroute/node"
 	"github.com/omniroute/omniroute/routing"
 )
@@ -101,12 +121,35 @@ const (
 	// MaxPendingNotifications bounds each direction's undelivered
 	// notifications per callback (429 beyond).
 	MaxPendingNotifications = 100
+	// DefaultServiceMaxLive is a service's own cap on live callbacks when
+	// its spec leaves MaxLiveCallbacks 0.
+	DefaultServiceMaxLive = 10_000
+	// CreatePerUserBurst start-callbacks per gms_user at once, then
+	// CreatePerUserPerMinute: a device asks for a callback or two.
+	CreatePerUserBurst     = 3
+	CreatePerUserPerMinute = 6
+	// CreatePerAddressBurst start-callbacks per client address at once, then
+	// CreatePerAddressPerSecond (a mobile carrier's NAT holds many devices).
+	CreatePerAddressBurst     = 30
+	CreatePerAddressPerSecond = 3
+	// DefaultCallbackTTL is a callback's time to live when neither its
+	// service (ttlSeconds) nor its queue sets one: a callback nobody takes
+	// within a day is over (COMPLETED, FAIL_TIMEOUT_TTL-like reason from the
+	// engine), and _expiration_time is always a real deadline.
+	DefaultCallbackTTL = 24 * time.Hour
+	// MaxCustomerNumberBytes bounds _customer_number.
+	MaxCustomerNumberBytes = 64
 	// DefaultPushTimeout bounds one Pusher.Push call.
 	DefaultPushTimeout = 10 * time.Second
 )
 
 // Options configure a Server.
 type Options struct {
+	// CustomerKeys seals the customer object a chat callback gives the
+	// engine (ConfirmHold) with its customer's key, the callback's
+	// _customer_number naming the customer (package erasure); nil: stored
+	// as given.
+	CustomerKeys *erasure.Keyring
 	// Pushers by _device_os. A device whose OS has none gets its
 	// notifications only through retrieve-notifications.
 	Pushers map[string]Pusher
@@ -114,10 +157,13 @@ type Options struct {
 	Services []ServiceSpec
 	// AdminAuth says whether a request may use the admin API (nil: nobody).
 	AdminAuth func(*http.Request) bool
-	// AgentAuth says whether a request comes from an agent desktop, which
-	// may use internal-notification and retrieve-agent-notifications on any
-	// callback (nil: only the owning device).
-	AgentAuth func(*http.Request) bool
+	// AgentAuth identifies the caller of the agent-side endpoints
+	// (internal-notification, retrieve-agent-notifications) from its
+	// credentials: an administrator (admin), an agent (its id), or nobody
+	// (ok false; also when nil). Only an administrator, the agent the
+	// callback's conversation is assigned to or a supervisor of that
+	// agent's team may call them (handlers.go authorizeAgent).
+	AgentAuth func(*http.Request) (agent string, admin, ok bool)
 	// AgentNotifier, when set, also delivers each agent-notification
 	// (device -> agent) to the agent desk of the callback's conversation
 	// (the conversation id is the callback id), so the agent need not
@@ -131,8 +177,11 @@ type Options struct {
 	// IDPrefix starts every callback id, "<IDPrefix>-<uuid>" (default "1";
 	// GMS uses its node id, seed 003 "369-...").
 	IDPrefix string
-	// Now is the clock for estimates (default time.Now).
+	// Now is the clock for estimates (default Clock.Now).
 	Now func() time.Time
+	// Clock is the server's time source (default clock.Real); Now, when
+	// set, overrides its reading for estimates and holds.
+	Clock clock.Clock
 	// PushTimeout bounds one push (default DefaultPushTimeout).
 	PushTimeout time.Duration
 	// Logger (default slog.Default()).
@@ -140,6 +189,20 @@ type Options struct {
 	// Store, when set, keeps the callbacks durably: New loads and
 	// re-adopts them (nil: memory only).
 	Store Store
+	// ClaimPush, when set (cluster mode: several nodes apply the same
+	// events), is asked before a push triggered by a journaled event, with
+	// a key equal on every node for that notification ("<entry>.<command>.
+	// <callback id>"); only the node it answers true pushes, so the device
+	// is notified once. An error pushes anyway (at least once). Nil: every
+	// notification is pushed.
+	ClaimPush func(ctx context.Context, key string) (bool, error)
+	// NodeID, in cluster mode, names this node in the records it writes.
+	// With a Store that is a Watcher, every node then knows every
+	// callback, whichever node created it: it adopts the records other
+	// nodes write, applies the engine's events to them and, with
+	// ClaimPush, takes its turn at the pushes; so when the creating node
+	// dies the survivors push and answer for its callbacks.
+	NodeID string
 }
 
 // LoadTimeout bounds New's loading of the Store.
@@ -170,6 +233,8 @@ type callback struct {
 	customerNumber     string
 	queue              string
 	createdAt          time.Time
+	desiredAt          time.Time // _desired_time: when the customer wants the callback (createdAt: now)
+	expiresAt          time.Time // _expiration_time: the engine's TTL deadline
 	completedAt        time.Time
 	state, reason      string
 	agent              string
@@ -199,13 +264,20 @@ type Server struct {
 	done  chan struct{}
 	pushW sync.WaitGroup
 
-	mu        sync.Mutex
+	mu sync.Mutex
+	// origin is "<entry>.<command>" of the event being applied (follow),
+	// "" otherwise: the key of ClaimPush.
+	origin    string
 	services  map[string]*service
 	callbacks map[string]*callback
 	live      int
-	completed []string
-	stats     map[string]*queueStats
-	tasks     map[string]taskInfo
+	// liveByService counts live callbacks per service (ServiceSpec.MaxLiveCallbacks).
+	liveByService map[string]int
+	// createPerUser and createPerAddress rate start-callback (guard.Limiter).
+	createPerUser, createPerAddress *guard.Limiter
+	completed                       []string
+	stats                           map[string]*queueStats
+	tasks                           map[string]taskInfo
 }
 
 // New starts a Server following n's events. Errors: an invalid service spec.
@@ -213,8 +285,9 @@ func New(n *node.Node, o Options) (*Server, error) {
 	if o.IDPrefix == "" {
 		o.IDPrefix = "1"
 	}
+	o.Clock = clock.Or(o.Clock)
 	if o.Now == nil {
-		o.Now = time.Now
+		o.Now = o.Clock.Now
 	}
 	if o.PushTimeout <= 0 {
 		o.PushTimeout = DefaultPushTimeout
@@ -223,7 +296,10 @@ func New(n *node.Node, o Options) (*Server, error) {
 		o.Logger = slog.Default()
 	}
 	s := &Server{n: n, o: o, log: o.Logger, done: make(chan struct{}), services: map[string]*service{},
-		callbacks: map[string]*callback{}, stats: map[string]*queueStats{}, tasks: map[string]taskInfo{}}
+		callbacks: map[string]*callback{}, stats: map[string]*queueStats{}, tasks: map[string]taskInfo{},
+		liveByService:    map[string]int{},
+		createPerUser:    guard.NewLimiter(CreatePerUserPerMinute/60.0, CreatePerUserBurst, o.Now),
+		createPerAddress: guard.NewLimiter(CreatePerAddressPerSecond, CreatePerAddressBurst, o.Now)}
 	for _, spec := range o.Services {
 		if err := s.PutService(spec); err != nil {
 			return nil, err
@@ -235,6 +311,11 @@ func New(n *node.Node, o Options) (*Server, error) {
 	s.ctx, s.stop = context.WithCancel(context.Background())
 	ch, cancel := n.Subscribe()
 	go s.follow(ch, cancel)
+	if err := s.watchStore(); err != nil {
+		s.stop()
+		<-s.done
+		return nil, err
+	}
 	if len(s.callbacks) > 0 {
 		// Events the stored records missed (the server stopped between an
 		// event and its write, or while down) are caught up from the
@@ -269,6 +350,7 @@ func (s *Server) load() error {
 			done = append(done, cb)
 		} else {
 			s.live++
+			s.liveByService[cb.service]++
 		}
 	}
 	slices.SortFunc(done, func(a, b *callback) int {
@@ -322,14 +404,8 @@ func (s *Server) PutService(spec ServiceSpec) error {
 	return nil
 }
 
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
+// newID returns a random UUID version 4 (RFC 9562).
+func newID() string { return uuid.NewString() }
 
 func newNotificationID() string {
 	var b [16]byte
@@ -361,7 +437,13 @@ func (s *Server) follow(ch <-chan node.Published, cancel func()) {
 				s.reconcile()
 				continue
 			}
+			s.mu.Lock()
+			s.origin = fmt.Sprintf("%d.%d", p.Seq, p.Cmd)
+			s.mu.Unlock()
 			s.apply(p.Event)
+			s.mu.Lock()
+			s.origin = ""
+			s.mu.Unlock()
 		}
 	}
 }
@@ -372,7 +454,7 @@ func (s *Server) apply(ev routing.Event) {
 	s.mu.Lock()
 	changed := s.applyLocked(ev)
 	s.mu.Unlock()
-	s.saveLogged(changed...)
+	s.saveLogged(SourceEvent, changed...)
 }
 
 func (s *Server) applyLocked(ev routing.Event) []*callback {
@@ -441,6 +523,7 @@ func completionReason(r routing.CloseReason) string {
 func (s *Server) completeLocked(cb *callback, reason string) []*callback {
 	cb.state, cb.reason, cb.completedAt = StateCompleted, reason, s.o.Now()
 	s.live--
+	s.liveByService[cb.service]--
 	s.completed = append(s.completed, cb.id)
 	changed := []*callback{cb}
 	if len(s.completed) > RetainedCompleted {
@@ -464,17 +547,26 @@ func (s *Server) notifyLocked(cb *callback, n Notification) {
 		s.queueToDevice(cb, n.Message)
 		return
 	}
+	origin := s.origin
 	s.pushW.Add(1)
 	go func() {
 		defer s.pushW.Done()
 		ctx, cancel := context.WithTimeout(s.ctx, s.o.PushTimeout)
 		defer cancel()
+		if s.o.ClaimPush != nil && origin != "" {
+			mine, err := s.o.ClaimPush(ctx, origin+"."+cb.id)
+			if err != nil {
+				s.log.Warn("gms: push claim failed; pushing anyway", "callback", cb.id, "err", err)
+			} else if !mine {
+				return // another node of the cluster pushes this one
+			}
+		}
 		if err := p.Push(ctx, cb.deviceOS, cb.deviceID, n); err != nil {
 			s.log.Warn("gms: push failed; kept for retrieve-notifications", "callback", cb.id, "os", cb.deviceOS, "err", err)
 			s.mu.Lock()
 			s.queueToDevice(cb, n.Message)
 			s.mu.Unlock()
-			s.saveLogged(cb)
+			s.saveLogged("", cb)
 		}
 	}()
 }
@@ -508,7 +600,7 @@ func (s *Server) reconcile() {
 	}
 	s.mu.Unlock()
 	facts := map[string]fact{}
-	_ = s.n.View(s.ctx, func(st *routing.State) {
+	_ = s.n.View(s.ctx, func(st routing.View) {
 		for _, id := range ids {
 			c, ok := st.Conversation(id)
 			if !ok {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/omniroute/omniroute/clock/clocktest"
 	"github.com/omniroute/omniroute/gms"
 	"github.com/omniroute/omniroute/journal/memjournal"
 	"github.com/omniroute/omniroute/node"
@@ -22,23 +23,6 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // The seed's gms_user (seed 003).
 const seedUser = "b16416334828b1d26ef14f329628b55b5a8c631d8928a371a5584722dd7fb673"
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // recorder is an in-process Pusher that records what it is given.
 type recorder struct {
@@ -70,7 +54,7 @@ func (r *recorder) all() []pushed {
 
 type env struct {
 	t     *testing.T
-	clock *fakeClock
+	clock *clocktest.Clock
 	node  *node.Node
 	gms   *gms.Server
 	hs    *httptest.Server
@@ -79,6 +63,10 @@ type env struct {
 	deskNotes chan deskNote
 	store     gms.Store
 	specs     []gms.ServiceSpec
+	// claim is the GMS servers' ClaimPush (nil: none).
+	claim func(context.Context, string) (bool, error)
+	// nodeID is the GMS servers' NodeID (cluster mode; "" single node).
+	nodeID string
 }
 
 type deskNote struct {
@@ -106,7 +94,7 @@ func newEnv(t *testing.T, specs ...gms.ServiceSpec) *env {
 // newEnvStore is newEnv with a callback Store (nil: memory only).
 func newEnvStore(t *testing.T, store gms.Store, specs ...gms.ServiceSpec) *env {
 	t.Helper()
-	e := &env{t: t, clock: &fakeClock{t: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)}, push: &recorder{},
+	e := &env{t: t, clock: clocktest.New(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)), push: &recorder{},
 		deskNotes: make(chan deskNote, 16)}
 	var err error
 	e.node, err = node.Open(context.Background(), node.Config{Journal: memjournal.New(), Now: e.clock.Now, Logger: quiet})
@@ -155,9 +143,19 @@ func (e *env) restartGMS() {
 
 func (e *env) newGMS() (*gms.Server, error) {
 	return gms.New(e.node, gms.Options{Services: e.specs, Logger: quiet, Now: e.clock.Now, Store: e.store,
-		Pushers:   map[string]gms.Pusher{"comet": e.push},
+		Pushers: map[string]gms.Pusher{"comet": e.push}, ClaimPush: e.claim, NodeID: e.nodeID,
 		AdminAuth: func(r *http.Request) bool { return r.Header.Get("Authorization") == "Bearer "+adminToken },
-		AgentAuth: func(r *http.Request) bool { return r.Header.Get("Authorization") == "Bearer agent" },
+		// "Bearer <adminToken>": an admin; "Bearer agent:<id>": agent id.
+		AgentAuth: func(r *http.Request) (string, bool, bool) {
+			tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			switch {
+			case tok == adminToken:
+				return "", true, true
+			case strings.HasPrefix(tok, "agent:"):
+				return strings.TrimPrefix(tok, "agent:"), false, true
+			}
+			return "", false, false
+		},
 		AgentNotifier: func(_ context.Context, conversation string, data map[string]string) error {
 			e.deskNotes <- deskNote{conversation, data}
 			return nil

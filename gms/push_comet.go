@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/omniroute/omniroute/bayeux"
+	"github.com/omniroute/omniroute/clock"
 )
 
 // CometPush: the "comet" device OS of GMS (seed 003, "Chat Delayed").
@@ -65,6 +66,8 @@ type CometOptions struct {
 	// PendingTTL is how long a notification pushed while no client of its
 	// user was subscribed is kept for a client that subscribes later.
 	PendingTTL time.Duration
+	// Clock says when kept notifications expire (default clock.Real).
+	Clock clock.Clock
 	// MaxPendingPerUser bounds the kept notifications of one user; the
 	// oldest is dropped first.
 	MaxPendingPerUser int
@@ -80,6 +83,7 @@ type CometOptions struct {
 }
 
 func (o CometOptions) withDefaults() CometOptions {
+	o.Clock = clock.Or(o.Clock)
 	if o.PendingTTL <= 0 {
 		o.PendingTTL = DefaultCometPendingTTL
 	}
@@ -366,7 +370,7 @@ func (p *CometPusher) Push(ctx context.Context, deviceOS, deviceID string, n Not
 		return nil
 	}
 	p.keep(deviceID, data)
-	return fmt.Errorf("gms comet push to %q: %w", deviceID, ErrPushPending)
+	return fmt.Errorf("gms comet push to device %s: %w", deviceRef(deviceID), ErrPushPending)
 }
 
 // keep adds a notification to user's kept ones. Expired ones are dropped
@@ -375,7 +379,7 @@ func (p *CometPusher) Push(ctx context.Context, deviceOS, deviceID string, n Not
 func (p *CometPusher) keep(user string, data json.RawMessage) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	now := time.Now()
+	now := p.opts.Clock.Now()
 	list, ok := p.pending[user]
 	if !ok && len(p.pending) >= p.opts.MaxPendingUsers {
 		for u, l := range p.pending {
@@ -409,7 +413,7 @@ func unexpired(list []pendingNote, now time.Time) []pendingNote {
 func (p *CometPusher) takePending(user string) []json.RawMessage {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	list := unexpired(p.pending[user], time.Now())
+	list := unexpired(p.pending[user], p.opts.Clock.Now())
 	delete(p.pending, user)
 	out := make([]json.RawMessage, 0, len(list))
 	for _, n := range list {

@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/omniroute/omniroute/bayeux"
+	"github.com/omniroute/omniroute/clock/clocktest"
 )
 
 // lpClient is a minimal Bayeux long-polling client for the tests.
@@ -193,9 +194,10 @@ func TestCometKeepsUntilSubscribe(t *testing.T) {
 }
 
 func TestCometPendingExpires(t *testing.T) {
-	p, url := newCometTest(t, CometOptions{PendingTTL: 30 * time.Millisecond})
+	clk := clocktest.New(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC))
+	p, url := newCometTest(t, CometOptions{PendingTTL: 30 * time.Second, Clock: clk})
 	_ = p.Push(context.Background(), DeviceOSComet, "u", agentAvailable("1"))
-	time.Sleep(60 * time.Millisecond)
+	clk.Advance(time.Minute)
 	c := &lpClient{t: t, url: url, user: "u"}
 	c.handshake(nil)
 	c.subscribe(CometChannel)

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/omniroute/omniroute/clock"
 )
 
 // DeviceOSCustomHTTP is the "_device_os" value served by HTTPPusher
@@ -73,6 +75,8 @@ type HTTPOptions struct {
 	Workers int
 	// Client is the HTTP client; nil uses a client of its own.
 	Client *http.Client
+	// Clock times the waits between attempts (default clock.Real).
+	Clock clock.Clock
 	// Logger receives give-ups and retries; nil uses slog.Default().
 	Logger *slog.Logger
 	// OnResult, if set, is called by a worker after the last attempt of
@@ -81,6 +85,7 @@ type HTTPOptions struct {
 }
 
 func (o HTTPOptions) withDefaults() HTTPOptions {
+	o.Clock = clock.Or(o.Clock)
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultHTTPTimeout
 	}
@@ -226,7 +231,7 @@ func (p *HTTPPusher) worker() {
 	for job := range p.queue {
 		attempts, err := p.send(job)
 		if err != nil {
-			p.opts.Logger.Warn("gms http push: giving up", "url", job.target.URL, "deviceId", job.deviceID,
+			p.opts.Logger.Warn("gms http push: giving up", "url", job.target.URL, "device", deviceRef(job.deviceID),
 				"id", job.n.ID, "attempts", attempts, "err", err)
 		}
 		if p.opts.OnResult != nil {
@@ -267,12 +272,12 @@ func (p *HTTPPusher) send(job httpJob) (int, error) {
 		}
 		backoff = min(backoff*2, p.opts.MaxBackoff)
 		p.opts.Logger.Debug("gms http push: retrying", "url", job.target.URL, "attempt", attempt, "wait", wait, "err", r.err)
-		t := time.NewTimer(wait)
+		t := p.opts.Clock.NewTimer(wait)
 		select {
 		case <-p.stop:
 			t.Stop()
 			return attempt, fmt.Errorf("pusher closed before retry: %w", r.err)
-		case <-t.C:
+		case <-t.C():
 		}
 	}
 }

@@ -112,13 +112,13 @@ func TestTargetsAndAdmin(t *testing.T) {
 	put("group", `{"options":{"_target":"Billing@StatServer.GA"},"defaultQueue":"chat-support"}`)
 	queueOf := func(svc string, hdr ...string) string {
 		t.Helper()
-		r := e.do("POST", "/genesys/1/service/callback/"+svc, "", "", append([]string{"gms_user", "u"}, hdr...)...)
+		r := e.do("POST", "/genesys/1/service/callback/"+svc, "application/x-www-form-urlencoded", "_customer_number=4082652649", append([]string{"gms_user", "u"}, hdr...)...)
 		if r.status != 200 {
 			t.Fatalf("%s: %d %s", svc, r.status, r.body)
 		}
 		id := r.json(t)["_id"].(string)
 		var q string
-		_ = e.node.View(t.Context(), func(s *routing.State) { c, _ := s.Conversation(id); q = c.Queue })
+		_ = e.node.View(t.Context(), func(s routing.View) { c, _ := s.Conversation(id); q = c.Queue })
 		return q
 	}
 	if q := queueOf("skill", "Authorization", "Basic dTpw"); q != "chat-english" {

@@ -24,7 +24,7 @@ func TestSeedSequence(t *testing.T) {
 		t.Fatalf("state %s", st)
 	}
 	// usr_* and _customer_number are conversation attributes; the device id is not.
-	_ = e.node.View(t.Context(), func(s *routing.State) {
+	_ = e.node.View(t.Context(), func(s routing.View) {
 		c, _ := s.Conversation(id)
 		if c.Attributes["usr_customer_name"] != "Bob Markel" || c.Attributes["usr_reason"] != "billing question" ||
 			c.Attributes["_customer_number"] != "4082652649" || c.Attributes["gms_service"] != "chat-delay" ||
@@ -89,7 +89,7 @@ func TestSeedSequence(t *testing.T) {
 	if got := r.json(t); r.status != 200 || !reflect.DeepEqual(got, map[string]any{"_id": id, "comet_channel": "/_genesys"}) {
 		t.Fatalf("chat %d %s", r.status, r.body)
 	}
-	_ = e.node.View(t.Context(), func(s *routing.State) {
+	_ = e.node.View(t.Context(), func(s routing.View) {
 		tasks, _ := s.Tasks("alice")
 		if len(tasks) != 1 || tasks[0].Conversation != id || tasks[0].State != routing.TaskReservedState {
 			t.Errorf("alice tasks %+v", tasks)
@@ -103,7 +103,7 @@ func TestSeedSequence(t *testing.T) {
 	const inBD = "----WebKitFormBoundary8rbhQqxP5LoJ61i1"
 	r = e.do("POST", "/genesys/1/service/"+id+"/internal-notification", "multipart/form-data; boundary="+inBD,
 		multipart(inBD, "_display_message", "Message to be displayed to user", "_application_message", "MESSAGE_FOR_MOBILE_APP_INTERNAL_USE"),
-		"gms_user", seedUser)
+		"Authorization", "Bearer agent:alice")
 	if got := r.json(t); r.status != 200 || !reflect.DeepEqual(got, map[string]any{"message": "Notification Sent"}) {
 		t.Fatalf("internal-notification %d %s", r.status, r.body)
 	}
@@ -135,7 +135,7 @@ func TestSeedSequence(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("agent-notification did not reach the agent desk")
 	}
-	r = e.post("/genesys/1/service/"+id+"/retrieve-agent-notifications", seedUser)
+	r = e.do("POST", "/genesys/1/service/"+id+"/retrieve-agent-notifications", "", "", "Authorization", "Bearer agent:alice")
 	var notes []map[string]string
 	if err := json.Unmarshal(r.body, &notes); err != nil || len(notes) != 1 || notes[0]["tag"] != "agent.message."+id {
 		t.Fatalf("retrieve-agent-notifications %d %s", r.status, r.body)
@@ -145,7 +145,7 @@ func TestSeedSequence(t *testing.T) {
 		"_id": id, "_internal_message": "MESSAGE_FOR_AGENT_DESKTOP_INTERNAL_USE", "_display_message": "Message to be displayed to agent"}) {
 		t.Fatalf("agent message %q", notes[0]["message"])
 	}
-	r = e.post("/genesys/1/service/"+id+"/retrieve-agent-notifications", seedUser)
+	r = e.do("POST", "/genesys/1/service/"+id+"/retrieve-agent-notifications", "", "", "Authorization", "Bearer agent:alice")
 	if strings.TrimSpace(string(r.body)) != "[]" {
 		t.Fatalf("second retrieve %s", r.body)
 	}
@@ -153,7 +153,11 @@ func TestSeedSequence(t *testing.T) {
 	// Another device sees nothing of it.
 	for _, op := range []string{"connect", "check-queue-position", "ixn/chat", "internal-notification", "retrieve-notifications",
 		"agent-notification", "retrieve-agent-notifications"} {
-		if r := e.post("/genesys/1/service/"+id+"/"+op, "someone-else"); r.status != 404 || r.json(t)["exception"] != "CallbackNotFoundException" {
+		want, exc := 404, "CallbackNotFoundException"
+		if op == "internal-notification" || op == "retrieve-agent-notifications" {
+			want, exc = 401, "UnauthorizedException" // agent-side: no gms_user is a credential
+		}
+		if r := e.post("/genesys/1/service/"+id+"/"+op, "someone-else"); r.status != want || r.json(t)["exception"] != exc {
 			t.Errorf("%s by another device: %d %s", op, r.status, r.body)
 		}
 	}
@@ -162,14 +166,14 @@ func TestSeedSequence(t *testing.T) {
 	}
 	// The agent desktop may post internal notifications with its own credential.
 	r = e.do("POST", "/genesys/1/service/"+id+"/internal-notification", "application/x-www-form-urlencoded",
-		"_display_message=hi", "Authorization", "Bearer agent")
+		"_display_message=hi", "Authorization", "Bearer agent:alice")
 	if r.status != 200 {
 		t.Fatalf("agent-side internal-notification %d %s", r.status, r.body)
 	}
 
 	// The agent accepts and later closes: COMPLETED SUCCESS.
 	var task string
-	_ = e.node.View(t.Context(), func(s *routing.State) { ts, _ := s.Tasks("alice"); task = ts[0].ID })
+	_ = e.node.View(t.Context(), func(s routing.View) { ts, _ := s.Tasks("alice"); task = ts[0].ID })
 	e.submit(routing.AcceptTask{Task: task, Agent: "alice"})
 	e.clock.Advance(90 * time.Second)
 	e.submit(routing.CloseTask{Task: task, Agent: "alice"})
@@ -188,7 +192,7 @@ func TestRetrieveWithoutPush(t *testing.T) {
 	waitFor(t, "held", func() bool { st, _ := e.state(id, "dev-2"); return st == "ROUTING" })
 	r := e.do("POST", "/genesys/1/service/"+id+"/internal-notification", "application/json",
 		`{"_display_message":"Message to be displayed to user","_application_message":"MESSAGE_FOR_MOBILE_APP_INTERNAL_USE"}`,
-		"gms_user", "dev-2")
+		"Authorization", "Bearer agent:alice")
 	if r.status != 200 {
 		t.Fatalf("internal-notification %d %s", r.status, r.body)
 	}
@@ -230,7 +234,7 @@ func TestCancel(t *testing.T) {
 	if m := r.json(t); r.status != 200 || m["_callback_state"] != "COMPLETED" || m["_callback_reason"] != "CANCELLED" {
 		t.Fatalf("delete %d %s", r.status, r.body)
 	}
-	_ = e.node.View(t.Context(), func(s *routing.State) {
+	_ = e.node.View(t.Context(), func(s routing.View) {
 		if c, _ := s.Conversation(id); c.State != "CLOSED" {
 			t.Errorf("conversation %s", c.State)
 		}
@@ -248,7 +252,7 @@ func TestETA(t *testing.T) {
 	// Teach the queue a service time: one chat handled by bob for 20 s.
 	e.submit(routing.CreateConversation{ID: "warm", RequestID: "warm", Queue: "chat-support"})
 	var task string
-	_ = e.node.View(t.Context(), func(s *routing.State) { ts, _ := s.Tasks("bob"); task = ts[0].ID })
+	_ = e.node.View(t.Context(), func(s routing.View) { ts, _ := s.Tasks("bob"); task = ts[0].ID })
 	e.submit(routing.AcceptTask{Task: task, Agent: "bob"})
 	e.clock.Advance(20 * time.Second)
 	e.submit(routing.CloseTask{Task: task, Agent: "bob"})

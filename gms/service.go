@@ -71,7 +71,9 @@ const (
 // expression (?:...@X.GA), the first queue (by id) whose required skills
 // satisfy the expression; else DefaultQueue. Other target types (A, AP, GP,
 // DN, GC, RP, DL) are accepted and fall to DefaultQueue. A target that
-// selects no queue and no DefaultQueue is refused.
+// selects no queue and no DefaultQueue is refused. The engine resolves the
+// target as it creates the callback (routing.CreateConversation.Target), so
+// a queue defined or removed meanwhile is seen.
 type ServiceSpec struct {
 	Name                 string            `json:"name" yaml:"name"`
 	Options              map[string]string `json:"options" yaml:"options"`
@@ -84,6 +86,10 @@ type ServiceSpec struct {
 	AgentReadyPosition   int               `json:"agentReadyPosition,omitempty" yaml:"agentReadyPosition"`
 	Username             string            `json:"username,omitempty" yaml:"username"`
 	Password             string            `json:"password,omitempty" yaml:"password"`
+	// MaxLiveCallbacks is the service's own cap on callbacks not yet
+	// completed (0: DefaultServiceMaxLive); start-callback beyond it is
+	// 503.
+	MaxLiveCallbacks int `json:"maxLiveCallbacks,omitempty" yaml:"maxLiveCallbacks"`
 }
 
 // Validate checks the spec alone (not whether its queues exist): the name,
@@ -92,6 +98,9 @@ type ServiceSpec struct {
 func (s ServiceSpec) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if s.MaxLiveCallbacks < 0 {
+		bad("maxLiveCallbacks must not be negative")
+	}
 	if !validName(s.Name) {
 		bad("name must have 1..%d bytes of letters, digits, '-', '_' or '.'", MaxServiceNameBytes)
 	}
@@ -163,47 +172,25 @@ func validName(s string) bool {
 	return true
 }
 
-// service is a validated spec with its parsed target.
+// service is a validated spec. Its target is resolved by the engine
+// (CreateConversation.Target) as each callback is created.
 type service struct {
-	spec    ServiceSpec
-	targets target.List
+	spec ServiceSpec
+}
+
+// maxLive is the service's cap on live callbacks.
+func (sv *service) maxLive() int {
+	if sv.spec.MaxLiveCallbacks > 0 {
+		return sv.spec.MaxLiveCallbacks
+	}
+	return DefaultServiceMaxLive
 }
 
 func newService(s ServiceSpec) (*service, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
-	l, _ := target.Parse(s.Options[OptTarget])
-	return &service{spec: s, targets: l}, nil
-}
-
-// resolveQueue picks the queue for a new callback from the state (see
-// ServiceSpec). ok is false when nothing fits.
-func (sv *service) resolveQueue(st *routing.State) (string, bool) {
-	for _, t := range sv.targets {
-		switch t.Type {
-		case target.Queue:
-			if _, ok := st.Queue(t.Name); ok {
-				return t.Name, true
-			}
-		case target.AgentGroup:
-			if m := t.Matcher(); m != nil {
-				for _, q := range st.Queues() {
-					if len(q.Skills) > 0 && m(q.Skills) {
-						return q.ID, true
-					}
-				}
-			} else if _, ok := st.Queue(t.Name); ok {
-				return t.Name, true
-			}
-		}
-	}
-	if sv.spec.DefaultQueue != "" {
-		if _, ok := st.Queue(sv.spec.DefaultQueue); ok {
-			return sv.spec.DefaultQueue, true
-		}
-	}
-	return "", false
+	return &service{spec: s}, nil
 }
 
 func (sv *service) confirmSeconds() float64 {

@@ -2,45 +2,55 @@ package gms
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/omniroute/omniroute/natsstore"
 )
 
 // Record is a callback's GMS-side state as a Store keeps it (JSON). The
 // conversation itself lives in the engine; a Record holds what the engine
 // does not: the owner, the device, the flags and the pending notifications.
 type Record struct {
-	ID             string           `json:"id"`
-	Service        string           `json:"service"`
-	Owner          string           `json:"owner"` // hex of the gms_user's SHA-256
-	DeviceOS       string           `json:"deviceOS,omitempty"`
-	DeviceID       string           `json:"deviceID,omitempty"`
-	CustomerNumber string           `json:"customerNumber,omitempty"`
-	Queue          string           `json:"queue"`
-	CreatedAt      time.Time        `json:"createdAt"`
-	State          string           `json:"state"`
-	Reason         string           `json:"reason,omitempty"`
-	CompletedAt    time.Time        `json:"completedAt,omitzero"`
-	Agent          string           `json:"agent,omitempty"`
-	Notified       bool             `json:"notified,omitempty"`
-	ChatStarted    bool             `json:"chatStarted,omitempty"`
-	Dialogs        int              `json:"dialogs,omitempty"`
-	Chat           Form             `json:"chat,omitempty"`
-	ToDevice       []map[string]any `json:"toDevice,omitempty"`
-	ToAgent        []AgentNote      `json:"toAgent,omitempty"`
-	Estimate       time.Duration    `json:"estimate,omitempty"`
-	EstPos         int              `json:"estPos,omitempty"`
-	EstAt          time.Time        `json:"estAt,omitzero"`
+	ID             string    `json:"id"`
+	Service        string    `json:"service"`
+	Owner          string    `json:"owner"` // hex of the gms_user's SHA-256
+	DeviceOS       string    `json:"deviceOS,omitempty"`
+	DeviceID       string    `json:"deviceID,omitempty"`
+	CustomerNumber string    `json:"customerNumber,omitempty"`
+	Queue          string    `json:"queue"`
+	CreatedAt      time.Time `json:"createdAt"`
+	// DesiredAt is _desired_time, ExpiresAt _expiration_time (zero in
+	// records written before they were kept: CreatedAt and no expiry).
+	DesiredAt   time.Time        `json:"desiredAt,omitzero"`
+	ExpiresAt   time.Time        `json:"expiresAt,omitzero"`
+	State       string           `json:"state"`
+	Reason      string           `json:"reason,omitempty"`
+	CompletedAt time.Time        `json:"completedAt,omitzero"`
+	Agent       string           `json:"agent,omitempty"`
+	Notified    bool             `json:"notified,omitempty"`
+	ChatStarted bool             `json:"chatStarted,omitempty"`
+	Dialogs     int              `json:"dialogs,omitempty"`
+	Chat        Form             `json:"chat,omitempty"`
+	ToDevice    []map[string]any `json:"toDevice,omitempty"`
+	ToAgent     []AgentNote      `json:"toAgent,omitempty"`
+	Estimate    time.Duration    `json:"estimate,omitempty"`
+	EstPos      int              `json:"estPos,omitempty"`
+	EstAt       time.Time        `json:"estAt,omitzero"`
+	// Node is the cluster node that wrote the record ("" single-node).
+	Node string `json:"node,omitempty"`
+	// Source is SourceEvent when an engine event alone caused the write
+	// (every node applies those itself), else "" (a device's or agent's
+	// request, or a push that failed: changes only the writing node saw).
+	Source string `json:"source,omitempty"`
 }
+
+// SourceEvent marks a Record written because of an engine event.
+const SourceEvent = "event"
 
 // AgentNote is one device -> agent notification waiting for
 // retrieve-agent-notifications.
@@ -58,6 +68,14 @@ type Store interface {
 	Put(ctx context.Context, r Record) error
 	// Delete forgets a record (no error when absent).
 	Delete(ctx context.Context, id string) error
+}
+
+// Watcher is a Store that other servers write too (cluster mode, the
+// shared KV bucket). Watch calls fn, one call at a time, with every record
+// stored after the call started (its own writes included) until ctx ends;
+// deletions are not reported. Errors: the watch could not start.
+type Watcher interface {
+	Watch(ctx context.Context, fn func(Record)) error
 }
 
 // MemStore is a Store in memory, for tests.
@@ -105,46 +123,34 @@ func (s *MemStore) Delete(_ context.Context, id string) error {
 }
 
 // KVBucket is the JetStream key-value bucket of the callbacks (file
-// storage, history 1; key: base64url of the callback id; value: the
+// storage, history 1; key: natsstore.Key of the callback id; value: the
 // Record's JSON).
 const KVBucket = "omniroute-gms-callbacks"
 
-// KVStore is a Store in a JetStream KV bucket.
-type KVStore struct{ kv jetstream.KeyValue }
+// KVStore is a Store in a JetStream KV bucket (package natsstore).
+type KVStore struct{ b *natsstore.Bucket }
 
-// OpenKV opens (creating when absent) the KVBucket on nc.
-func OpenKV(ctx context.Context, nc *nats.Conn) (*KVStore, error) {
-	js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(10*time.Second))
-	if err != nil {
-		return nil, fmt.Errorf("gms: jetstream: %w", err)
-	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: KVBucket, History: 1, Storage: jetstream.FileStorage,
+// OpenKV opens (creating when absent) the KVBucket on nc with replicas
+// copies (0 means 1; cluster mode uses 3 on a 3-server NATS cluster).
+func OpenKV(ctx context.Context, nc natsstore.Conn, replicas int) (*KVStore, error) {
+	b, err := natsstore.Open(ctx, nc, natsstore.Spec{Name: KVBucket, Replicas: replicas,
 		Description: "omniroute GMS: callback records (seed 003)"})
 	if err != nil {
-		return nil, fmt.Errorf("gms: kv bucket: %w", err)
+		return nil, fmt.Errorf("gms: %w", err)
 	}
-	return &KVStore{kv: kv}, nil
+	return &KVStore{b: b}, nil
 }
-
-func kvKey(id string) string { return base64.RawURLEncoding.EncodeToString([]byte(id)) }
 
 // Load implements Store.
 func (s *KVStore) Load(ctx context.Context) ([]Record, error) {
-	keys, err := s.kv.ListKeys(ctx)
+	all, err := s.b.All(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var out []Record
-	for k := range keys.Keys() {
-		e, err := s.kv.Get(ctx, k)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
+	out := make([]Record, 0, len(all))
+	for k, v := range all {
 		var r Record
-		if err := json.Unmarshal(e.Value(), &r); err != nil {
+		if err := json.Unmarshal(v, &r); err != nil {
 			return nil, fmt.Errorf("gms: stored callback %q: %w", k, err)
 		}
 		out = append(out, r)
@@ -158,23 +164,33 @@ func (s *KVStore) Put(ctx context.Context, r Record) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.kv.Put(ctx, kvKey(r.ID), b)
-	return err
+	return s.b.Put(ctx, natsstore.Key(r.ID), b)
+}
+
+// Watch implements Watcher with a watch of the bucket (updates only).
+func (s *KVStore) Watch(ctx context.Context, fn func(Record)) error {
+	err := s.b.Watch(ctx, func(_ string, v []byte) {
+		var r Record
+		if json.Unmarshal(v, &r) == nil && r.ID != "" {
+			fn(r)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("gms: %w", err)
+	}
+	return nil
 }
 
 // Delete implements Store.
 func (s *KVStore) Delete(ctx context.Context, id string) error {
-	err := s.kv.Purge(ctx, kvKey(id))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil
-	}
-	return err
+	return s.b.Delete(ctx, natsstore.Key(id))
 }
 
 // recordLocked snapshots cb (s.mu held).
 func recordLocked(cb *callback) Record {
 	r := Record{ID: cb.id, Service: cb.service, Owner: hex.EncodeToString([]byte(cb.owner)), DeviceOS: cb.deviceOS,
 		DeviceID: cb.deviceID, CustomerNumber: cb.customerNumber, Queue: cb.queue, CreatedAt: cb.createdAt,
+		DesiredAt: cb.desiredAt, ExpiresAt: cb.expiresAt,
 		State: cb.state, Reason: cb.reason, CompletedAt: cb.completedAt, Agent: cb.agent, Notified: cb.notified,
 		ChatStarted: cb.chatStarted, Dialogs: cb.dialogs, Chat: maps.Clone(cb.chat), Estimate: cb.estimate,
 		EstPos: cb.estPos, EstAt: cb.estAt}
@@ -193,7 +209,8 @@ func fromRecord(r Record) (*callback, error) {
 		return nil, fmt.Errorf("gms: stored callback %q: bad id or owner", r.ID)
 	}
 	cb := &callback{id: r.ID, service: r.Service, owner: string(owner), deviceOS: r.DeviceOS, deviceID: r.DeviceID,
-		customerNumber: r.CustomerNumber, queue: r.Queue, createdAt: r.CreatedAt, state: r.State, reason: r.Reason,
+		customerNumber: r.CustomerNumber, queue: r.Queue, createdAt: r.CreatedAt, desiredAt: r.DesiredAt, expiresAt: r.ExpiresAt,
+		state: r.State, reason: r.Reason,
 		completedAt: r.CompletedAt, agent: r.Agent, notified: r.Notified, chatStarted: r.ChatStarted, dialogs: r.Dialogs,
 		chat: r.Chat, toDevice: r.ToDevice, estimate: r.Estimate, estPos: r.EstPos, estAt: r.EstAt}
 	for _, n := range r.ToAgent {
@@ -206,6 +223,11 @@ func fromRecord(r Record) (*callback, error) {
 // forgotten). Writes of one callback are serialized and each snapshots the
 // state when it runs, so the last write holds the latest state.
 func (s *Server) save(ctx context.Context, cb *callback) error {
+	return s.saveFrom(ctx, cb, "")
+}
+
+// saveFrom is save with the Record's Source.
+func (s *Server) saveFrom(ctx context.Context, cb *callback, source string) error {
 	if s.o.Store == nil || cb == nil {
 		return nil
 	}
@@ -215,6 +237,7 @@ func (s *Server) save(ctx context.Context, cb *callback) error {
 	gone := cb.forgotten
 	r := recordLocked(cb)
 	s.mu.Unlock()
+	r.Node, r.Source = s.o.NodeID, source
 	if gone {
 		return s.o.Store.Delete(ctx, cb.id)
 	}
@@ -223,9 +246,9 @@ func (s *Server) save(ctx context.Context, cb *callback) error {
 
 // saveLogged saves outside a request (the event follower, pushes): a
 // failure is logged; the next change writes the record again.
-func (s *Server) saveLogged(cbs ...*callback) {
+func (s *Server) saveLogged(source string, cbs ...*callback) {
 	for _, cb := range cbs {
-		if err := s.save(s.ctx, cb); err != nil {
+		if err := s.saveFrom(s.ctx, cb, source); err != nil {
 			s.log.Warn("gms: callback record not stored", "callback", cb.id, "err", err)
 		}
 	}

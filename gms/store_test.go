@@ -40,7 +40,7 @@ func TestStoreReadopts(t *testing.T) {
 		t.Fatalf("retrieve-notifications %s", r.body)
 	}
 	r = e.do("POST", "/genesys/1/service/"+id+"/retrieve-agent-notifications", "application/json", `{}`,
-		"Authorization", "Bearer agent")
+		"Authorization", "Bearer agent:alice")
 	var notes []map[string]any
 	if json.Unmarshal(r.body, &notes) != nil || len(notes) != 1 || notes[0]["tag"] != gms.TagAgentMessage+id {
 		t.Fatalf("retrieve-agent-notifications %d %s", r.status, r.body)

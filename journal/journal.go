@@ -60,6 +60,15 @@ type Journal interface {
 	Close() error
 }
 
+// Compactor is a Journal that can drop the entries a snapshot covers
+// (retention of the journal, docs/SECURITY.md "Data at rest").
+type Compactor interface {
+	// Compact deletes every entry with Seq <= upTo; upTo must be covered by
+	// the saved snapshot. Later entries keep their numbers; Read from a
+	// deleted Seq fails with ErrCompacted.
+	Compact(ctx context.Context, upTo uint64) error
+}
+
 // MaxEntryBytes is the largest entry any implementation must accept (4 MiB).
 // The node keeps its batches under it.
 const MaxEntryBytes = 4 << 20
@@ -71,4 +80,26 @@ var (
 	ErrClosed = errors.New("journal: closed")
 	// ErrNoSnapshot is returned by LoadSnapshot when none was saved.
 	ErrNoSnapshot = errors.New("journal: no snapshot")
+	// ErrCompacted is returned by Read from an entry Compact deleted.
+	ErrCompacted = errors.New("journal: entries compacted away")
 )
+
+// Shared is a journal several nodes use at once (cluster mode, DESIGN.md
+// "Cluster mode"): one of them, the leader, appends; the others tail it.
+// Append must state the expected last sequence (the fence), so that an
+// Append by a node whose view of the log is stale fails instead of landing.
+type Shared interface {
+	Journal
+
+	// Tail calls fn for every entry with Seq >= from, in order, including
+	// entries appended after the call, until ctx ends (Tail returns
+	// ctx.Err()) or fn returns an error (which Tail returns). pending is
+	// how many more entries the journal held when e was delivered, the
+	// follower's lag in entries.
+	Tail(ctx context.Context, from uint64, fn func(e Entry, pending uint64) error) error
+
+	// Resync forgets an earlier failed Append and reads the last sequence
+	// from the store, so the next Append expects what the store holds now.
+	// A node calls it when it becomes leader. It returns that sequence.
+	Resync(ctx context.Context) (uint64, error)
+}

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"github.com/omniroute/omniroute/journal"
 	"time"
 
 	"github.com/omniroute/omniroute/routing"
@@ -74,7 +75,8 @@ func (n *Node) armTimer(t *time.Timer) {
 		t.Stop()
 		return
 	}
-	wait := d.Sub(n.cfg.Now())
+	// A scaled clock's virtual wait takes 1/speed of it in wall time.
+	wait := n.cfg.Clock.Wall(d.Sub(n.cfg.Now()))
 	if wait < 0 {
 		wait = 0
 	}
@@ -86,6 +88,7 @@ func (n *Node) armTimer(t *time.Timer) {
 // error is a journal failure: every accepted operation has been answered
 // with it.
 func (n *Node) process(batch []*op) ([]*op, error) {
+	began := time.Now()
 	now := n.cfg.Now().Round(0).UTC()
 	if now.Before(n.lastAt) {
 		now = n.lastAt // the state's clock never runs backwards
@@ -103,7 +106,7 @@ func (n *Node) process(batch []*op) ([]*op, error) {
 	if d, ok := n.st.NextDeadline(); ok && !d.After(now) {
 		ev, err := n.st.Apply(now, routing.Tick{})
 		if err == nil && len(ev) > 0 {
-			enc, err := encodeRecord(routing.Tick{}, now)
+			enc, err := encodeRecord(routing.Tick{}, now, "")
 			if err != nil {
 				return batch, fmt.Errorf("%w: encode tick: %v", ErrJournal, err)
 			}
@@ -112,12 +115,27 @@ func (n *Node) process(batch []*op) ([]*op, error) {
 			tickEv = ev
 		}
 	}
+	var batchIDs map[string]bool
 	for i, o := range batch {
 		if o.read != nil {
 			reads = append(reads, o)
 			continue
 		}
-		enc, err := encodeRecord(o.cmd, now)
+		if o.id != "" {
+			// A command retried after a lost answer or a failover: applied
+			// once, answered with the entry that holds it.
+			if s, ok := n.dedup.seq(o.id); ok || batchIDs[o.id] {
+				if !ok {
+					s = 0 // in this very batch; the caller waits for it anyway
+				}
+				n.statsMu.Lock()
+				n.stats.Duplicates++
+				n.statsMu.Unlock()
+				o.done <- result{seq: s, dup: true}
+				continue
+			}
+		}
+		enc, err := encodeRecord(o.cmd, now, o.id)
 		if err != nil {
 			o.done <- result{err: fmt.Errorf("node: encode %s: %w", o.cmd.CommandName(), err)}
 			continue
@@ -141,6 +159,12 @@ func (n *Node) process(batch []*op) ([]*op, error) {
 		recs = append(recs, enc)
 		size += len(enc) + 1
 		acc = append(acc, accepted{o: o, events: ev})
+		if o.id != "" {
+			if batchIDs == nil {
+				batchIDs = map[string]bool{}
+			}
+			batchIDs[o.id] = true
+		}
 	}
 	var seq uint64
 	if len(recs) > 0 {
@@ -166,9 +190,13 @@ func (n *Node) process(batch []*op) ([]*op, error) {
 		n.stats.LastAppendSeconds = took
 		n.statsMu.Unlock()
 	}
-	n.publish(seq, 0, now, tickEv)
+	n.publish(seq, 0, now, began, tickEv)
 	for i, a := range acc {
-		n.publish(seq, i+1, now, a.events)
+		n.publish(seq, i+1, now, a.o.arrived, a.events)
+		if a.o.id != "" {
+			n.dedup.add(a.o.id, seq)
+			n.resolve(a.o.id, result{events: a.events, seq: seq})
+		}
 		a.o.done <- result{events: a.events, seq: seq}
 	}
 	for _, o := range reads {
@@ -187,7 +215,7 @@ func (n *Node) process(batch []*op) ([]*op, error) {
 	return leftover, nil
 }
 
-func (n *Node) publish(seq uint64, cmd int, at time.Time, events []routing.Event) {
+func (n *Node) publish(seq uint64, cmd int, at, arrived time.Time, events []routing.Event) {
 	if len(events) == 0 {
 		return
 	}
@@ -196,7 +224,7 @@ func (n *Node) publish(seq uint64, cmd int, at time.Time, events []routing.Event
 	for s := range n.subs {
 		for _, e := range events {
 			select {
-			case s.ch <- Published{Seq: seq, Cmd: cmd, At: at, Event: e}:
+			case s.ch <- Published{Seq: seq, Cmd: cmd, At: at, Arrived: arrived, Event: e}:
 				continue
 			default:
 			}
@@ -214,7 +242,7 @@ func (n *Node) publish(seq uint64, cmd int, at time.Time, events []routing.Event
 // snapshot saves the state covering every entry up to lastSeq. A failure
 // is logged, not fatal: the journal still holds everything.
 func (n *Node) snapshot() {
-	data, err := n.st.MarshalSnapshot()
+	data, err := n.marshalSnapshot()
 	if err == nil {
 		err = n.cfg.Journal.SaveSnapshot(context.Background(), journalSnapshot(n.lastSeq, data))
 	}
@@ -226,4 +254,9 @@ func (n *Node) snapshot() {
 	n.statsMu.Lock()
 	n.stats.Snapshots++
 	n.statsMu.Unlock()
+	if c, ok := n.cfg.Journal.(journal.Compactor); ok && n.cfg.CompactJournal && n.cfg.Replica == nil {
+		if err := c.Compact(context.Background(), n.lastSeq); err != nil {
+			n.log.Error("journal compaction failed", "upTo", n.lastSeq, "err", err)
+		}
+	}
 }

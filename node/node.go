@@ -27,8 +27,12 @@ import (
 type Config struct {
 	// Journal is where accepted commands go before anyone is answered.
 	Journal journal.Journal
-	// Now returns the current time; default time.Now. Tests inject a clock.
+	// Now returns the current time; default Clock.Now (time.Now when Clock
+	// is nil). Tests inject a clock.
 	Now func() time.Time
+	// Clock, when set, is a scaled clock (live replays): the deadline timer
+	// waits Clock.Wall of each virtual wait. Nil: real time.
+	Clock *Clock
 	// InboxSize bounds waiting submissions (default DefaultInboxSize);
 	// Submit blocks while it is full, until its context ends.
 	InboxSize int
@@ -37,10 +41,19 @@ type Config struct {
 	// SnapshotEvery takes a snapshot after this many journaled commands
 	// (default DefaultSnapshotEvery; negative: never).
 	SnapshotEvery int
+	// CompactJournal drops the journal entries a snapshot covers once it
+	// is saved (journal.Compactor; the journal must allow it), so the
+	// journal holds at most about SnapshotEvery commands. Single-node mode
+	// only: a follower may still need the entries. Failures are logged.
+	CompactJournal bool
 	// SubscriberBuffer is each subscriber's channel size (default 65536).
 	SubscriberBuffer int
 	// Logger receives recovery, snapshot and failure lines (default slog.Default()).
 	Logger *slog.Logger
+	// Replica, when set, makes this node one of several sharing Journal
+	// (cluster mode); it starts as a follower. Nil: single-node mode, the
+	// node is the only writer from the start.
+	Replica *Replica
 }
 
 // Defaults and limits.
@@ -71,21 +84,29 @@ type Published struct {
 	// opens the batch): events with equal (Seq, Cmd) came from one command.
 	Cmd int
 	// At is the command's time.
-	At    time.Time
-	Event routing.Event
+	At time.Time
+	// Arrived is when the command reached this node (wall clock, with its
+	// monotonic reading: Submit was called), for latency figures such as
+	// the time until an offer is on the agent's socket; for a deadline
+	// Tick, when its batch began. Zero for entries a follower applies
+	// from the leader.
+	Arrived time.Time
+	Event   routing.Event
 }
 
 type op struct {
-	cmd   routing.Command
-	read  func(*routing.State)
-	done  chan result
-	isTck bool
+	cmd     routing.Command
+	arrived time.Time // when Submit was called
+	id      string    // cluster mode: the command id, journaled with it
+	read    func(*routing.State)
+	done    chan result
 }
 
 type result struct {
 	events []routing.Event
 	seq    uint64
 	err    error
+	dup    bool // the command id was applied before; not applied again
 }
 
 // Node is the single writer. Create with Open; stop with Close.
@@ -106,6 +127,11 @@ type Node struct {
 	subs      map[*subscriber]struct{}
 	stats     Stats
 	statsMu   sync.Mutex
+
+	// rep is the cluster-mode state, nil in single-node mode; dedup the
+	// command ids applied (writer goroutine only).
+	rep   *replicaState
+	dedup *dedupTable
 }
 
 // Stats are counters for metrics.
@@ -121,11 +147,17 @@ type Stats struct {
 	DroppedSubscribers uint64
 	// LastSeq is the last journal entry.
 	LastSeq uint64
+
+	// Cluster mode. LagEntries: entries the journal held beyond the last
+	// one this follower applied, when it applied it. Forwarded: commands
+	// this node sent to the leader. Duplicates: commands not applied again
+	// because their id was (retries). Promotions and StepDowns count role
+	// changes.
+	LagEntries, Forwarded, Duplicates, Promotions, StepDowns uint64
 }
 
 type subscriber struct {
-	ch     chan Published
-	closed bool
+	ch chan Published
 }
 
 // Open recovers the state from cfg.Journal (latest snapshot, then every
@@ -133,11 +165,14 @@ type subscriber struct {
 // replay that diverges (a journaled command refused on replay: a bug, never
 // silently skipped).
 func Open(ctx context.Context, cfg Config) (*Node, error) {
+	if cfg.Journal == nil && cfg.Replica != nil && cfg.Replica.Journal != nil {
+		cfg.Journal = cfg.Replica.Journal
+	}
 	if cfg.Journal == nil {
 		return nil, errors.New("node: no journal")
 	}
 	if cfg.Now == nil {
-		cfg.Now = time.Now
+		cfg.Now = cfg.Clock.Now
 	}
 	if cfg.InboxSize <= 0 {
 		cfg.InboxSize = DefaultInboxSize
@@ -159,10 +194,21 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, inbox: make(chan *op, cfg.InboxSize), quit: make(chan struct{}), done: make(chan struct{}),
 		log: cfg.Logger, subs: map[*subscriber]struct{}{}}
+	if cfg.Replica != nil {
+		var err error
+		if n.rep, err = newReplicaState(*cfg.Replica); err != nil {
+			return nil, err
+		}
+		n.dedup = &dedupTable{size: n.rep.cfg.DedupSize}
+	}
 	if err := n.recover(ctx); err != nil {
 		return nil, err
 	}
-	go n.run()
+	if n.rep != nil {
+		go n.runReplica()
+	} else {
+		go n.run()
+	}
 	return n, nil
 }
 
@@ -172,11 +218,14 @@ func (n *Node) recover(ctx context.Context) error {
 	snap, err := n.cfg.Journal.LoadSnapshot(ctx)
 	switch {
 	case err == nil:
-		st, err := routing.UnmarshalSnapshot(snap.Data)
+		st, ids, err := unmarshalSnapshot(snap.Data)
 		if err != nil {
 			return fmt.Errorf("node: recover snapshot at %d: %w", snap.Seq, err)
 		}
 		n.st = st
+		for _, d := range ids {
+			n.dedup.add(d.ID, d.Seq)
+		}
 		from = snap.Seq + 1
 		n.lastSeq = snap.Seq
 	case errors.Is(err, journal.ErrNoSnapshot):
@@ -196,6 +245,7 @@ func (n *Node) recover(ctx context.Context) error {
 			if r.At.After(n.lastAt) {
 				n.lastAt = r.At
 			}
+			n.dedup.add(r.ID, e.Seq)
 			replayed++
 		}
 		n.lastSeq = e.Seq
@@ -214,27 +264,42 @@ func (n *Node) recover(ctx context.Context) error {
 // nothing changed and nothing journaled). Other errors: ErrClosed,
 // ErrJournal, ErrCommandTooLarge, or ctx's error if it ends first (the
 // command may still be applied later in that case).
+//
+// In cluster mode Submit on a follower forwards the command to the leader
+// (see Replica) and returns once this node has applied it too; after a
+// failover it retries with the same command id, and returns ErrNoLeader
+// when no leader took the command within Replica.RetryFor.
 func (n *Node) Submit(ctx context.Context, cmd routing.Command) ([]routing.Event, error) {
+	if n.rep != nil {
+		if e := n.failed.Load(); e != nil {
+			return nil, *e
+		}
+		return n.submitReplica(ctx, cmd)
+	}
 	r, err := n.do(ctx, &op{cmd: cmd, done: make(chan result, 1)})
 	return r.events, err
 }
 
 // View runs fn on the writer goroutine, between batches, so fn sees a state
-// in which everything acknowledged is applied. fn must not keep the state
-// or call the node.
-func (n *Node) View(ctx context.Context, fn func(*routing.State)) error {
-	_, err := n.do(ctx, &op{read: fn, done: make(chan result, 1)})
+// in which everything acknowledged is applied. fn gets the state's
+// read-only face (routing.View: no Apply); it must not keep it or call the
+// node.
+func (n *Node) View(ctx context.Context, fn func(routing.View)) error {
+	_, err := n.do(ctx, &op{read: func(s *routing.State) { fn(s) }, done: make(chan result, 1)})
 	return err
 }
 
 // Digest returns the state digest (routing.State.Digest).
 func (n *Node) Digest(ctx context.Context) (string, error) {
 	var d string
-	err := n.View(ctx, func(s *routing.State) { d = s.Digest() })
+	err := n.View(ctx, func(s routing.View) { d = s.Digest() })
 	return d, err
 }
 
 func (n *Node) do(ctx context.Context, o *op) (result, error) {
+	if o.cmd != nil && o.arrived.IsZero() {
+		o.arrived = time.Now()
+	}
 	if e := n.failed.Load(); e != nil {
 		return result{}, *e
 	}

@@ -23,6 +23,10 @@ type record struct {
 	At int64 `json:"t"`
 	// Cmd is the command body (routing.EncodeCommand).
 	Cmd json.RawMessage `json:"c"`
+	// ID is the command id in cluster mode (absent otherwise): every node
+	// that applies the record remembers it, so a command retried after a
+	// failover is applied once (see Replica).
+	ID string `json:"i,omitempty"`
 }
 
 // MaxRecordsPerEntry bounds how many commands one journal entry may hold.
@@ -32,14 +36,16 @@ const MaxRecordsPerEntry = 65536
 type Replayed struct {
 	At  time.Time
 	Cmd routing.Command
+	// ID is the command id given in cluster mode, "" otherwise.
+	ID string
 }
 
-func encodeRecord(cmd routing.Command, at time.Time) ([]byte, error) {
+func encodeRecord(cmd routing.Command, at time.Time, id string) ([]byte, error) {
 	body, err := routing.EncodeCommand(cmd)
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(record{Name: cmd.CommandName(), At: at.UnixNano(), Cmd: body})
+	return json.Marshal(record{Name: cmd.CommandName(), At: at.UnixNano(), Cmd: body, ID: id})
 }
 
 // appendEntry joins encoded records into one entry.
@@ -75,7 +81,7 @@ func DecodeEntry(data []byte) ([]Replayed, error) {
 		if err != nil {
 			return nil, fmt.Errorf("node: journal entry record %d: %w", i, err)
 		}
-		out = append(out, Replayed{At: time.Unix(0, r.At).UTC(), Cmd: cmd})
+		out = append(out, Replayed{At: time.Unix(0, r.At).UTC(), Cmd: cmd, ID: r.ID})
 	}
 	return out, nil
 }

@@ -16,7 +16,7 @@ func TestEntryRoundTrip(t *testing.T) {
 	}
 	var recs [][]byte
 	for _, c := range cmds {
-		b, err := encodeRecord(c, at)
+		b, err := encodeRecord(c, at, "")
 		if err != nil {
 			t.Fatal(err)
 		}

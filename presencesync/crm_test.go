@@ -32,11 +32,13 @@ func (e *testEnv) do(method, path, token, body string) (int, http.Header, string
 
 type sseEvent struct{ name, data string }
 
-// openSSE opens /presencesync/crm/events and returns its events.
-func (e *testEnv) openSSE(query string) (<-chan sseEvent, func()) {
+// openSSE opens /presencesync/crm/events with token in the header and
+// returns its events.
+func (e *testEnv) openSSE(query, token string) (<-chan sseEvent, func()) {
 	e.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, "GET", e.srv.URL+"/presencesync/crm/events?"+query, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
@@ -131,15 +133,19 @@ func TestCRMEndpoints(t *testing.T) {
 	if code, _, _ := e.do("GET", "/presencesync/crm/events?partner=crm&agent=alice", "", ""); code != 401 {
 		t.Fatalf("no token: %d", code)
 	}
-	if code, _, _ := e.do("GET", "/presencesync/crm/events?partner=crm&agent=alice&token="+bob, "", ""); code != 403 {
+	// A token in the query string is not read (URLs end up in logs).
+	if code, _, _ := e.do("GET", "/presencesync/crm/events?partner=crm&agent=alice&token="+alice, "", ""); code != 401 {
+		t.Fatalf("?token=: %d", code)
+	}
+	if code, _, _ := e.do("GET", "/presencesync/crm/events?partner=crm&agent=alice", bob, ""); code != 403 {
 		t.Fatalf("bob for alice: %d", code)
 	}
-	if code, _, _ := e.do("GET", "/presencesync/crm/events?partner=phone&token="+alice, "", ""); code != 403 {
+	if code, _, _ := e.do("GET", "/presencesync/crm/events?partner=phone", alice, ""); code != 403 {
 		t.Fatalf("telephony partner: %d", code)
 	}
 	// The agent comes from the token when absent; on connection omniroute
 	// re-syncs the CRM (alice is logged out: Offline).
-	ev, _ := e.openSSE("partner=crm&token=" + alice)
+	ev, _ := e.openSSE("partner=crm", alice)
 	nextEvent(t, ev, "hello")
 	if got := nextEvent(t, ev, "requestSyncOmnichannel"); got.data != `{"statusId":"0"}` {
 		t.Fatalf("re-sync: %+v", got)
@@ -207,7 +213,7 @@ func TestPartnerPutPersists(t *testing.T) {
 			es.Shutdown()
 			t.Fatal(err)
 		}
-		kv, err := OpenKV(ctx, nc)
+		kv, err := OpenKV(ctx, nc, 1)
 		if err != nil {
 			nc.Close()
 			es.Shutdown()

@@ -13,4 +13,17 @@
 // telephony partners, SSE and REST for the browser connector
 // (connector/connector.js) of CRM partners. The mapping table is in a
 // Store (KVStore: JetStream KV bucket KVBucket).
+//
+// Answers and order (core.go agentSync.pending): a partner answers
+// omniroute's own request with the same message it uses for its own
+// changes (seed 002 omnichannelResponse). The core remembers, per agent,
+// the statuses it asked for and not yet confirmed: a report of one of them
+// is the answer, never a new change (omniroute's work asks the CRM for the
+// work status; that answer does not make the agent Not Ready). The answer
+// to an older request while a newer one is pending is stale: ignored, and
+// the newer one is asked again, so a late answer never undoes a newer
+// change. In Synchronized mode Not Ready statuses follow the mapping among
+// themselves: a status agrees with omniroute only with the state and
+// reason it maps to (a status mapped without a reason, or a reason no
+// status maps, agrees with its best match).
 package presencesync

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -94,39 +95,71 @@ var connectorFS embed.FS
 //	GET  /v1/presence-sync/partners                 admin: [PresencePartnerSpec] (tokens omitted)
 //	PUT  /v1/presence-sync/partners/{id}            admin: replace a partner's mode and mapping (durable, Store)
 //	GET  /v1/agents/{id}/presence-sync              admin or the agent: {"agent","partners":{id:{statusId,known}},"decisions":[Decision]}
-//	GET  /presencesync/telephony                    websocket, partner bearer token (header or ?token=)
+//	GET  /presencesync/telephony[?ticket=]          websocket, partner bearer token in the header, or a ticket
+//	POST /presencesync/telephony/tickets            partner token: {"ticket","expiresAt","expiresIn"} for a browser's websocket
 //	POST /presencesync/telephony/{partner}/agents/{agent}/status   partner token; body AgentStatusInfo + enqueueNextState -> TelephonyResult
 //	GET  /presencesync/crm/connector.html, .js      the browser connector (seed 002)
 //	GET  /presencesync/crm/config?partner=ID        {"origins","mode","heartbeatMs"}
-//	GET  /presencesync/crm/events?partner=&token=[&agent=] SSE: "requestSyncOmnichannel" {"statusId":"id;..."}
+//	POST /presencesync/crm/session                  {"ticket"} (from POST /v1/tickets, scope crm-connector) -> {"token","agent"}
+//	GET  /presencesync/crm/events?partner=[&agent=] agent token in the header; SSE: "requestSyncOmnichannel" {"statusId":"id;..."}
 //	POST /presencesync/crm/report                   agent token: {"partner","statusId","success"}
 func (s *Service) Handler() http.Handler {
 	m := http.NewServeMux()
-	m.HandleFunc("GET /v1/presence-sync/statuses", s.authed(false, s.getStatuses))
-	m.HandleFunc("GET /v1/presence-sync/partners", s.authed(true, s.getPartners))
-	m.HandleFunc("PUT /v1/presence-sync/partners/{id}", s.authed(true, s.putPartner))
-	m.HandleFunc("GET /v1/agents/{id}/presence-sync", s.getAgent)
-	m.HandleFunc("GET /presencesync/telephony", s.telephonyWS)
-	m.HandleFunc("POST /presencesync/telephony/{partner}/agents/{agent}/status", s.telephonyREST)
-	m.HandleFunc("GET /presencesync/crm/config", s.crmConfig)
-	m.HandleFunc("GET /presencesync/crm/events", s.crmEvents)
-	m.HandleFunc("POST /presencesync/crm/report", s.crmReport)
-	m.HandleFunc("GET /presencesync/crm/{file}", func(w http.ResponseWriter, r *http.Request) {
-		f := r.PathValue("file")
-		if f != "connector.html" && f != "connector.js" {
-			writeErr(w, http.StatusNotFound, "NOT_FOUND", "no such file")
-			return
-		}
-		b, _ := connectorFS.ReadFile("connector/" + f)
-		ct := "text/html; charset=utf-8"
-		if strings.HasSuffix(f, ".js") {
-			ct = "text/javascript; charset=utf-8"
-		}
-		w.Header().Set("Content-Type", ct)
-		w.Header().Set("Cache-Control", "no-store")
-		w.Write(b)
-	})
+	for _, rt := range s.routes() {
+		m.HandleFunc(rt.pattern, rt.h)
+	}
 	return m
+}
+
+// Routes lists the "METHOD /path" patterns Handler serves (the OpenAPI
+// document must describe each; server tests check it).
+func (s *Service) Routes() []string {
+	var out []string
+	for _, rt := range s.routes() {
+		out = append(out, rt.pattern)
+	}
+	return out
+}
+
+type route struct {
+	pattern string
+	h       http.HandlerFunc
+}
+
+func (s *Service) routes() []route {
+	return []route{
+		{"GET /v1/presence-sync/statuses", s.authed(false, s.getStatuses)},
+		{"GET /v1/presence-sync/partners", s.authed(true, s.getPartners)},
+		{"PUT /v1/presence-sync/partners/{id}", s.authed(true, s.putPartner)},
+		{"GET /v1/agents/{id}/presence-sync", s.getAgent},
+		{"GET /presencesync/telephony", s.telephonyWS},
+		{"POST /presencesync/telephony/{partner}/agents/{agent}/status", s.telephonyREST},
+		{"POST /presencesync/telephony/tickets", s.telephonyTicket},
+		{"GET /presencesync/crm/config", s.crmConfig},
+		{"POST /presencesync/crm/session", s.crmSession},
+		{"GET /presencesync/crm/events", s.crmEvents},
+		{"POST /presencesync/crm/report", s.crmReport},
+		{"GET /presencesync/crm/{file}", s.connectorFile},
+	}
+}
+
+// connectorFile serves connector.html and connector.js, and the CRM test
+// page crmtest.html (+ crmtest.js), which plays a CRM for people trying the
+// feature from a configured CRM origin.
+func (s *Service) connectorFile(w http.ResponseWriter, r *http.Request) {
+	f := r.PathValue("file")
+	if f != "connector.html" && f != "connector.js" && f != "crmtest.html" && f != "crmtest.js" {
+		writeErr(w, http.StatusNotFound, "NOT_FOUND", "no such file")
+		return
+	}
+	b, _ := connectorFS.ReadFile("connector/" + f)
+	ct := "text/html; charset=utf-8"
+	if strings.HasSuffix(f, ".js") {
+		ct = "text/javascript; charset=utf-8"
+	}
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(b)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -139,15 +172,15 @@ func writeErr(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, map[string]ErrorDetail{"error": {Code: code, Message: msg}})
 }
 
+// bearer is the token of r's Authorization: Bearer header. Tokens are
+// never read from the URL (URLs end up in logs and Referer headers); a
+// browser that cannot set the header uses a ticket (tickets.go).
 func bearer(r *http.Request) string {
-	if h := r.Header.Get("Authorization"); h != "" {
-		scheme, tok, _ := strings.Cut(h, " ")
-		if strings.EqualFold(scheme, "Bearer") {
-			return strings.TrimSpace(tok)
-		}
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return ""
 	}
-	return r.URL.Query().Get("token")
+	return strings.TrimSpace(tok)
 }
 
 func (s *Service) principal(w http.ResponseWriter, r *http.Request) (auth.Principal, bool) {
@@ -190,7 +223,7 @@ func (s *Service) getStatuses(w http.ResponseWriter, r *http.Request) {
 func (s *Service) getPartners(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	out := []config.PresencePartnerSpec{}
-	for _, id := range sortedKeys(s.partners) {
+	for _, id := range slices.Sorted(maps.Keys(s.partners)) {
 		p := s.partners[id].spec
 		p.Token = ""
 		out = append(out, p)
@@ -278,10 +311,15 @@ func sortedConns(m map[*telConn]struct{}) []*telConn {
 }
 
 func (s *Service) telephonyPartner(r *http.Request, id string) *partner {
-	tok := bearer(r)
+	return s.telephonyPartnerOf(bearer(r), id)
+}
+
+// telephonyPartnerOf is the telephony partner whose token is tok (and
+// whose id is id, unless id is "").
+func (s *Service) telephonyPartnerOf(tok, id string) *partner {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, pid := range sortedKeys(s.partners) {
+	for _, pid := range slices.Sorted(maps.Keys(s.partners)) {
 		p := s.partners[pid]
 		if p.spec.Kind == config.PresenceTelephony && (id == "" || id == pid) && tok != "" && tokenEqual(tok, p.spec.Token) {
 			return p
@@ -293,7 +331,15 @@ func (s *Service) telephonyPartner(r *http.Request, id string) *partner {
 var upgrader = websocket.Upgrader{ReadBufferSize: 4096, WriteBufferSize: 4096}
 
 func (s *Service) telephonyWS(w http.ResponseWriter, r *http.Request) {
-	p := s.telephonyPartner(r, "")
+	tok := bearer(r)
+	if tok == "" && r.URL.Query().Has("ticket") {
+		var err error
+		if tok, err = s.auth.RedeemTicket(r.URL.Query().Get("ticket"), auth.ScopeTelephony); err != nil {
+			writeTicketErr(w, err)
+			return
+		}
+	}
+	p := s.telephonyPartnerOf(tok, "")
 	if p == nil {
 		writeErr(w, http.StatusUnauthorized, "UNAUTHORIZED", "a telephony partner token is required")
 		return
@@ -371,7 +417,7 @@ func (s *Service) telephonyAnswer(a telephonyAnswer) {
 	}
 	s.mu.Unlock()
 	if ok && p != nil && !a.Success {
-		s.record(Decision{At: time.Now().UTC(), Agent: req.agent, Partner: req.partner, Side: SidePartner,
+		s.record(Decision{At: s.clock.Now().UTC(), Agent: req.agent, Partner: req.partner, Side: SidePartner,
 			Change: fmt.Sprintf("setAgentStatus answer success=false isStatusSyncNeeded=%v", a.IsStatusSyncNeeded), Outcome: out})
 	}
 }
@@ -521,7 +567,7 @@ func (s *Service) crmEvents(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("event: hello\ndata: {}\n\n"))
 	fl.Flush()
 	go s.omniChanged(agent, "connector connected")
-	tick := time.NewTicker(20 * time.Second)
+	tick := s.clock.NewTicker(20 * time.Second)
 	defer tick.Stop()
 	for {
 		select {
@@ -530,7 +576,7 @@ func (s *Service) crmEvents(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			fl.Flush()
-		case <-tick.C:
+		case <-tick.C():
 			w.Write([]byte(": keepalive\n\n"))
 			fl.Flush()
 		case <-c.quit:
@@ -570,7 +616,7 @@ func (s *Service) crmReport(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		out := p.core.PartnerAnswer(body.Agent, false)
 		s.mu.Unlock()
-		s.record(Decision{At: time.Now().UTC(), Agent: body.Agent, Partner: p.spec.ID, Side: SidePartner, Change: "omnichannelResponse success=false " + id, Outcome: out})
+		s.record(Decision{At: s.clock.Now().UTC(), Agent: body.Agent, Partner: p.spec.ID, Side: SidePartner, Change: "omnichannelResponse success=false " + id, Outcome: out})
 		writeJSON(w, http.StatusOK, map[string]any{"outcome": out})
 		return
 	}

@@ -2,8 +2,10 @@ package presencesync
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -116,7 +118,7 @@ func (s *sim) deliver(all bool) {
 }
 
 func (s *sim) userStep() {
-	ids := sortedKeys(s.c.status)
+	ids := slices.Sorted(maps.Keys(s.c.status))
 	switch s.r.IntN(5) {
 	case 0, 1:
 		s.partner = ids[s.r.IntN(len(ids))]

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/omniroute/omniroute/auth"
+	"github.com/omniroute/omniroute/clock"
 	"github.com/omniroute/omniroute/config"
 	"github.com/omniroute/omniroute/node"
 	"github.com/omniroute/omniroute/routing"
@@ -62,12 +64,16 @@ type Options struct {
 	// Registry, when set, gets omniroute_presencesync_decisions_total.
 	Registry prometheus.Registerer
 	Logger   *slog.Logger
+	// Clock stamps decisions and times the connectors' keepalives
+	// (default clock.Real).
+	Clock clock.Clock
 }
 
 // Service runs the presence sync of every configured partner against one
 // node: it follows the node's events, talks to telephony partners over a
 // websocket and REST, and to CRM browser connectors over REST + SSE.
 type Service struct {
+	clock clock.Clock
 	node  *node.Node
 	auth  *auth.Authenticator
 	log   *slog.Logger
@@ -104,7 +110,8 @@ func New(ctx context.Context, n *node.Node, a *auth.Authenticator, cfg config.Pr
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	s := &Service{node: n, auth: a, log: o.Logger, store: o.Store, catalog: cfg.Catalog(), reasons: map[string]routing.ReasonType{},
+	o.Clock = clock.Or(o.Clock)
+	s := &Service{clock: o.Clock, node: n, auth: a, log: o.Logger, store: o.Store, catalog: cfg.Catalog(), reasons: map[string]routing.ReasonType{},
 		partners: map[string]*partner{}, decisions: map[string][]Decision{}, tel: map[string]map[*telConn]struct{}{},
 		crm: map[string]map[string]map[*crmConn]struct{}{}, pending: map[string]pendingReq{}, done: make(chan struct{})}
 	for _, r := range reasons {
@@ -186,7 +193,7 @@ func (s *Service) follow(events <-chan node.Published) {
 func (s *Service) snapshot(ctx context.Context, agent string) (Omni, bool, error) {
 	var o Omni
 	var ok bool
-	err := s.node.View(ctx, func(st *routing.State) {
+	err := s.node.View(ctx, func(st routing.View) {
 		a, found := st.Agent(agent)
 		if !found {
 			return
@@ -215,7 +222,7 @@ func (s *Service) omniChanged(agent, change string) {
 		return
 	}
 	s.mu.Lock()
-	ids := sortedKeys(s.partners)
+	ids := slices.Sorted(maps.Keys(s.partners))
 	s.mu.Unlock()
 	for _, id := range ids {
 		s.mu.Lock()
@@ -266,7 +273,7 @@ func (s *Service) run(ctx context.Context, p *partner, agent string, side Side, 
 			outcome = OutcomeNoConnection
 		}
 	}
-	d := Decision{At: time.Now().UTC(), Agent: agent, Partner: p.spec.ID, Side: side, Change: change, Outcome: outcome}
+	d := Decision{At: s.clock.Now().UTC(), Agent: agent, Partner: p.spec.ID, Side: side, Change: change, Outcome: outcome}
 	if len(sent) > 0 {
 		d.Sent = fmt.Sprint(sent)
 	}
@@ -293,7 +300,7 @@ func (s *Service) applyOmni(ctx context.Context, agent string, t OmniTarget) err
 		return nil
 	}
 	var errs []error
-	for _, mrd := range sortedKeys(t.MRDs) {
+	for _, mrd := range slices.Sorted(maps.Keys(t.MRDs)) {
 		if _, err := s.node.Submit(ctx, routing.SetMRDState{Agent: agent, MRD: mrd, State: t.MRDs[mrd]}); err != nil {
 			errs = append(errs, err)
 		}
@@ -333,7 +340,7 @@ func (s *Service) sendPartner(p *partner, agent string, a Action) bool {
 	s.mu.Unlock()
 	ids := []string{a.Partner}
 	if m, ok := p.core.mapping[a.Partner]; ok {
-		ids = append(ids, sortedKeys(m.MRDs)...)
+		ids = append(ids, slices.Sorted(maps.Keys(m.MRDs))...)
 	}
 	sentAny := false
 	for _, c := range conns {

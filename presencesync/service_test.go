@@ -102,7 +102,7 @@ func (e *testEnv) submit(c routing.Command) []routing.Event {
 func (e *testEnv) agentState() (routing.AgentState, string) {
 	var st routing.AgentState
 	var r string
-	e.node.View(context.Background(), func(s *routing.State) {
+	e.node.View(context.Background(), func(s routing.View) {
 		a, _ := s.Agent("alice")
 		st, r = a.State, a.ReasonCode
 	})

@@ -2,17 +2,12 @@ package presencesync
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sync"
-	"time"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/omniroute/omniroute/config"
+	"github.com/omniroute/omniroute/natsstore"
 )
 
 // Store keeps the partners' mapping changes made over REST, durably. The
@@ -53,45 +48,36 @@ func (s *MemStore) Put(_ context.Context, p config.PresencePartnerSpec) error {
 }
 
 // KVBucket is the JetStream key-value bucket of the mapping table (file
-// storage; key: base64url of the partner id; value: the partner's JSON,
-// config.PresencePartnerSpec).
+// storage, history 5; key: natsstore.Key of the partner id; value: the
+// partner's JSON, config.PresencePartnerSpec).
 const KVBucket = "omniroute-presencesync"
 
-// KVStore is a Store in a JetStream KV bucket (durable with the embedded
-// server's sync_interval: always, replicated on a cluster).
-type KVStore struct{ kv jetstream.KeyValue }
+// KVStore is a Store in a JetStream KV bucket (package natsstore; durable
+// with the embedded server's sync_interval: always, replicated on a
+// cluster).
+type KVStore struct{ b *natsstore.Bucket }
 
 // OpenKV opens (creating when absent) the KVBucket on nc.
-func OpenKV(ctx context.Context, nc *nats.Conn) (*KVStore, error) {
-	js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(10*time.Second))
-	if err != nil {
-		return nil, fmt.Errorf("presencesync: jetstream: %w", err)
-	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: KVBucket, History: 5, Storage: jetstream.FileStorage,
+// replicas is the bucket's copies (0 means 1; cluster mode uses 3).
+func OpenKV(ctx context.Context, nc natsstore.Conn, replicas int) (*KVStore, error) {
+	b, err := natsstore.Open(ctx, nc, natsstore.Spec{Name: KVBucket, History: 5, Replicas: replicas,
 		Description: "omniroute presence sync: partner status mappings (seeds 001, 002)"})
 	if err != nil {
-		return nil, fmt.Errorf("presencesync: kv bucket: %w", err)
+		return nil, fmt.Errorf("presencesync: %w", err)
 	}
-	return &KVStore{kv: kv}, nil
+	return &KVStore{b: b}, nil
 }
 
 // Load implements Store.
 func (s *KVStore) Load(ctx context.Context) (map[string]config.PresencePartnerSpec, error) {
-	out := map[string]config.PresencePartnerSpec{}
-	keys, err := s.kv.ListKeys(ctx)
+	all, err := s.b.All(ctx)
 	if err != nil {
 		return nil, err
 	}
-	for k := range keys.Keys() {
-		e, err := s.kv.Get(ctx, k)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
+	out := map[string]config.PresencePartnerSpec{}
+	for k, v := range all {
 		var p config.PresencePartnerSpec
-		if err := json.Unmarshal(e.Value(), &p); err != nil {
+		if err := json.Unmarshal(v, &p); err != nil {
 			return nil, fmt.Errorf("presencesync: stored partner %q: %w", k, err)
 		}
 		out[p.ID] = p
@@ -105,6 +91,5 @@ func (s *KVStore) Put(ctx context.Context, p config.PresencePartnerSpec) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.kv.Put(ctx, base64.RawURLEncoding.EncodeToString([]byte(p.ID)), b)
-	return err
+	return s.b.Put(ctx, natsstore.Key(p.ID), b)
 }

@@ -16,6 +16,14 @@ type BankOptions struct {
 	TTL time.Duration
 	// Strategy of every queue (default longest-idle).
 	Strategy routing.Strategy
+	// Model, when set, makes the replay faithful to the records (see
+	// Model): inferred shifts and breaks, patience, IVR hang-ups. Nil is
+	// the first-to-last, infinitely patient replay of BankDay.
+	Model *Model
+	// Adjust, when set, changes each day's Setup (date YYYY-MM-DD)
+	// before it runs (a what-if: more agents, other queue policies); an
+	// error stops the replay.
+	Adjust func(date string, s *Setup) error `json:"-"`
 }
 
 // DefaultBankTTL is the default queue TTL of a replayed day: longer than

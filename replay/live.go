@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/omniroute/omniroute/agentdesk/deskclient"
+	"github.com/omniroute/omniroute/node"
+	"github.com/omniroute/omniroute/routing"
 )
 
 // LiveOptions configure RunLive.
@@ -30,6 +32,14 @@ type LiveOptions struct {
 	Progress func(done, total int)
 	// HTTPClient defaults to a keep-alive client.
 	HTTPClient *http.Client
+	// Clock, when set, is the server's node clock (server.Options.Clock),
+	// running at Speed: the replay starts it at its first action, so the
+	// server stamps every instant and deadline in the replayed day's time
+	// and its history describes the same instants as this run. Durations
+	// are then declared unscaled, and each outcome gets the server's
+	// instants (Outcome.Arrived, Ended). Nil: the server runs in real time
+	// and durations are divided by Speed.
+	Clock *node.Clock
 }
 
 // MaxLiveSpeed bounds Speed: beyond it the server's own latency (about a
@@ -136,9 +146,22 @@ func (l *live) api(method, path string, body any, out any) (int, error) {
 
 func seconds(d time.Duration, speed float64) float64 { return d.Seconds() / speed }
 
+// serverSpeed is how much faster the server's clock runs than the
+// declared durations need: Speed when the server runs in real time, 1 on
+// a shared Clock.
+func (l *live) serverSpeed() float64 {
+	if l.o.Clock != nil {
+		return 1
+	}
+	return l.o.Speed
+}
+
 // declare puts the setup's MRD, queues and agents on the server; durations
-// are divided by Speed, since the server runs in real time.
+// are divided by Speed when the server runs in real time.
 func (l *live) declare() error {
+	// Replay agents answer at once; the RONA timeout only guards against a
+	// lost event: a minute of wall time.
+	rona := min(time.Duration(float64(time.Minute)*l.o.Speed/l.serverSpeed()), routing.MaxDuration)
 	m := l.setup.MRD
 	if _, err := l.api("PUT", "/v1/mrds/"+url.PathEscape(m.ID), map[string]any{"id": m.ID, "name": m.Name,
 		"interruptible": m.Interruptible, "maxRequests": max(m.MaxRequests, 1)}, nil); err != nil {
@@ -146,11 +169,9 @@ func (l *live) declare() error {
 	}
 	for _, q := range l.setup.Queues {
 		spec := map[string]any{"id": q.ID, "name": q.Name, "mrd": q.MRD, "strategy": q.Strategy, "skills": q.Skills,
-			// Replay agents answer at once; the RONA timeout only guards
-			// against a lost event.
-			"ronaTimeoutSeconds": 60.0}
+			"ronaTimeoutSeconds": rona.Seconds()}
 		if q.TTL > 0 {
-			spec["ttlSeconds"] = seconds(q.TTL, l.o.Speed)
+			spec["ttlSeconds"] = seconds(q.TTL, l.serverSpeed())
 		}
 		if _, err := l.api("PUT", "/v1/queues/"+url.PathEscape(q.ID), spec, nil); err != nil {
 			return err
@@ -198,6 +219,13 @@ func (l *live) play() (*Run, error) {
 	}
 	l.base = acts[0].at
 	l.start = time.Now()
+	if c := l.o.Clock; c != nil {
+		// The server's clock jumps to the first action and runs from here;
+		// a clock already past it (a second replay) moves the run later.
+		at := c.Start(l.setup.Epoch.Add(l.base))
+		l.base = at.Sub(l.setup.Epoch)
+		l.start = c.WallOf(at)
+	}
 	for _, a := range acts {
 		wait := time.Until(l.real(a.at))
 		if wait > 0 {
@@ -235,6 +263,9 @@ func (l *live) real(v time.Duration) time.Time {
 }
 
 func (l *live) virtual(t time.Time) time.Duration {
+	if c := l.o.Clock; c != nil {
+		return c.TimeAt(t).Sub(l.setup.Epoch)
+	}
 	return l.base + time.Duration(float64(t.Sub(l.start))*l.o.Speed)
 }
 
@@ -496,7 +527,36 @@ func (l *live) finish() (*Run, error) {
 	for _, s := range l.setup.Shifts {
 		l.logout(s.Agent, true)
 	}
+	if l.o.Clock != nil {
+		if err := l.instants(); err != nil {
+			return nil, err
+		}
+	}
 	return l.run, nil
+}
+
+// instants reads every call's conversation back for the server's instants
+// of its arrival and end, so the run's intervals split calls at the same
+// boundaries as the server's history. The waits stay the replay's own.
+func (l *live) instants() error {
+	for i, id := range l.convID {
+		if id == "" {
+			continue
+		}
+		var cv routing.Conversation
+		if _, err := l.api("GET", "/v1/conversations/"+url.PathEscape(id), nil, &cv); err != nil {
+			return err
+		}
+		o := &l.run.Outcomes[i]
+		o.Arrived = cv.CreatedAt
+		switch {
+		case o.Result == Answered && !cv.AnsweredAt.IsZero():
+			o.Ended = cv.AnsweredAt
+		case o.Result == Abandoned || o.Result == Expired:
+			o.Ended = cv.ClosedAt
+		}
+	}
+	return nil
 }
 
 func (l *live) closeAgents() {

@@ -3,7 +3,9 @@ package replay
 import (
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/omniroute/omniroute/replay/trace"
@@ -34,12 +36,19 @@ type DayReport struct {
 	Date     string `json:"date"`
 	Agents   int    `json:"agents"`
 	Commands int    `json:"commands"`
+	// Skipped are the malformed rows of the trace the reader left out
+	// (set by the caller that read it).
+	Skipped trace.Skipped `json:"skipped_rows"`
 	// BusySeconds and StaffedSeconds are the engine run's totals behind
 	// the day's occupancy.
 	BusySeconds    float64      `json:"busy_seconds"`
 	StaffedSeconds float64      `json:"staffed_seconds"`
 	Day            Period       `json:"day"`
 	Hours          []HourReport `json:"hours"`
+	// Intervals, for a live run on the server's clock (LiveOptions.Clock),
+	// are the run per queue and 15 minutes, comparable with the server's
+	// history (Intervals).
+	Intervals []IntervalReport `json:"intervals,omitempty"`
 }
 
 // Figures computes the engine's figures over the arrivals for which keep
@@ -47,34 +56,56 @@ type DayReport struct {
 // whole run). Offered = Answered + Abandoned + Expired always holds: every
 // arrival of a finished run has ended.
 func (r *Run) Figures(keep func(i int) bool, window Interval) trace.Figures {
+	return pooledFigures([]*Run{r}, keep, window)
+}
+
+// pooledFigures computes the figures of replications of one setup (runs
+// whose arrivals are the same calls, index for index): counts are the
+// means over the runs, rounded; ASA, service level, abandon rate and
+// occupancy are pooled over all of them, so they are exact means.
+func pooledFigures(runs []*Run, keep func(i int) bool, window Interval) trace.Figures {
 	var f trace.Figures
 	var waitSum time.Duration
-	within := 0
-	for i, o := range r.Outcomes {
-		if !keep(i) {
-			continue
-		}
-		f.Offered++
-		switch o.Result {
-		case Answered:
-			f.Answered++
-			waitSum += o.Wait
-			if o.Wait <= ServiceLevelThreshold {
-				within++
+	var offered, answered, abandoned, ivr, expired, within int
+	var busy, staffed time.Duration
+	for _, r := range runs {
+		for i, o := range r.Outcomes {
+			if !keep(i) {
+				continue
 			}
-		case Abandoned:
-			f.Abandoned++
-		case Expired:
-			f.Expired++
+			offered++
+			switch o.Result {
+			case Answered:
+				answered++
+				waitSum += o.Wait
+				if o.Wait <= ServiceLevelThreshold {
+					within++
+				}
+			case Abandoned:
+				abandoned++
+				if r.Setup.Arrivals[i].Bypass == Abandoned {
+					ivr++
+				}
+			case Expired:
+				expired++
+			}
 		}
+		busy += overlap(r.Busy, window)
+		staffed += overlap(r.Staffed, window)
 	}
-	if f.Answered > 0 {
-		f.ASASeconds = waitSum.Seconds() / float64(f.Answered)
+	n := len(runs)
+	mean := func(x int) int { return (x + n/2) / n }
+	// Abandoned takes the rounding, so Offered = Answered + Abandoned +
+	// Expired holds for the means too.
+	f.Offered, f.Answered, f.IVRAbandoned, f.Expired = mean(offered), mean(answered), mean(ivr), mean(expired)
+	f.Abandoned = f.Offered - f.Answered - f.Expired
+	if answered > 0 {
+		f.ASASeconds = waitSum.Seconds() / float64(answered)
 	}
-	if f.Offered > 0 {
-		f.ServiceLevel = float64(within) / float64(f.Offered)
+	if offered > 0 {
+		f.ServiceLevel = float64(within) / float64(offered)
+		f.AbandonRate = float64(abandoned) / float64(offered)
 	}
-	busy, staffed := overlap(r.Busy, window), overlap(r.Staffed, window)
 	if staffed > 0 {
 		f.Occupancy = busy.Seconds() / staffed.Seconds()
 	}
@@ -108,24 +139,61 @@ func overlap(by map[string][]Interval, window Interval) time.Duration {
 // ReportDay replays one day of the bank trace in virtual time and reports
 // it by hour and for the day, beside the recorded figures.
 func ReportDay(day trace.Day, month []trace.Call, opt BankOptions) (*DayReport, error) {
-	setup, err := BankDay(day, month, opt)
+	b, err := NewBank(month, opt)
 	if err != nil {
 		return nil, err
 	}
-	run, err := RunVirtual(setup)
-	if err != nil {
-		return nil, err
-	}
-	return DayReportOf(day, run), nil
+	return b.ReportDay(day)
 }
 
-// DayReportOf reports a finished run of day (virtual or live) by hour and
-// for the day, beside the recorded figures.
-func DayReportOf(day trace.Day, run *Run) *DayReport {
+// ReportDay replays one day of the bank in virtual time and reports it by
+// hour and for the day, beside the recorded figures.
+func (b *Bank) ReportDay(day trace.Day) (*DayReport, error) {
+	runs, err := b.RunDay(day)
+	if err != nil {
+		return nil, err
+	}
+	return DayReportOf(day, runs...), nil
+}
+
+// RunDay replays one day in virtual time: once, or Model.Replications
+// times with the seeds Seed, Seed+1, ... for a faithful model.
+func (b *Bank) RunDay(day trace.Day) ([]*Run, error) {
+	n := 1
+	if b.opt.Model != nil {
+		n = b.opt.Model.replications()
+	}
+	runs := make([]*Run, 0, n)
+	for k := range n {
+		setup, err := b.setup(day, uint64(k))
+		if err != nil {
+			return nil, err
+		}
+		if b.opt.Adjust != nil {
+			if err := b.opt.Adjust(day.Date.String(), setup); err != nil {
+				return nil, err
+			}
+		}
+		run, err := RunVirtual(setup)
+		if err != nil {
+			return nil, err
+		}
+		runs = append(runs, run)
+	}
+	return runs, nil
+}
+
+// DayReportOf reports finished runs of day (virtual or live; several are
+// replications of one setup, pooled) by hour and for the day, beside the
+// recorded figures.
+func DayReportOf(day trace.Day, runs ...*Run) *DayReport {
+	run := runs[0]
 	rep := &DayReport{Date: day.Date.String(), Agents: len(run.Setup.Shifts), Commands: run.Commands}
-	rep.Day.Figures = run.Figures(func(int) bool { return true }, Interval{})
-	rep.BusySeconds = overlap(run.Busy, Interval{}).Seconds()
-	rep.StaffedSeconds = overlap(run.Staffed, Interval{}).Seconds()
+	rep.Day.Figures = pooledFigures(runs, func(int) bool { return true }, Interval{})
+	for _, r := range runs {
+		rep.BusySeconds += overlap(r.Busy, Interval{}).Seconds() / float64(len(runs))
+		rep.StaffedSeconds += overlap(r.Staffed, Interval{}).Seconds() / float64(len(runs))
+	}
 	rep.Day.Recorded = trace.Recorded(day.Calls, int(ServiceLevelThreshold/time.Second))
 	recorded := map[int][]trace.Call{}
 	for _, h := range trace.Hours(day.Calls) {
@@ -141,17 +209,33 @@ func DayReportOf(day trace.Day, run *Run) *DayReport {
 	for _, h := range hours {
 		win := Interval{From: time.Duration(h) * time.Hour, To: time.Duration(h+1) * time.Hour}
 		hr := HourReport{Hour: h}
-		hr.Figures = run.Figures(func(i int) bool { return run.Setup.Arrivals[i].Hour == h }, win)
+		hr.Figures = pooledFigures(runs, func(i int) bool { return run.Setup.Arrivals[i].Hour == h }, win)
 		hr.Recorded = trace.Recorded(recorded[h], int(ServiceLevelThreshold/time.Second))
 		rep.Hours = append(rep.Hours, hr)
+	}
+	if len(runs) == 1 {
+		rep.Intervals = Intervals(run, 0)
 	}
 	return rep
 }
 
 // MonthReport is every day of a trace plus the month's totals.
 type MonthReport struct {
+	// Model is the faithful model the month was replayed with; nil for
+	// the first-to-last replay.
+	Model *Model      `json:"model,omitempty"`
 	Days  []DayReport `json:"days"`
 	Month Period      `json:"month"`
+	// Accuracy compares the replay with the records hour by hour.
+	Accuracy Accuracy `json:"accuracy"`
+	// Skipped are the malformed rows of the trace the reader left out.
+	Skipped trace.Skipped `json:"skipped_rows"`
+	// WhatIf, when a what-if ran, is the changed centre beside this
+	// (baseline) replay and the records.
+	WhatIf *WhatIf `json:"what_if,omitempty"`
+	// Staffing, when a service-level target was given, is the staffing
+	// advice for the same days (Bank.Advise).
+	Staffing *StaffReport `json:"staffing,omitempty"`
 }
 
 // WriteText prints a day as a table: engine figures, then recorded.
@@ -177,10 +261,51 @@ func writeRow(w io.Writer, label string, p Period) error {
 // ReportMonth replays every day of calls (one Setup per day) and totals the
 // month. Days run one after another; each is independent.
 func ReportMonth(calls []trace.Call, opt BankOptions) (*MonthReport, error) {
-	m := &MonthReport{}
-	var waitSum, within, busy, staffed float64
-	for _, day := range trace.Days(calls) {
-		d, err := ReportDay(day, calls, opt)
+	b, err := NewBank(calls, opt)
+	if err != nil {
+		return nil, err
+	}
+	return b.ReportMonth()
+}
+
+// ReportMonth replays every day of the bank and totals the month. Days are
+// independent, so they run in parallel (GOMAXPROCS workers); the report
+// does not depend on how many.
+func (b *Bank) ReportMonth() (*MonthReport, error) { return b.ReportDays(b.days) }
+
+// ReportDays replays the given days of the bank (from Days) and totals
+// them like a month; the recorded totals are those of the same days.
+func (b *Bank) ReportDays(days []trace.Day) (*MonthReport, error) {
+	var calls []trace.Call
+	if len(days) == len(b.days) {
+		calls = b.calls
+	} else {
+		for _, d := range days {
+			calls = append(calls, d.Calls...)
+		}
+	}
+	m := &MonthReport{Model: b.opt.Model}
+	var waitSum, within, abandoned, busy, staffed float64
+	reports := make([]*DayReport, len(days))
+	errs := make([]error, len(days))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(days)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				reports[i], errs[i] = b.ReportDay(days[i])
+			}
+		}()
+	}
+	for i := range days {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, day := range days {
+		d, err := reports[i], errs[i]
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", day.Date, err)
 		}
@@ -188,9 +313,11 @@ func ReportMonth(calls []trace.Call, opt BankOptions) (*MonthReport, error) {
 		m.Month.Offered += f.Offered
 		m.Month.Answered += f.Answered
 		m.Month.Abandoned += f.Abandoned
+		m.Month.IVRAbandoned += f.IVRAbandoned
 		m.Month.Expired += f.Expired
 		waitSum += f.ASASeconds * float64(f.Answered)
 		within += f.ServiceLevel * float64(f.Offered)
+		abandoned += f.AbandonRate * float64(f.Offered)
 		busy += d.BusySeconds
 		staffed += d.StaffedSeconds
 		m.Days = append(m.Days, *d)
@@ -200,10 +327,12 @@ func ReportMonth(calls []trace.Call, opt BankOptions) (*MonthReport, error) {
 	}
 	if m.Month.Offered > 0 {
 		m.Month.ServiceLevel = within / float64(m.Month.Offered)
+		m.Month.AbandonRate = abandoned / float64(m.Month.Offered)
 	}
 	if staffed > 0 {
 		m.Month.Occupancy = busy / staffed
 	}
 	m.Month.Recorded = trace.Recorded(calls, int(ServiceLevelThreshold/time.Second))
+	m.Accuracy = AccuracyOf(m)
 	return m, nil
 }

@@ -31,6 +31,10 @@ type SimOptions struct {
 	Batches int
 	// Seed makes the run repeatable.
 	Seed uint64
+	// Adjust, when set, changes the run's Setup (its one queue is "q")
+	// before it runs: a what-if (omniroute simulate --what-if: escalation
+	// steps, aging, strategy...). An error stops the run.
+	Adjust func(*Setup) error `json:"-"`
 }
 
 // Limits of a simulation.
@@ -140,6 +144,11 @@ func Simulate(o SimOptions) (*SimReport, error) {
 			a.Patience = exp(o.Patience.Seconds())
 		}
 		s.Arrivals = append(s.Arrivals, a)
+	}
+	if o.Adjust != nil {
+		if err := o.Adjust(s); err != nil {
+			return nil, err
+		}
 	}
 	run, err := RunVirtual(s)
 	if err != nil {

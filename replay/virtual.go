@@ -14,6 +14,7 @@ import (
 	"container/heap"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -35,6 +36,12 @@ type Arrival struct {
 	Abandons bool
 	// Hour is a label for hourly reports (e.g. the clock hour of arrival).
 	Hour int
+	// Bypass, when not Pending, says the contact ended without reaching
+	// the router, at its arrival: Abandoned for a caller who hung up in
+	// the IVR, Answered for a call the records show finished with no
+	// agent. RunVirtual records that outcome with a zero wait and sends
+	// nothing to the engine. Only RunVirtual honours it.
+	Bypass Result
 }
 
 // Shift is one agent's logged-in period.
@@ -44,6 +51,11 @@ type Shift struct {
 	// Login and Logout are offsets from the start of the run. At Logout the
 	// agent goes NOT_READY and logs out once its last call ends.
 	Login, Logout time.Duration
+	// Off are breaks inside [Login, Logout], in time order and disjoint:
+	// at From the agent goes NOT_READY (finishing the call it holds), at
+	// To it is READY again. Staffed time leaves them out. Only RunVirtual
+	// honours them.
+	Off []Interval
 }
 
 // Setup is everything a run needs.
@@ -66,6 +78,20 @@ type Setup struct {
 	// views; a command applied to st would corrupt the run. Nil (the
 	// default) changes nothing.
 	Observe func(i int, st *routing.State)
+	// Misses, when set, makes agents let some offers ring out (RONA):
+	// RunVirtual only.
+	Misses *Misses
+}
+
+// Misses describes offers agents do not answer: each offer is missed with
+// probability Rate (seeded by Seed, in the run's event order), the engine's
+// RONA timer of the queue then fires and requeues the request, and the
+// agent, made NOT_READY by the queue's RONA action, is READY again Return
+// after the timeout (0: at once) unless it is on a break or leaving.
+type Misses struct {
+	Rate   float64
+	Return time.Duration
+	Seed   uint64
 }
 
 // RequestID is the routing request id RunVirtual gives arrival i (its
@@ -90,6 +116,10 @@ type Outcome struct {
 	Wait time.Duration
 	// Agent who answered, if any.
 	Agent string
+	// Arrived and Ended, set by RunLive on a shared Clock, are the server's
+	// instants of the call's creation and of its answer, abandon or expiry
+	// (from GET /v1/conversations/{id}); zero otherwise.
+	Arrived, Ended time.Time
 }
 
 // Interval is a span of virtual time, offsets from the start.
@@ -112,12 +142,16 @@ type simKind int
 // Order of simultaneous events: agents log in and finish calls before new
 // calls arrive, so capacity freed at an instant serves arrivals of the
 // same instant; abandons then logouts come last.
+// A break ends with the logins and starts with the logouts.
 const (
 	kindLogin simKind = iota
+	kindBreakEnd
 	kindFinish
 	kindArrival
 	kindAbandon
+	kindBreakStart
 	kindLogout
+	kindReadyAfterRONA
 )
 
 type simEvent struct {
@@ -160,8 +194,13 @@ type virtualRun struct {
 	convIdx map[string]int // conversation id -> arrival index
 	tasks   map[string]int // agent id -> open tasks
 	leaving map[string]bool
-	shiftOf map[string]int
-	served  map[string]time.Duration // task id -> service start
+	// breaking: on a break, its staffed interval still open for the call
+	// it holds.
+	breaking map[string]bool
+	shiftOf  map[string]int
+	served   map[string]time.Duration // task id -> service start
+	rng      *rand.Rand               // offer misses
+	offDuty  map[string]bool          // on a break
 }
 
 // ErrBadSetup is returned for a setup the engine refuses (the wrapped
@@ -171,13 +210,23 @@ var ErrBadSetup = errors.New("replay: bad setup")
 // RunVirtual replays setup in virtual time and returns what happened.
 func RunVirtual(setup *Setup) (*Run, error) {
 	v := &virtualRun{setup: setup, st: routing.New(), convIdx: map[string]int{}, tasks: map[string]int{},
-		leaving: map[string]bool{}, shiftOf: map[string]int{}, served: map[string]time.Duration{},
+		leaving: map[string]bool{}, breaking: map[string]bool{}, offDuty: map[string]bool{}, shiftOf: map[string]int{}, served: map[string]time.Duration{},
 		run: &Run{Setup: setup, Outcomes: make([]Outcome, len(setup.Arrivals)),
 			Busy: map[string][]Interval{}, Staffed: map[string][]Interval{}}}
+	if m := setup.Misses; m != nil {
+		if !(m.Rate >= 0 && m.Rate < 1) || m.Return < 0 {
+			return nil, fmt.Errorf("%w: miss rate %v not in [0, 1) or negative return %v", ErrBadSetup, m.Rate, m.Return)
+		}
+		v.rng = rand.New(rand.NewPCG(m.Seed, 0x5eed))
+	}
 	if err := v.configure(); err != nil {
 		return nil, err
 	}
 	for i, a := range setup.Arrivals {
+		if a.Bypass != Pending {
+			v.run.Outcomes[i] = Outcome{Result: a.Bypass}
+			continue
+		}
 		v.push(simEvent{at: a.At, kind: kindArrival, idx: i})
 		if a.Abandons {
 			v.push(simEvent{at: a.At + a.Patience, kind: kindAbandon, idx: i})
@@ -186,6 +235,10 @@ func RunVirtual(setup *Setup) (*Run, error) {
 	for i, s := range setup.Shifts {
 		v.push(simEvent{at: s.Login, kind: kindLogin, idx: i})
 		v.push(simEvent{at: s.Logout, kind: kindLogout, idx: i})
+		for _, off := range s.Off {
+			v.push(simEvent{at: off.From, kind: kindBreakStart, idx: i})
+			v.push(simEvent{at: off.To, kind: kindBreakEnd, idx: i})
+		}
 	}
 	for {
 		next, haveSim := v.peek()
@@ -243,6 +296,13 @@ func (v *virtualRun) configure() error {
 			return fmt.Errorf("%w: agent %q has two shifts", ErrBadSetup, s.Agent)
 		}
 		seen[s.Agent] = true
+		prev := s.Login
+		for _, off := range s.Off {
+			if off.From < prev || off.To <= off.From || off.To > s.Logout {
+				return fmt.Errorf("%w: agent %q: break %v..%v not in order inside the shift %v..%v", ErrBadSetup, s.Agent, off.From, off.To, s.Login, s.Logout)
+			}
+			prev = off.To
+		}
 		v.shiftOf[s.Agent] = i
 		cmds = append(cmds, routing.UpsertAgent{Agent: routing.Agent{ID: s.Agent, Skills: s.Skills}})
 	}
@@ -269,6 +329,16 @@ func (v *virtualRun) react(events []routing.Event) error {
 	for _, e := range events {
 		switch e := e.(type) {
 		case routing.TaskReserved:
+			if m := v.setup.Misses; m != nil && v.rng.Float64() < m.Rate {
+				// Rings out: the queue's RONA timer requeues it.
+				q, _ := v.st.Queue(v.setup.Arrivals[v.convIdx[e.Conversation]].Queue)
+				rona := q.RONATimeout
+				if rona <= 0 {
+					rona = routing.DefaultRONATimeout
+				}
+				v.push(simEvent{at: v.now + rona + m.Return, kind: kindReadyAfterRONA, task: e.Agent})
+				continue
+			}
 			// Auto-answer: the agent accepts at the instant of the offer.
 			if err := v.apply(v.now, routing.AcceptTask{Task: e.Task, Agent: e.Agent}); err != nil {
 				return fmt.Errorf("replay: accept %s: %w", e.Task, err)
@@ -317,12 +387,37 @@ func (v *virtualRun) step(ev simEvent) error {
 		v.run.Busy[o.Agent] = append(v.run.Busy[o.Agent], Interval{From: v.served[ev.task], To: at})
 		delete(v.served, ev.task)
 		v.tasks[o.Agent]--
+		if v.breaking[o.Agent] && v.tasks[o.Agent] == 0 {
+			v.closeStaffed(o.Agent, at)
+		}
 		if v.leaving[o.Agent] && v.tasks[o.Agent] == 0 {
 			return v.logout(at, o.Agent)
 		}
 	case kindLogin:
 		s := v.setup.Shifts[ev.idx]
 		v.run.Staffed[s.Agent] = append(v.run.Staffed[s.Agent], Interval{From: at})
+		return v.apply(at, routing.SetAgentState{Agent: s.Agent, State: routing.AgentReady})
+	case kindReadyAfterRONA:
+		agent := ev.task
+		if st, ok := v.st.Agent(agent); ok && st.State == routing.AgentNotReady && !v.offDuty[agent] && !v.leaving[agent] {
+			return v.apply(at, routing.SetAgentState{Agent: agent, State: routing.AgentReady})
+		}
+	case kindBreakStart:
+		// The agent finishes the call it holds: staffed until then.
+		s := v.setup.Shifts[ev.idx]
+		v.offDuty[s.Agent] = true
+		v.breaking[s.Agent] = true
+		if v.tasks[s.Agent] == 0 {
+			v.closeStaffed(s.Agent, at)
+		}
+		return v.apply(at, routing.SetAgentState{Agent: s.Agent, State: routing.AgentNotReady})
+	case kindBreakEnd:
+		s := v.setup.Shifts[ev.idx]
+		if !v.breaking[s.Agent] { // the break's call outlasted it
+			v.run.Staffed[s.Agent] = append(v.run.Staffed[s.Agent], Interval{From: at})
+		}
+		v.breaking[s.Agent] = false
+		v.offDuty[s.Agent] = false
 		return v.apply(at, routing.SetAgentState{Agent: s.Agent, State: routing.AgentReady})
 	case kindLogout:
 		s := v.setup.Shifts[ev.idx]
@@ -333,6 +428,16 @@ func (v *virtualRun) step(ev simEvent) error {
 		return v.logout(at, s.Agent)
 	}
 	return nil
+}
+
+// closeStaffed ends the agent's staffed interval at at, for a break; the
+// agent is then no longer breaking-with-a-call.
+func (v *virtualRun) closeStaffed(agent string, at time.Duration) {
+	st := v.run.Staffed[agent]
+	if n := len(st); n > 0 {
+		st[n-1].To = at
+	}
+	v.breaking[agent] = false
 }
 
 func (v *virtualRun) logout(at time.Duration, agent string) error {

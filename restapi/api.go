@@ -19,9 +19,7 @@ package restapi
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	_ "embed"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,11 +30,18 @@ import (
 	"strings"
 	"time"
 
+	"github.com/omniroute/omniroute/clock"
+	"github.com/omniroute/omniroute/erasure"
+
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/omniroute/omniroute/auth"
+	"github.com/omniroute/omniroute/conversation"
+	"github.com/omniroute/omniroute/errcode"
+	"github.com/omniroute/omniroute/guard"
 	"github.com/omniroute/omniroute/node"
 	"github.com/omniroute/omniroute/routing"
 )
@@ -58,24 +63,34 @@ const (
 	// of logins cannot take every core; the others wait up to the request
 	// timeout, then get 429.
 	MaxConcurrentLogins = 4
+	// LoginFreeFailures is how many wrong passwords a username may have
+	// before each further one closes it for LoginBackoffBase, doubling up
+	// to LoginBackoffMax; a successful login clears the count.
+	LoginFreeFailures = 5
+	// LoginAddressFreeFailures is the same per client address (higher: a
+	// contact center's agents often share one NAT address).
+	LoginAddressFreeFailures = 50
+	LoginBackoffBase         = time.Second
+	LoginBackoffMax          = 5 * time.Minute
 )
 
-// Stable error codes of this package; the engine's (routing.Code*) pass
-// through unchanged.
+// Stable error codes this package answers with besides the engine's
+// (routing.Code*, which pass through unchanged); all are errcode's, where
+// docs/ERRORS.md lists them.
 const (
-	CodeUnauthorized         = "UNAUTHORIZED"
-	CodeForbidden            = "FORBIDDEN"
-	CodeInvalidJSON          = "INVALID_JSON"
-	CodeBodyTooLarge         = "BODY_TOO_LARGE"
-	CodeUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
-	CodeNotFound             = "NOT_FOUND"
-	CodeMethodNotAllowed     = "METHOD_NOT_ALLOWED"
-	CodeRequestNotFound      = "REQUEST_NOT_FOUND"
-	CodeTooManyRequests      = "TOO_MANY_REQUESTS"
+	CodeUnauthorized         = errcode.Unauthorized
+	CodeForbidden            = errcode.Forbidden
+	CodeInvalidJSON          = errcode.InvalidJSON
+	CodeBodyTooLarge         = errcode.BodyTooLarge
+	CodeUnsupportedMediaType = errcode.UnsupportedMediaType
+	CodeNotFound             = errcode.NotFound
+	CodeMethodNotAllowed     = errcode.MethodNotAllowed
+	CodeRequestNotFound      = routing.CodeRequestNotFound
+	CodeTooManyRequests      = errcode.TooManyRequests
 	// CodeUnavailable: the node is closed, its journal failed, or it did not
 	// answer within the request timeout (a change may then still apply).
-	CodeUnavailable = "UNAVAILABLE"
-	CodeInternal    = "INTERNAL"
+	CodeUnavailable = errcode.Unavailable
+	CodeInternal    = errcode.Internal
 )
 
 // Options configure New. The zero value works.
@@ -85,6 +100,12 @@ type Options struct {
 	// Now is the clock for statistics (waits, EWT); it should be the node's
 	// clock (default time.Now).
 	Now func() time.Time
+	// Clock times the customer streams' keepalives (default clock.Real).
+	Clock clock.Clock
+	// Wall is the clock of what is not routing time: login backoff and
+	// token expiry (default Now). It differs from Now only when the node
+	// runs on a scaled clock (omniroute demo).
+	Wall func() time.Time
 	// Registry is where the metrics collector registers and what /metrics
 	// serves. Nil: a private registry with the Go and process collectors.
 	Registry *prometheus.Registry
@@ -95,19 +116,21 @@ type Options struct {
 	RequestTimeout time.Duration
 	// Customers serves the customer side of conversations (customer.go);
 	// nil: those routes answer 503 UNAVAILABLE.
-	Customers CustomerSide
+	Customers conversation.CustomerSide
+	// ReadyInfo, if set, adds fields to the /readyz answer (cluster mode:
+	// role, term, leader, lag).
+	ReadyInfo func() map[string]any
+	// CustomerKeys seals the customer object of a new conversation with
+	// its customer's key and shows it unsealed in every answer (package
+	// erasure, dataAtRest.customerKeys); nil: stored as given.
+	CustomerKeys *erasure.Keyring
 }
 
 // ErrorBody is every error response: {"error":{"code","message"}}.
-type ErrorBody struct {
-	Error ErrorDetail `json:"error"`
-}
+type ErrorBody = errcode.Body
 
 // ErrorDetail is the stable code and a message for a person.
-type ErrorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
+type ErrorDetail = errcode.Detail
 
 // Items wraps collections: {"items":[...]}, so the shape can grow (paging)
 // without breaking clients.
@@ -128,24 +151,9 @@ func errorf(status int, code, format string, args ...any) error {
 	return &apiError{status: status, code: code, message: fmt.Sprintf(format, args...)}
 }
 
-// StatusFor maps an engine error code (routing.Code*) to an HTTP status:
-// not found 404; conflicts with the current state 409; bad input 400;
-// limits 422 (the request is well-formed but over a bound, and retrying it
-// unchanged will not help).
-func StatusFor(code string) int {
-	switch code {
-	case routing.CodeAgentNotFound, routing.CodeQueueNotFound, routing.CodeMRDNotFound,
-		routing.CodeReasonCodeNotFound, routing.CodeTaskNotFound, routing.CodeConversationNotFound:
-		return http.StatusNotFound
-	case routing.CodeAlreadyExists, routing.CodeInvalidTransition, routing.CodeAgentNotReady,
-		routing.CodeNotTaskOwner, routing.CodeConversationNotWaiting, routing.CodeInUse:
-		return http.StatusConflict
-	case routing.CodeLimitExceeded:
-		return http.StatusUnprocessableEntity
-	default: // CodeInvalidArgument and any code added later
-		return http.StatusBadRequest
-	}
-}
+// StatusFor is the HTTP status of an error code on /v1: errcode.V1Status,
+// the one table REST, extrouting's native routes and the web UI share.
+func StatusFor(code string) int { return errcode.V1Status(code) }
 
 // access says who may call a route.
 type access int
@@ -154,6 +162,12 @@ const (
 	public        access = iota // no token
 	authenticated               // admin or agent; handlers check "self"
 	adminOnly
+	// channelOrAdmin: an admin, or a channel token (auth.VerifyChannel)
+	// for the conversations that channel created (channelMay).
+	channelOrAdmin
+	// anyPrincipal: an agent, an admin or a channel (POST /v1/tickets,
+	// whose handler decides per scope).
+	anyPrincipal
 )
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, p auth.Principal) error
@@ -170,13 +184,23 @@ type api struct {
 	auth    *auth.Authenticator
 	log     *slog.Logger
 	now     func() time.Time
+	wall    func() time.Time
+	clock   clock.Clock
 	newID   func() string
 	timeout time.Duration
 	mux     *http.ServeMux
 	routes  []route
 	logins  chan struct{}
+	// loginBackoff (per username) and addrBackoff (per client address)
+	// slow down password guessing before bcrypt runs.
+	loginBackoff, addrBackoff *guard.Backoff
 
-	customers CustomerSide
+	customers conversation.CustomerSide
+	keys      *erasure.Keyring
+	// ticketScopes: the routes that take ?ticket= (tickets.go), by
+	// pattern, and the scope a request to them needs.
+	ticketScopes map[string]func(*http.Request) string
+	readyInfo    func() map[string]any
 }
 
 // New returns the HTTP handler of the native API (n and a must not be nil), the login, health,
@@ -185,14 +209,17 @@ type api struct {
 // registration (a second New on the same registry) is logged and /metrics
 // then serves what the registry has.
 func New(n *node.Node, a *auth.Authenticator, opts Options) http.Handler {
-	s := &api{node: n, auth: a, log: opts.Logger, now: opts.Now, newID: opts.NewID,
+	s := &api{node: n, auth: a, log: opts.Logger, now: opts.Now, wall: opts.Wall, clock: clock.Or(opts.Clock), newID: opts.NewID,
 		timeout: opts.RequestTimeout, mux: http.NewServeMux(), logins: make(chan struct{}, MaxConcurrentLogins),
-		customers: opts.Customers}
+		customers: opts.Customers, readyInfo: opts.ReadyInfo, keys: opts.CustomerKeys}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.wall == nil {
+		s.wall = s.now
 	}
 	if s.newID == nil {
 		s.newID = NewUUID
@@ -200,6 +227,8 @@ func New(n *node.Node, a *auth.Authenticator, opts Options) http.Handler {
 	if s.timeout <= 0 {
 		s.timeout = DefaultRequestTimeout
 	}
+	s.loginBackoff = guard.NewBackoff(LoginFreeFailures, LoginBackoffBase, LoginBackoffMax, s.wall)
+	s.addrBackoff = guard.NewBackoff(LoginAddressFreeFailures, LoginBackoffBase, LoginBackoffMax, s.wall)
 	reg := opts.Registry
 	if reg == nil {
 		reg = prometheus.NewRegistry()
@@ -222,17 +251,23 @@ func New(n *node.Node, a *auth.Authenticator, opts Options) http.Handler {
 		}},
 		{"GET /v1/openapi.json", public, serveOpenAPI},
 		{"POST /agent-manager/agent/login", public, s.login},
+		{"POST /agent-manager/agent/refresh", public, s.refresh},
+		{"GET /v1/me", authenticated, s.me},
+		{"POST /v1/tickets", anyPrincipal, s.mintTicket},
+		{"POST /v1/agents/{id}/revoke-tokens", adminOnly, s.revokeTokens},
 
-		{"POST /v1/conversations", adminOnly, s.createConversation},
+		{"POST /v1/conversations", channelOrAdmin, s.createConversation},
+		{"GET /v1/conversations", authenticated, s.listConversations},
 		{"GET /v1/conversations/{id}", authenticated, s.getConversation},
 		{"POST /v1/conversations/{id}/close", adminOnly, s.closeConversation},
 		{"POST /v1/conversations/{id}/abandon", adminOnly, s.abandonConversation},
-		{"POST /v1/conversations/{id}/messages", adminOnly, s.postCustomerMessage},
-		{"POST /v1/conversations/{id}/customer-left", adminOnly, s.postCustomerLeft},
-		{"GET /v1/conversations/{id}/events", adminOnly, s.customerEvents},
+		{"POST /v1/conversations/{id}/messages", channelOrAdmin, s.postCustomerMessage},
+		{"POST /v1/conversations/{id}/customer-left", channelOrAdmin, s.postCustomerLeft},
+		{"GET /v1/conversations/{id}/events", channelOrAdmin, s.customerEvents},
 
 		{"GET /v1/queues/{id}/stats", authenticated, s.queueStats},
 		{"GET /v1/requests/{id}/position", authenticated, s.position},
+		{"PATCH /v1/requests/{id}", adminOnly, s.patchRequest},
 
 		{"POST /v1/agents/{id}/token", adminOnly, s.issueToken},
 		{"GET /v1/agents/{id}/state", authenticated, s.getAgentState},
@@ -247,10 +282,23 @@ func New(n *node.Node, a *auth.Authenticator, opts Options) http.Handler {
 	s.routes = append(s.routes, definitionRoutes(s, "/v1/queues", queueKind)...)
 	s.routes = append(s.routes, definitionRoutes(s, "/v1/agents", agentKind)...)
 	s.routes = append(s.routes, definitionRoutes(s, "/v1/reason-codes", reasonKind)...)
+	s.ticketScopes = map[string]func(*http.Request) string{
+		"GET /v1/conversations/{id}/events": func(r *http.Request) string { return auth.ScopeConversationEvents(r.PathValue("id")) },
+	}
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.pattern, s.wrap(rt))
 	}
 	return s
+}
+
+// Patterns lists the "METHOD /path" patterns of every route New registers
+// (the server's authorization matrix test walks them).
+func (s *api) Patterns() []string {
+	out := make([]string, len(s.routes))
+	for i, rt := range s.routes {
+		out[i] = rt.pattern
+	}
+	return out
 }
 
 // ServeHTTP routes r; unknown routes and wrong methods get JSON errors
@@ -310,12 +358,18 @@ func (s *api) wrap(rt route) http.Handler {
 		var p auth.Principal
 		if rt.access != public {
 			var err error
-			if p, err = s.authenticate(r); err != nil {
+			if r, err = s.withTicket(r, s.ticketScopes[rt.pattern]); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			if ch, ok := s.channelOf(r, rt.access); ok {
+				p = auth.Principal{Kind: auth.ChannelKind, Channel: ch}
+			} else if p, err = s.authenticate(r); err != nil {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="omniroute"`)
 				s.writeError(w, r, err)
 				return
 			}
-			if rt.access == adminOnly && p.Kind != auth.Admin {
+			if (rt.access == adminOnly || rt.access == channelOrAdmin) && p.Kind != auth.Admin && p.Kind != auth.ChannelKind {
 				s.writeError(w, r, errorf(http.StatusForbidden, CodeForbidden, "an admin token is required"))
 				return
 			}
@@ -324,6 +378,39 @@ func (s *api) wrap(rt route) http.Handler {
 			s.writeError(w, r, err)
 		}
 	})
+}
+
+// channelOf returns the channel whose token r bears, on a route that
+// admits channels.
+func (s *api) channelOf(r *http.Request, a access) (auth.Channel, bool) {
+	if a != channelOrAdmin && a != anyPrincipal {
+		return auth.Channel{}, false
+	}
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return auth.Channel{}, false
+	}
+	ch, err := s.auth.VerifyChannel(strings.TrimSpace(token))
+	return ch, err == nil
+}
+
+// channelMay refuses a channel principal any conversation it did not
+// create (auth.ChannelAttribute), as not found; others pass.
+func (s *api) channelMay(r *http.Request, p auth.Principal, id string) error {
+	if p.Kind != auth.ChannelKind {
+		return nil
+	}
+	owned := false
+	if err := s.view(r, func(st routing.View) {
+		c, ok := st.Conversation(id)
+		owned = ok && c.Attributes[auth.ChannelAttribute] == p.Channel.ID
+	}); err != nil {
+		return err
+	}
+	if !owned {
+		return &routing.Error{Code: routing.CodeConversationNotFound, Message: "conversation " + quote(id) + " does not exist"}
+	}
+	return nil
 }
 
 func (s *api) authenticate(r *http.Request) (auth.Principal, error) {
@@ -335,7 +422,7 @@ func (s *api) authenticate(r *http.Request) (auth.Principal, error) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return auth.Principal{}, errorf(http.StatusUnauthorized, CodeUnauthorized, "the Authorization header must be Bearer <token>")
 	}
-	p, err := s.auth.Verify(strings.TrimSpace(token))
+	p, err := s.auth.VerifyContext(r.Context(), strings.TrimSpace(token))
 	if err != nil {
 		return auth.Principal{}, errorf(http.StatusUnauthorized, CodeUnauthorized, "invalid or expired token")
 	}
@@ -430,7 +517,7 @@ func (s *api) submit(r *http.Request, cmd routing.Command) ([]routing.Event, err
 }
 
 // view reads the state through the node, bounded by the request timeout.
-func (s *api) view(r *http.Request, fn func(*routing.State)) error {
+func (s *api) view(r *http.Request, fn func(routing.View)) error {
 	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
 	defer cancel()
 	return s.node.View(ctx, fn)
@@ -444,10 +531,16 @@ func (s *api) healthz(w http.ResponseWriter, _ *http.Request, _ auth.Principal) 
 func (s *api) readyz(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 	ctx, cancel := context.WithTimeout(r.Context(), ReadyTimeout)
 	defer cancel()
-	if err := s.node.View(ctx, func(*routing.State) {}); err != nil {
+	if err := s.node.View(ctx, func(routing.View) {}); err != nil {
 		return errorf(http.StatusServiceUnavailable, CodeUnavailable, "the routing node did not answer: %v", err)
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	body := map[string]any{"status": "ready"}
+	if s.readyInfo != nil {
+		for k, v := range s.readyInfo() {
+			body[k] = v
+		}
+	}
+	writeJSON(w, http.StatusOK, body)
 	return nil
 }
 
@@ -468,11 +561,4 @@ func serveOpenAPI(w http.ResponseWriter, _ *http.Request, _ auth.Principal) erro
 
 // NewUUID returns a random UUID version 4 (RFC 9562), the default id of
 // conversations and requests.
-func NewUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
+func NewUUID() string { return uuid.NewString() }

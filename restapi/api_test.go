@@ -172,7 +172,7 @@ func TestConversationLifecycle(t *testing.T) {
 		t.Fatalf("created %+v, Location %q", c, r.header.Get("Location"))
 	}
 	var conv routing.Conversation
-	e.ok(200, "GET", "/v1/conversations/"+c.ID, e.tokens["alice"], "").decode(t, &conv)
+	e.ok(200, "GET", "/v1/conversations/"+c.ID, a, "").decode(t, &conv)
 	if conv.State != "OPEN" || conv.Priority != 5 || conv.Attributes["lang"] != "en" || conv.Request == nil ||
 		conv.Request.ID != c.RequestID || !conv.Request.TTLDeadline.Equal(e.clock.Now().Add(10*time.Minute)) {
 		t.Fatalf("conversation %+v", conv)
@@ -251,7 +251,6 @@ func TestConversationErrors(t *testing.T) {
 		{"stats unknown queue", "GET", "/v1/queues/nope/stats", a, ``, 404, routing.CodeQueueNotFound},
 		{"position unknown", "GET", "/v1/requests/nope/position", a, ``, 404, CodeRequestNotFound},
 		{"no such route", "POST", "/v1/conversations/" + c.ID + "/nothing", a, `{}`, 404, CodeNotFound},
-		{"GET collection", "GET", "/v1/conversations", a, ``, 405, CodeMethodNotAllowed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e.t = t
@@ -384,7 +383,9 @@ func TestTasks(t *testing.T) {
 	if v.ID != task || v.State != routing.TaskClosedState || v.CloseReason != routing.ReasonDone || v.Conversation != c.ID || v.Agent != "alice" {
 		t.Fatalf("closed %+v", v)
 	}
-	e.ok(200, "GET", "/v1/conversations/"+c.ID, alice, "").decode(t, &conv)
+	// Closed, the conversation has no task of alice's any more: an admin
+	// reads it (restapi/access.go).
+	e.ok(200, "GET", "/v1/conversations/"+c.ID, adminToken, "").decode(t, &conv)
 	if conv.State != "CLOSED" {
 		t.Fatalf("conversation %+v", conv)
 	}
@@ -431,8 +432,8 @@ func TestLogin(t *testing.T) {
 	r := e.ok(200, "POST", "/agent-manager/agent/login", "", `{"username":"sam","password":"sam-pass","realm":"expertflow"}`)
 	var lr LoginResponse
 	r.decode(t, &lr)
-	if lr.StatusCode != 200 || lr.Data == nil || lr.Data.Token == "" || lr.Data.RefreshToken != lr.Data.Token || lr.Data.AgentID != "sam" ||
-		!reflect.DeepEqual(lr.Data.KeycloakUser, KeycloakUser{ID: "sam", Username: "sam", Name: "Sam", Roles: []string{"agent", "supervisor"}}) {
+	if lr.StatusCode != 200 || lr.Data == nil || lr.Data.Token == "" || lr.Data.RefreshToken == "" || lr.Data.RefreshToken == lr.Data.Token || lr.Data.AgentID != "sam" ||
+		!reflect.DeepEqual(lr.Data.KeycloakUser, KeycloakUser{ID: "sam", Username: "sam", Name: "Sam", Roles: []string{"agent", "supervisor"}, Token: lr.Data.Token}) {
 		t.Fatalf("login %s", r.body)
 	}
 	// The exact wire keys of the ExpertFlow shape.
@@ -555,7 +556,7 @@ func TestMetrics(t *testing.T) {
 	}
 	// Whatever the engine decided for the call, the gauges and the engine agree.
 	var waiting, tasks int
-	e.node.View(context.Background(), func(s *routing.State) { _, waiting, _, tasks = s.Counts() })
+	e.node.View(context.Background(), func(s routing.View) { _, waiting, _, tasks = s.Counts() })
 	for _, want := range []string{fmt.Sprintf("omniroute_requests_waiting %d", waiting), fmt.Sprintf("omniroute_tasks_open %d", tasks)} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)
@@ -619,7 +620,14 @@ func TestOpenAPIListsEveryRoute(t *testing.T) {
 		}
 	}
 	for path, ops := range doc.Paths {
-		for m := range ops {
+		for m, raw := range ops {
+			var op struct {
+				ServedBy string `json:"x-served-by"`
+			}
+			_ = json.Unmarshal(raw, &op)
+			if op.ServedBy != "" {
+				continue // another package's route: server.TestOpenAPIListsServedRoutes checks it
+			}
 			if m != "parameters" && !seen[m+" "+path] {
 				t.Errorf("openapi.json documents %s %s, which is not a route", m, path)
 			}
@@ -635,7 +643,7 @@ func TestEWT(t *testing.T) {
 	ewt := func() float64 {
 		var v float64
 		now := e.clock.Now()
-		e.node.View(context.Background(), func(s *routing.State) {
+		e.node.View(context.Background(), func(s routing.View) {
 			st, _ := s.QueueStats("sales", now)
 			v = EWT(s, st, now)
 		})

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/omniroute/omniroute/auth"
+	"github.com/omniroute/omniroute/conversation"
+	"github.com/omniroute/omniroute/errcode"
 	"github.com/omniroute/omniroute/routing"
 )
 
@@ -23,11 +25,11 @@ import (
 //	POST /v1/conversations/{id}/customer-left -> 200 CustomerEventBody
 //	GET  /v1/conversations/{id}/events[?after=<seq>]  text/event-stream
 //
-// Who may call: an admin token. omniroute does not yet issue customer
-// tokens; the customer's channel (web chat, messaging connector) is a
-// trusted back end that holds an admin token and speaks for the customer,
-// as ExpertFlow's channel connectors do. A customer token scoped to one
-// conversation is a later addition (the routes would accept it too).
+// Who may call: an admin token, or the token of a customer channel
+// (auth.channels: a web-chat back end, a messaging connector, which speaks
+// for the customer as ExpertFlow's channel connectors do) for the
+// conversations that channel created (attribute omniroute.channel); any
+// other conversation is 404 to it (channelMay).
 //
 // The event stream is Server-Sent Events: first the transcript after
 // `after` (or the Last-Event-ID header; 0 = from the start), then every new
@@ -40,56 +42,20 @@ import (
 // with a ": keep-alive" comment every CustomerStreamKeepAlive. It ends when
 // the client goes or the server shuts down.
 
-// CustomerSide is what the customer routes need from the conversation
-// layer; agentdesk.Server implements it (its transcript and its fan-out to
-// the agents). Errors are *routing.Error: the code picks the HTTP status
-// (customerStatus).
-type CustomerSide interface {
-	// CustomerMessage validates body (a CIM message), appends it as a
-	// CUSTOMER_MESSAGE and returns its sequence and the stored CIM event.
-	CustomerMessage(ctx context.Context, conversation string, body []byte) (seq uint64, event json.RawMessage, err error)
-	// CustomerLeft applies routing.CustomerLeft and appends CUSTOMER_LEFT.
-	CustomerLeft(ctx context.Context, conversation string) (seq uint64, event json.RawMessage, err error)
-	// CustomerEvents replays then follows the transcript for the customer.
-	CustomerEvents(ctx context.Context, conversation string, after uint64, send func(seq uint64, event json.RawMessage) error) error
-}
-
-// CustomerEventBody answers the customer's POSTs: the transcript sequence of
-// the stored CIM event and the event itself (agentdesk.CimEvent).
-type CustomerEventBody struct {
-	Seq      uint64          `json:"seq"`
-	CimEvent json.RawMessage `json:"cimEvent"`
-}
-
 // Limits of the customer routes.
 const (
 	// MaxCustomerMessageBytes bounds a customer message body (the stored
-	// event must also fit agentdesk's MaxCimEventBytes, 16 KiB by default).
+	// event must also fit conversation's MaxEventBytes, 16 KiB by default).
 	MaxCustomerMessageBytes = 32 << 10
 	// CustomerStreamKeepAlive is the comment interval of the event stream.
 	CustomerStreamKeepAlive = 15 * time.Second
 )
 
-// customerStatus maps the conversation layer's codes to HTTP statuses.
-func customerStatus(code string) int {
-	switch code {
-	case "PAYLOAD_TOO_LARGE":
-		return http.StatusRequestEntityTooLarge
-	case "TRANSCRIPT_FULL":
-		return http.StatusUnprocessableEntity
-	case "CONVERSATION_CLOSED", "CUSTOMER_LEFT":
-		return http.StatusConflict
-	case "REPLY_NOT_FOUND":
-		return http.StatusUnprocessableEntity
-	case "UNAVAILABLE":
-		return http.StatusServiceUnavailable
-	case "INVALID_PAYLOAD", "MISSING_FIELD", "INVALID_FIELD", "FIELD_TOO_LONG":
-		return http.StatusBadRequest
-	}
-	return StatusFor(code)
-}
+// customerStatus maps the conversation layer's codes to HTTP statuses
+// (errcode's /v1 table).
+func customerStatus(code string) int { return errcode.V1Status(code) }
 
-// customerErr turns a CustomerSide error into an apiError.
+// customerErr turns a conversation.CustomerSide error into an apiError.
 func customerErr(err error) error {
 	var re *routing.Error
 	if errors.As(err, &re) {
@@ -98,7 +64,7 @@ func customerErr(err error) error {
 	return err
 }
 
-func (s *api) customerSide() (CustomerSide, error) {
+func (s *api) customerSide() (conversation.CustomerSide, error) {
 	if s.customers == nil {
 		return nil, errorf(http.StatusServiceUnavailable, CodeUnavailable, "conversations are not served by this server")
 	}
@@ -106,9 +72,12 @@ func (s *api) customerSide() (CustomerSide, error) {
 }
 
 // postCustomerMessage is POST /v1/conversations/{id}/messages.
-func (s *api) postCustomerMessage(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+func (s *api) postCustomerMessage(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	cs, err := s.customerSide()
 	if err != nil {
+		return err
+	}
+	if err := s.channelMay(r, p, r.PathValue("id")); err != nil {
 		return err
 	}
 	ct := r.Header.Get("Content-Type")
@@ -129,14 +98,17 @@ func (s *api) postCustomerMessage(w http.ResponseWriter, r *http.Request, _ auth
 	if err != nil {
 		return customerErr(err)
 	}
-	writeJSON(w, http.StatusCreated, CustomerEventBody{Seq: seq, CimEvent: ev})
+	writeJSON(w, http.StatusCreated, conversation.CustomerEventBody{Seq: seq, CimEvent: ev})
 	return nil
 }
 
 // postCustomerLeft is POST /v1/conversations/{id}/customer-left.
-func (s *api) postCustomerLeft(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+func (s *api) postCustomerLeft(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	cs, err := s.customerSide()
 	if err != nil {
+		return err
+	}
+	if err := s.channelMay(r, p, r.PathValue("id")); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
@@ -145,14 +117,17 @@ func (s *api) postCustomerLeft(w http.ResponseWriter, r *http.Request, _ auth.Pr
 	if err != nil {
 		return customerErr(err)
 	}
-	writeJSON(w, http.StatusOK, CustomerEventBody{Seq: seq, CimEvent: ev})
+	writeJSON(w, http.StatusOK, conversation.CustomerEventBody{Seq: seq, CimEvent: ev})
 	return nil
 }
 
 // customerEvents is GET /v1/conversations/{id}/events (Server-Sent Events).
-func (s *api) customerEvents(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+func (s *api) customerEvents(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	cs, err := s.customerSide()
 	if err != nil {
+		return err
+	}
+	if err := s.channelMay(r, p, r.PathValue("id")); err != nil {
 		return err
 	}
 	cursor := r.URL.Query().Get("after")
@@ -171,7 +146,7 @@ func (s *api) customerEvents(w http.ResponseWriter, r *http.Request, _ auth.Prin
 	}
 	id := r.PathValue("id")
 	exists := false
-	if err := s.view(r, func(st *routing.State) { _, exists = st.Conversation(id) }); err != nil {
+	if err := s.view(r, func(st routing.View) { _, exists = st.Conversation(id) }); err != nil {
 		return err
 	}
 	if !exists {
@@ -199,13 +174,13 @@ func (s *api) customerEvents(w http.ResponseWriter, r *http.Request, _ auth.Prin
 		return nil
 	}
 	go func() {
-		t := time.NewTicker(CustomerStreamKeepAlive)
+		t := s.clock.NewTicker(CustomerStreamKeepAlive)
 		defer t.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-t.C:
+			case <-t.C():
 				if write(": keep-alive\n\n") != nil {
 					cancel()
 					return
@@ -214,7 +189,7 @@ func (s *api) customerEvents(w http.ResponseWriter, r *http.Request, _ auth.Prin
 		}
 	}()
 	err = cs.CustomerEvents(ctx, id, after, func(seq uint64, ev json.RawMessage) error {
-		return write("id: %d\nevent: cimEvent\ndata: %s\n\n", seq, ev)
+		return write("%s", conversation.SSEFrame(seq, ev))
 	})
 	if err != nil && ctx.Err() == nil {
 		// Headers are gone: tell the client in the stream, then end it.

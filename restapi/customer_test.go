@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -12,20 +11,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/omniroute/omniroute/agentdesk"
+	"github.com/omniroute/omniroute/conversation"
 )
 
 // customerEnv is the restapi env with the customer routes served by a real
-// agentdesk.Server (in-memory transcript) and an HTTP server for streams.
+// conversation layer (in-memory transcript) and an HTTP server for streams.
 func customerEnv(t *testing.T) (*env, *httptest.Server, string) {
 	e := newEnv(t)
-	desk, err := agentdesk.New(e.node, func(string) (string, error) { return "", io.EOF },
-		agentdesk.Options{Logger: slog.New(slog.DiscardHandler)})
+	conv, err := conversation.New(e.node, conversation.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(desk.Close)
-	e.h = New(e.node, e.auth, Options{Now: e.clock.Now, Logger: slog.New(slog.DiscardHandler), Customers: desk})
+	t.Cleanup(conv.Close)
+	e.h = New(e.node, e.auth, Options{Now: e.clock.Now, Logger: slog.New(slog.DiscardHandler), Customers: conv})
 	ts := httptest.NewServer(e.h)
 	t.Cleanup(ts.Close)
 	var c ConversationCreated
@@ -100,7 +98,7 @@ func TestCustomerRoutes(t *testing.T) {
 	stream := openStream(t, ts, conv, "")
 	waitSSE(t, stream, "CHANNEL_SESSION_STARTED")
 
-	var got CustomerEventBody
+	var got conversation.CustomerEventBody
 	e.ok(201, "POST", "/v1/conversations/"+conv+"/messages", adminToken,
 		`{"body":{"type":"PLAIN","markdownText":"hello"}}`).decode(t, &got)
 	if got.Seq == 0 || !strings.Contains(string(got.CimEvent), `"CUSTOMER_MESSAGE"`) {

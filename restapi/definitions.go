@@ -3,6 +3,7 @@ package restapi
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/omniroute/omniroute/auth"
 	"github.com/omniroute/omniroute/config"
@@ -19,8 +20,11 @@ type kind[S any] struct {
 	getID     func(*S) *string
 	validate  func(S) error
 	command   func(S) routing.Command
-	get       func(*routing.State, string) (S, bool)
-	list      func(*routing.State) []S
+	get       func(routing.View, string) (S, bool)
+	list      func(routing.View) []S
+	// show, when set, is what GET of one item answers (the stored spec
+	// with runtime facts at now).
+	show func(st routing.View, v S, now time.Time) any
 }
 
 var mrdKind = kind[config.MRDSpec]{
@@ -28,11 +32,11 @@ var mrdKind = kind[config.MRDSpec]{
 	getID:    func(m *config.MRDSpec) *string { return &m.ID },
 	validate: config.MRDSpec.Validate,
 	command:  func(m config.MRDSpec) routing.Command { return routing.UpsertMRD{MRD: m.Routing()} },
-	get: func(st *routing.State, id string) (config.MRDSpec, bool) {
+	get: func(st routing.View, id string) (config.MRDSpec, bool) {
 		m, ok := st.MRD(id)
 		return config.MRDSpecFrom(m), ok
 	},
-	list: func(st *routing.State) []config.MRDSpec { return mapSlice(st.MRDs(), config.MRDSpecFrom) },
+	list: func(st routing.View) []config.MRDSpec { return mapSlice(st.MRDs(), config.MRDSpecFrom) },
 }
 
 var queueKind = kind[config.QueueSpec]{
@@ -40,11 +44,26 @@ var queueKind = kind[config.QueueSpec]{
 	getID:    func(q *config.QueueSpec) *string { return &q.ID },
 	validate: config.QueueSpec.Validate,
 	command:  func(q config.QueueSpec) routing.Command { return routing.UpsertQueue{Queue: q.Routing()} },
-	get: func(st *routing.State, id string) (config.QueueSpec, bool) {
+	get: func(st routing.View, id string) (config.QueueSpec, bool) {
 		q, ok := st.Queue(id)
 		return config.QueueSpecFrom(q), ok
 	},
-	list: func(st *routing.State) []config.QueueSpec { return mapSlice(st.Queues(), config.QueueSpecFrom) },
+	list: func(st routing.View) []config.QueueSpec { return mapSlice(st.Queues(), config.QueueSpecFrom) },
+	show: func(st routing.View, q config.QueueSpec, now time.Time) any {
+		if q.Hours == nil {
+			return q
+		}
+		hs, _ := st.QueueHours(q.ID, now)
+		return queueShown{QueueSpec: q, HoursStatus: &hs}
+	},
+}
+
+// queueShown is GET /v1/queues/{id} of a queue with business hours: the
+// spec plus open (now), nextOpen (while closed) and nextClose (while open),
+// RFC 3339 UTC.
+type queueShown struct {
+	config.QueueSpec
+	*routing.HoursStatus
 }
 
 var agentKind = kind[config.AgentSpec]{
@@ -52,11 +71,11 @@ var agentKind = kind[config.AgentSpec]{
 	getID:    func(a *config.AgentSpec) *string { return &a.ID },
 	validate: config.AgentSpec.Validate,
 	command:  func(a config.AgentSpec) routing.Command { return routing.UpsertAgent{Agent: a.Routing()} },
-	get: func(st *routing.State, id string) (config.AgentSpec, bool) {
+	get: func(st routing.View, id string) (config.AgentSpec, bool) {
 		a, ok := st.Agent(id)
 		return config.AgentSpecFrom(a.Agent), ok
 	},
-	list: func(st *routing.State) []config.AgentSpec {
+	list: func(st routing.View) []config.AgentSpec {
 		ids := st.AgentIDs()
 		out := make([]config.AgentSpec, 0, len(ids))
 		for _, id := range ids {
@@ -74,11 +93,11 @@ var reasonKind = kind[config.ReasonCodeSpec]{
 	command: func(r config.ReasonCodeSpec) routing.Command {
 		return routing.UpsertReasonCode{ReasonCode: r.Routing()}
 	},
-	get: func(st *routing.State, id string) (config.ReasonCodeSpec, bool) {
+	get: func(st routing.View, id string) (config.ReasonCodeSpec, bool) {
 		r, ok := st.ReasonCode(id)
 		return config.ReasonCodeSpecFrom(r), ok
 	},
-	list: func(st *routing.State) []config.ReasonCodeSpec {
+	list: func(st routing.View) []config.ReasonCodeSpec {
 		return mapSlice(st.ReasonCodes(), config.ReasonCodeSpecFrom)
 	},
 }
@@ -105,18 +124,27 @@ func definitionRoutes[S any](s *api, base string, k kind[S]) []route {
 				v  S
 				ok bool
 			)
-			if err := s.view(r, func(st *routing.State) { v, ok = k.get(st, id) }); err != nil {
+			var shown any
+			if err := s.view(r, func(st routing.View) {
+				if v, ok = k.get(st, id); ok && k.show != nil {
+					shown = k.show(st, v, s.now())
+				}
+			}); err != nil {
 				return err
 			}
 			if !ok {
 				return &routing.Error{Code: k.notFound, Message: k.name + " " + quote(id) + " does not exist"}
+			}
+			if shown != nil {
+				writeJSON(w, http.StatusOK, shown)
+				return nil
 			}
 			writeJSON(w, http.StatusOK, v)
 			return nil
 		}},
 		{"GET " + base, authenticated, func(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 			var items []S
-			if err := s.view(r, func(st *routing.State) { items = k.list(st) }); err != nil {
+			if err := s.view(r, func(st routing.View) { items = k.list(st) }); err != nil {
 				return err
 			}
 			writeJSON(w, http.StatusOK, Items[S]{Items: items})
@@ -147,7 +175,7 @@ func upsert[S any](s *api, w http.ResponseWriter, r *http.Request, k kind[S]) er
 	}
 	var stored S
 	var ok bool
-	if err := s.view(r, func(st *routing.State) { stored, ok = k.get(st, id) }); err != nil {
+	if err := s.view(r, func(st routing.View) { stored, ok = k.get(st, id) }); err != nil {
 		return err
 	}
 	if !ok { // cannot happen: definitions are never deleted

@@ -55,6 +55,9 @@ func FuzzConversationBody(f *testing.F) {
 		`{"queue":"sales","customer":null,"attributes":null}`,
 		`{"queue":"nope"}`,
 		`{"QUEUE":"sales"}`,
+		`{"queue":"sales","capacityWeight":3}`, `{"queue":"sales","preferredAgents":["alice","bob"],"preferredTimeoutSeconds":20}`,
+		`{"queue":"sales","preferredAgents":["alice","alice"]}`, `{"queue":"sales","preferredTimeoutSeconds":5}`, `{"queue":"sales","capacityWeight":1001}`, `{"queue":"sales","capacityWeight":-1}`,
+		`{"queue":"sales","customer":{"id":"cust-1"}}`, `{"queue":"sales","customer":{"customerId":12345}}`, `{"queue":"sales","customer":{"id":""}}`,
 	)
 }
 
@@ -79,16 +82,29 @@ func FuzzQueueBody(f *testing.F) {
 	fuzzBody(f, "PUT", "/v1/queues/fuzz", admin,
 		`{"id":"fuzz","mrd":"chat","mode":"external","strategy":"best-skill","skills":{"a":5},"members":["alice"],"ronaTimeoutSeconds":1.5,"ttlSeconds":0,"serviceLevelSeconds":20,"wrapUpSeconds":3,"ronaAction":"NONE"}`,
 		`{"mrd":"sms"}`, `{"mrd":"chat","ttlSeconds":-0.0}`, `{"mrd":"chat","wrapUpSeconds":31536000.5}`,
-		`{"mrd":"chat","skills":{"":1}}`, `{"mrd":"chat","members":[""]}`)
+		`{"mrd":"chat","skills":{"":1}}`, `{"mrd":"chat","members":[""]}`,
+		`{"mrd":"chat","steps":[{"afterSeconds":30,"skills":{"a":1},"addQueues":["chat-q"],"priority":2},{"afterSeconds":60,"skills":{}}]}`,
+		`{"mrd":"chat","steps":[{"afterSeconds":30},{"afterSeconds":30}]}`, `{"mrd":"chat","steps":[{"afterSeconds":1,"addQueues":["fuzz"]}]}`,
+		`{"mrd":"chat","steps":[{"afterSeconds":1,"skills":null,"priority":-1}]}`,
+		`{"mrd":"chat","hours":{"timeZone":"Europe/Berlin","weekly":[{"day":"sunday","open":"02:30","close":"24:00"}],"closures":["2025-12-25"],"closedAction":"queue"}}`,
+		`{"mrd":"chat","hours":{"timeZone":"America/New_York","closedAction":"overflow","closedOverflowQueue":"chat-q"}}`,
+		`{"mrd":"chat","hours":{"timeZone":"../../etc/passwd","weekly":[{"day":"monday","open":"9:00","close":"24:01"}]}}`,
+		`{"mrd":"chat","capacityWeight":2}`, `{"mrd":"chat","offerToAgents":3}`, `{"mrd":"chat","offerToAgents":11}`, `{"mrd":"chat","capacityWeight":1001}`, `{"mrd":"chat","capacityWeight":"2"}`,
+		`{"mrd":"chat","lastAgentSeconds":3600,"lastAgentTimeoutSeconds":20,"lastAgentCustomers":2}`, `{"mrd":"chat","lastAgentCustomers":1000001}`, `{"mrd":"chat","lastAgentSeconds":-5}`)
 }
 
 func FuzzAgentBody(f *testing.F) {
 	fuzzBody(f, "PUT", "/v1/agents/fuzz", admin,
 		`{"id":"fuzz","name":"F","role":"supervisor","teams":["t"],"skills":{"s":100},"capacity":{"chat":0,"voice":1}}`,
-		`{"capacity":{"sms":1}}`, `{"capacity":{"chat":-1}}`, `{"password":"x"}`, `{"role":"admin"}`)
+		`{"capacity":{"sms":1}}`, `{"capacity":{"chat":-1}}`, `{"password":"x"}`, `{"role":"admin"}`,
+		`{"capacityUnits":10}`, `{"capacityUnits":-1}`, `{"capacityUnits":1001}`)
 }
 
 func FuzzReasonCodeBody(f *testing.F) {
 	fuzzBody(f, "PUT", "/v1/reason-codes/fuzz", admin,
 		`{"id":"fuzz","name":"F","type":"LOGOUT"}`, `{"type":"NOT_READY"}`, `{"type":"READY"}`)
+}
+
+func FuzzRequestPatchBody(f *testing.F) {
+	fuzzBody(f, "PATCH", "/v1/requests/fuzz", admin, `{"priority":3}`, `{"priority":-1}`, `{"priority":1000001}`, `{}`, `{"priority":null}`, `{"priority":1,"x":2}`)
 }

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/omniroute/omniroute/auth"
+	"github.com/omniroute/omniroute/clock/clocktest"
 	"github.com/omniroute/omniroute/config"
 	"github.com/omniroute/omniroute/journal/memjournal"
 	"github.com/omniroute/omniroute/node"
@@ -43,30 +44,13 @@ agents:
   - {id: sam, name: Sam, role: supervisor, teams: [team-a], capacity: {chat: 0, voice: 0}}
 `
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 type env struct {
 	t       testing.TB
 	j       *memjournal.Journal
 	node    *node.Node
 	auth    *auth.Authenticator
 	h       http.Handler
-	clock   *fakeClock
+	clock   *clocktest.Clock
 	ids     atomic.Int64
 	fixedID string // when set, NewID returns it (to provoke ALREADY_EXISTS)
 	tokens  map[string]string
@@ -103,7 +87,7 @@ func newEnv(t testing.TB) *env {
 // their environment between inputs and close it themselves.
 func openEnv(t testing.TB) *env {
 	t.Helper()
-	e := &env{t: t, j: memjournal.New(), clock: &fakeClock{t: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)}, tokens: map[string]string{}}
+	e := &env{t: t, j: memjournal.New(), clock: clocktest.New(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)), tokens: map[string]string{}}
 	n, err := node.Open(context.Background(), node.Config{Journal: e.j, Now: e.clock.Now,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {

@@ -3,11 +3,13 @@ package restapi
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/omniroute/omniroute/auth"
+	"github.com/omniroute/omniroute/guard"
 	"github.com/omniroute/omniroute/routing"
 )
 
@@ -22,7 +24,8 @@ type LoginBody struct {
 // LoginResponse is the ExpertFlow login answer. Success (200):
 //
 //	{"statusCode":200,"data":{"token":"...","refresh_token":"...","agentId":"alice",
-//	 "keycloak_User":{"id":"alice","username":"alice","name":"Alice Adams","roles":["agent"]}}}
+//	 "keycloak_User":{"id":"alice","username":"alice","name":"Alice Adams","roles":["agent"],
+//	                  "token":"..."}}}
 //
 // Failure: {"statusCode":401,"error":{"code":"UNAUTHORIZED","message":"..."}}
 // (and 400, 413, 415, 429 likewise, with the HTTP status equal to statusCode).
@@ -32,9 +35,9 @@ type LoginResponse struct {
 	Error      *ErrorDetail `json:"error,omitempty"`
 }
 
-// LoginData is the token and the user. RefreshToken equals Token: omniroute
-// has no refresh flow yet (a desk logs in again when the token expires), and
-// ExpertFlow clients expect the field.
+// LoginData is the token and the user. Token is short-lived (auth
+// tokenTtlSeconds); RefreshToken (refreshTtlSeconds) gets a new pair from
+// POST /agent-manager/agent/refresh and is never a bearer token.
 type LoginData struct {
 	Token        string       `json:"token"`
 	RefreshToken string       `json:"refresh_token"`
@@ -44,12 +47,16 @@ type LoginData struct {
 
 // KeycloakUser is the user as ExpertFlow desks expect it from Keycloak: id
 // is the agent id; roles are ["agent"], or ["agent","supervisor"] for a
-// supervisor.
+// supervisor. Token is the login's token again: seed 004 connects with
+// io(origin, {path, auth: {agent: keycloak_User, fcm: ""}}) and nothing
+// else, so the user object must carry what the Socket.IO handshake checks
+// (agentdesk reads auth.agent.token).
 type KeycloakUser struct {
 	ID       string   `json:"id"`
 	Username string   `json:"username"`
 	Name     string   `json:"name"`
 	Roles    []string `json:"roles"`
+	Token    string   `json:"token"`
 }
 
 // login checks the credentials (auth.Login, at most MaxConcurrentLogins at
@@ -67,6 +74,13 @@ func (s *api) login(w http.ResponseWriter, r *http.Request, _ auth.Principal) er
 	if err := decodeBody(w, r, MaxBodyBytes, &b, true); err != nil {
 		return fail(err)
 	}
+	// Backoff before bcrypt: a guessing client costs a map lookup, not a
+	// core (docs/SECURITY.md "Limits").
+	userKey, addrKey := "user:"+b.Username, "addr:"+guard.PeerAddr(r).String()
+	if wait := max(s.loginBackoff.Wait(userKey), s.addrBackoff.Wait(addrKey)); wait > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		return fail(errorf(http.StatusTooManyRequests, CodeTooManyRequests, "too many failed logins; retry in %s", wait.Round(time.Second)))
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
 	defer cancel()
 	select {
@@ -75,15 +89,60 @@ func (s *api) login(w http.ResponseWriter, r *http.Request, _ auth.Principal) er
 		w.Header().Set("Retry-After", "1")
 		return fail(errorf(http.StatusTooManyRequests, CodeTooManyRequests, "too many logins at once; retry"))
 	}
-	token, agentID, err := s.auth.Login(b.Username, b.Password)
+	token, refresh, agentID, err := s.auth.LoginRefresh(b.Username, b.Password)
 	<-s.logins
 	if errors.Is(err, auth.ErrUnauthorized) {
+		s.loginBackoff.Fail(userKey)
+		s.addrBackoff.Fail(addrKey)
 		return fail(errorf(http.StatusUnauthorized, CodeUnauthorized, "invalid username or password"))
 	}
 	if err != nil {
 		return fail(err)
 	}
-	user := KeycloakUser{ID: agentID, Username: b.Username, Name: b.Username, Roles: []string{"agent"}}
+	s.loginBackoff.Succeed(userKey)
+	s.loginAnswer(w, r, token, refresh, agentID, b.Username)
+	return nil
+}
+
+// RefreshBody is POST /agent-manager/agent/refresh: {"refresh_token"},
+// the login's refresh_token.
+type RefreshBody struct {
+	RefreshToken string `json:"refresh_token"`
+}
+
+// refresh exchanges a refresh token for a new token pair, answered as the
+// login is. Errors: 401 UNAUTHORIZED for an invalid, expired or revoked
+// refresh token (an access token is not one).
+func (s *api) refresh(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	var b RefreshBody
+	if err := decodeBody(w, r, MaxBodyBytes, &b, true); err != nil {
+		status, code, msg := s.classify(err)
+		writeJSON(w, status, LoginResponse{StatusCode: status, Error: &ErrorDetail{Code: code, Message: msg}})
+		return nil
+	}
+	token, refresh, agentID, err := s.auth.Refresh(b.RefreshToken)
+	if err != nil {
+		writeJSON(w, http.StatusUnauthorized, LoginResponse{StatusCode: http.StatusUnauthorized,
+			Error: &ErrorDetail{Code: CodeUnauthorized, Message: "invalid, expired or revoked refresh token"}})
+		return nil
+	}
+	s.loginAnswer(w, r, token, refresh, agentID, agentID)
+	return nil
+}
+
+// revokeTokens ends every token of an agent issued until now (admin only;
+// also done when the agent goes LOGOUT). 204.
+func (s *api) revokeTokens(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	if err := s.auth.Revoke(r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// loginAnswer writes the ExpertFlow login answer for agentID.
+func (s *api) loginAnswer(w http.ResponseWriter, r *http.Request, token, refresh, agentID, username string) {
+	user := KeycloakUser{ID: agentID, Username: username, Name: username, Roles: []string{"agent"}, Token: token}
 	// The name and role are a courtesy for the desk: when the node cannot
 	// answer quickly the login still succeeds with the username as name.
 	vctx, vcancel := context.WithTimeout(r.Context(), time.Second)
@@ -92,15 +151,14 @@ func (s *api) login(w http.ResponseWriter, r *http.Request, _ auth.Principal) er
 	// read only after a successful View.
 	var agent routing.AgentStatus
 	var found bool
-	if s.node.View(vctx, func(st *routing.State) { agent, found = st.Agent(agentID) }) == nil && found {
+	if s.node.View(vctx, func(st routing.View) { agent, found = st.Agent(agentID) }) == nil && found {
 		user.Name = agent.Agent.Name
 		if agent.Agent.Role == routing.RoleSupervisor {
 			user.Roles = append(user.Roles, "supervisor")
 		}
 	}
 	writeJSON(w, http.StatusOK, LoginResponse{StatusCode: http.StatusOK,
-		Data: &LoginData{Token: token, RefreshToken: token, AgentID: agentID, KeycloakUser: user}})
-	return nil
+		Data: &LoginData{Token: token, RefreshToken: refresh, AgentID: agentID, KeycloakUser: user}})
 }
 
 // TokenResponse is the answer of POST /v1/agents/{id}/token: an agent token
@@ -119,12 +177,36 @@ func (s *api) issueToken(w http.ResponseWriter, r *http.Request, _ auth.Principa
 	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
 	defer cancel()
 	var found bool
-	if err := s.node.View(ctx, func(st *routing.State) { _, found = st.Agent(id) }); err != nil {
+	if err := s.node.View(ctx, func(st routing.View) { _, found = st.Agent(id) }); err != nil {
 		return err
 	}
 	if !found {
 		return &routing.Error{Code: routing.CodeAgentNotFound, Message: "agent " + strconv.Quote(id) + " does not exist"}
 	}
-	writeJSON(w, http.StatusOK, TokenResponse{Token: s.auth.Issue(id, 0), AgentID: id, ExpiresAt: s.now().Add(s.auth.TokenTTL()).UTC()})
+	writeJSON(w, http.StatusOK, TokenResponse{Token: s.auth.Issue(id, 0), AgentID: id, ExpiresAt: s.wall().Add(s.auth.TokenTTL()).UTC()})
+	return nil
+}
+
+// MeResponse is GET /v1/me: who the bearer token stands for, as omniroute
+// understood it (kind "admin" or "agent", the agent id, the OpenID issuer
+// and its roles, supervisor when the issuer's roles say so, and when the
+// token expires, RFC 3339, absent for configured admin tokens).
+type MeResponse struct {
+	Kind       auth.Kind  `json:"kind"`
+	AgentID    string     `json:"agentId,omitempty"`
+	Issuer     string     `json:"issuer,omitempty"`
+	Roles      []string   `json:"roles,omitempty"`
+	Supervisor bool       `json:"supervisor,omitempty"`
+	ExpiresAt  *time.Time `json:"expiresAt,omitempty"`
+}
+
+// me answers who the caller is; a web page uses it after the OpenID login.
+func (s *api) me(w http.ResponseWriter, _ *http.Request, p auth.Principal) error {
+	m := MeResponse{Kind: p.Kind, AgentID: p.AgentID, Issuer: p.Issuer, Roles: p.Roles, Supervisor: p.Supervisor}
+	if !p.Expiry.IsZero() {
+		e := p.Expiry.UTC()
+		m.ExpiresAt = &e
+	}
+	writeJSON(w, http.StatusOK, m)
 	return nil
 }

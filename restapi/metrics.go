@@ -101,7 +101,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	now := c.now()
 	ctx, cancel := context.WithTimeout(context.Background(), ScrapeTimeout)
 	defer cancel()
-	err := c.node.View(ctx, func(state *routing.State) {
+	err := c.node.View(ctx, func(state routing.View) {
 		for _, q := range state.Queues() {
 			if qs, ok := state.QueueStats(q.ID, now); ok {
 				s.queues = append(s.queues, qs)

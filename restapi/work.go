@@ -3,14 +3,16 @@ package restapi
 import (
 	"bytes"
 	"encoding/json"
-	"math"
+	"maps"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/omniroute/omniroute/auth"
 	"github.com/omniroute/omniroute/config"
+	"github.com/omniroute/omniroute/erasure"
 	"github.com/omniroute/omniroute/routing"
+	"github.com/omniroute/omniroute/routing/waittime"
 )
 
 // ConversationBody is the body of POST /v1/conversations:
@@ -21,7 +23,11 @@ import (
 // otherwise); priority 0..routing.MaxPriority (higher first); customer a
 // JSON object up to routing.MaxCustomerBytes; attributes up to
 // routing.MaxAttributes; ttlSeconds, when > 0, overrides the queue's request
-// TTL (0..one year).
+// TTL (0..one year); capacityWeight, when > 0, overrides the queue's
+// capacity weight (agent capacity units the conversation takes,
+// 0..routing.MaxCapacityUnits). The customer's id (its first field of
+// erasure.IDFields: id, customerId, phoneNumber, email) keys the queue's
+// last-agent routing (lastAgentSeconds).
 type ConversationBody struct {
 	Queue      string            `json:"queue"`
 	MRD        string            `json:"mrd,omitempty"`
@@ -29,6 +35,13 @@ type ConversationBody struct {
 	Customer   json.RawMessage   `json:"customer,omitempty"`
 	Attributes map[string]string `json:"attributes,omitempty"`
 	TTLSeconds float64           `json:"ttlSeconds,omitempty"`
+	// CapacityWeight: routing.CreateConversation.CapacityWeight.
+	CapacityWeight int `json:"capacityWeight,omitempty"`
+	// PreferredAgents (agent ids, ordered, at most 10) are offered the
+	// conversation first for preferredTimeoutSeconds (0: 30 s), then the
+	// queue serves it (routing/preferred.go).
+	PreferredAgents         []string `json:"preferredAgents,omitempty"`
+	PreferredTimeoutSeconds float64  `json:"preferredTimeoutSeconds,omitempty"`
 }
 
 // ConversationCreated is the 201 answer to POST /v1/conversations: the new
@@ -54,6 +67,17 @@ type PositionBody struct {
 	Waiting   int    `json:"waiting"`
 }
 
+// RequestPatchBody is PATCH /v1/requests/{id}: the request's new priority,
+// 0..routing.MaxPriority (required), changed in place: the request keeps its
+// enqueue time, step and exclusions (routing.SetRequestPriority). The answer
+// is the request (routing.Request) after the change; 404 REQUEST_NOT_FOUND
+// once it is accepted or ended.
+//
+//	{"priority":5}
+type RequestPatchBody struct {
+	Priority *int `json:"priority"`
+}
+
 // AgentStateBody is PUT /v1/agents/{id}/state: state READY, NOT_READY or
 // LOGOUT; reasonCode (optional, none with READY) a reason code of the
 // matching type.
@@ -76,12 +100,12 @@ type TaskView struct {
 }
 
 // DefaultHandleSeconds is the handle time EWT assumes while a queue has no
-// task in progress to measure (five minutes).
-const DefaultHandleSeconds = 300
+// task in progress to measure (waittime.DefaultMeanService, in seconds).
+const DefaultHandleSeconds = waittime.DefaultMeanServiceSeconds
 
 func quote(s string) string { return strconv.Quote(s) }
 
-func (s *api) createConversation(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+func (s *api) createConversation(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	var b ConversationBody
 	if err := decodeBody(w, r, MaxBodyBytes, &b, false); err != nil {
 		return err
@@ -89,29 +113,39 @@ func (s *api) createConversation(w http.ResponseWriter, r *http.Request, _ auth.
 	if b.Queue == "" {
 		return errorf(http.StatusBadRequest, routing.CodeInvalidArgument, "queue is required")
 	}
+	if p.Kind == auth.ChannelKind {
+		if !p.Channel.MayUseQueue(b.Queue) {
+			return errorf(http.StatusForbidden, CodeForbidden, "channel %s may not create conversations in queue %s", quote(p.Channel.ID), quote(b.Queue))
+		}
+		// The attribute is what makes the conversation this channel's;
+		// a channel cannot claim another's by sending it.
+		b.Attributes = maps.Clone(b.Attributes)
+		if b.Attributes == nil {
+			b.Attributes = map[string]string{}
+		}
+		b.Attributes[auth.ChannelAttribute] = p.Channel.ID
+	}
 	if err := config.CheckSeconds("ttlSeconds", b.TTLSeconds); err != nil {
+		return errorf(http.StatusBadRequest, routing.CodeInvalidArgument, "%v", err)
+	}
+	if err := config.CheckSeconds("preferredTimeoutSeconds", b.PreferredTimeoutSeconds); err != nil {
 		return errorf(http.StatusBadRequest, routing.CodeInvalidArgument, "%v", err)
 	}
 	if bytes.Equal(bytes.TrimSpace(b.Customer), []byte("null")) {
 		b.Customer = nil
 	}
-	if b.MRD != "" {
-		// The queue's MRD may change between this read and the submit; the
-		// check is a guard against client mistakes, not a transaction.
-		var q routing.Queue
-		var ok bool
-		if err := s.view(r, func(st *routing.State) { q, ok = st.Queue(b.Queue) }); err != nil {
-			return err
-		}
-		if !ok {
-			return &routing.Error{Code: routing.CodeQueueNotFound, Message: "queue " + quote(b.Queue) + " does not exist"}
-		}
-		if q.MRD != b.MRD {
-			return errorf(http.StatusBadRequest, routing.CodeInvalidArgument, "queue %s is on mrd %s, not %s", quote(b.Queue), quote(q.MRD), quote(b.MRD))
-		}
+	// b.MRD travels with the command: the engine checks the queue's MRD
+	// as it is when the command runs.
+	cmd := routing.CreateConversation{ID: s.newID(), RequestID: s.newID(), Queue: b.Queue, MRD: b.MRD, Priority: b.Priority,
+		Attributes: b.Attributes, TTL: config.Seconds(b.TTLSeconds), CapacityWeight: b.CapacityWeight,
+		PreferredAgents: b.PreferredAgents, PreferredTimeout: config.Seconds(b.PreferredTimeoutSeconds)}
+	// The customer's id (erasure.IDFields) keys last-agent routing
+	// (routing/lastagent.go), pseudonymized when customer fields are sealed.
+	cmd.CustomerID = s.keys.RoutingID(erasure.CustomerID(b.Customer))
+	var err error
+	if cmd.Customer, err = s.keys.SealCustomer(b.Customer, "conversation:"+cmd.ID); err != nil {
+		return err
 	}
-	cmd := routing.CreateConversation{ID: s.newID(), RequestID: s.newID(), Queue: b.Queue, Priority: b.Priority,
-		Customer: b.Customer, Attributes: b.Attributes, TTL: config.Seconds(b.TTLSeconds)}
 	if _, err := s.submit(r, cmd); err != nil {
 		return err
 	}
@@ -122,20 +156,31 @@ func (s *api) createConversation(w http.ResponseWriter, r *http.Request, _ auth.
 
 // conversation writes the conversation's view, or returns not found.
 func (s *api) writeConversation(w http.ResponseWriter, r *http.Request, id string) error {
+	return s.writeConversationFor(w, r, id, auth.Principal{Kind: auth.Admin})
+}
+
+// writeConversationFor answers conversation id if p may read it
+// (access.go), else 404 as for an unknown one.
+func (s *api) writeConversationFor(w http.ResponseWriter, r *http.Request, id string, p auth.Principal) error {
 	var c routing.Conversation
 	var ok bool
-	if err := s.view(r, func(st *routing.State) { c, ok = st.Conversation(id) }); err != nil {
+	if err := s.view(r, func(st routing.View) {
+		if mayReadConversation(st, p, id) {
+			c, ok = st.Conversation(id)
+		}
+	}); err != nil {
 		return err
 	}
 	if !ok {
 		return &routing.Error{Code: routing.CodeConversationNotFound, Message: "conversation " + quote(id) + " does not exist"}
 	}
+	c.Customer = s.keys.Show(c.Customer)
 	writeJSON(w, http.StatusOK, c)
 	return nil
 }
 
-func (s *api) getConversation(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
-	return s.writeConversation(w, r, r.PathValue("id"))
+func (s *api) getConversation(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	return s.writeConversationFor(w, r, r.PathValue("id"), p)
 }
 
 func (s *api) closeConversation(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
@@ -159,7 +204,7 @@ func (s *api) queueStats(w http.ResponseWriter, r *http.Request, _ auth.Principa
 	now := s.now()
 	var body QueueStatsBody
 	var ok bool
-	if err := s.view(r, func(st *routing.State) {
+	if err := s.view(r, func(st routing.View) {
 		body.QueueStats, ok = st.QueueStats(id, now)
 		if ok {
 			body.EWTSeconds = EWT(st, body.QueueStats, now)
@@ -174,57 +219,18 @@ func (s *api) queueStats(w http.ResponseWriter, r *http.Request, _ auth.Principa
 	return nil
 }
 
-// EWT is a simple estimate of the wait, in seconds, of a request entering
-// queue stats.Queue at now, until routing/waittime replaces it:
-//
-//	0 when nothing waits and an eligible agent is available; otherwise
-//	(waiting + 1) × H ÷ max(1, staffed)
-//
-// where staffed counts the agents available on the queue now plus the
-// agents holding tasks from it, and H, the mean handle time, is the mean age
-// (now − acceptedAt) of the queue's accepted tasks still open, or
-// DefaultHandleSeconds when there are none. The engine keeps no handle times
-// of closed tasks, so H is measured on work in progress: for exponential
-// handle times its mean age equals the mean handle time. It costs one pass
-// over every agent's open tasks.
-func EWT(st *routing.State, stats routing.QueueStats, now time.Time) float64 {
-	if stats.Waiting == 0 && stats.ReadyAgents > 0 {
-		return 0
-	}
-	busy := 0
-	var ages float64
-	accepted := 0
-	for _, id := range st.AgentIDs() {
-		tasks, _ := st.Tasks(id)
-		holds := false
-		for _, t := range tasks {
-			if t.Queue != stats.Queue {
-				continue
-			}
-			holds = true
-			if !t.AcceptedAt.IsZero() && now.After(t.AcceptedAt) {
-				ages += now.Sub(t.AcceptedAt).Seconds()
-				accepted++
-			}
-		}
-		if holds {
-			busy++
-		}
-	}
-	h := float64(DefaultHandleSeconds)
-	if accepted > 0 {
-		h = ages / float64(accepted)
-	}
-	staffed := max(1, busy+stats.ReadyAgents)
-	ewt := float64(stats.Waiting+1) * h / float64(staffed)
-	return math.Round(ewt*1000) / 1000
+// EWT is the estimated wait, in seconds, of a request entering queue
+// stats.Queue at now: waittime.Arrival, the estimate every surface
+// announces.
+func EWT(st routing.View, stats routing.QueueStats, now time.Time) float64 {
+	return waittime.Arrival(st, stats, now)
 }
 
 func (s *api) position(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 	id := r.PathValue("id")
 	body := PositionBody{RequestID: id}
 	var ok bool
-	if err := s.view(r, func(st *routing.State) { body.Position, body.Waiting, ok = st.Position(id) }); err != nil {
+	if err := s.view(r, func(st routing.View) { body.Position, body.Waiting, ok = st.Position(id) }); err != nil {
 		return err
 	}
 	if !ok {
@@ -234,11 +240,35 @@ func (s *api) position(w http.ResponseWriter, r *http.Request, _ auth.Principal)
 	return nil
 }
 
+func (s *api) patchRequest(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	id := r.PathValue("id")
+	var b RequestPatchBody
+	if err := decodeBody(w, r, MaxBodyBytes, &b, false); err != nil {
+		return err
+	}
+	if b.Priority == nil {
+		return errorf(http.StatusBadRequest, routing.CodeInvalidArgument, "priority is required")
+	}
+	if _, err := s.submit(r, routing.SetRequestPriority{Request: id, Priority: *b.Priority}); err != nil {
+		return err
+	}
+	var req routing.Request
+	var ok bool
+	if err := s.view(r, func(st routing.View) { req, ok = st.Request(id) }); err != nil {
+		return err
+	}
+	if !ok {
+		return errorf(http.StatusNotFound, CodeRequestNotFound, "request %s has ended", quote(id))
+	}
+	writeJSON(w, http.StatusOK, req)
+	return nil
+}
+
 // writeAgentStatus writes the agent's presence, or returns not found.
 func (s *api) writeAgentStatus(w http.ResponseWriter, r *http.Request, id string) error {
 	var a routing.AgentStatus
 	var ok bool
-	if err := s.view(r, func(st *routing.State) { a, ok = st.Agent(id) }); err != nil {
+	if err := s.view(r, func(st routing.View) { a, ok = st.Agent(id) }); err != nil {
 		return err
 	}
 	if !ok {
@@ -310,14 +340,24 @@ func actingAgent(r *http.Request, p auth.Principal) (string, error) {
 }
 
 func (s *api) listTasks(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	agent, err := actingAgent(r, p)
-	if err != nil {
-		return err
+	agent := r.URL.Query().Get("agent")
+	if agent == "" {
+		var err error
+		if agent, err = actingAgent(r, p); err != nil {
+			return err
+		}
 	}
 	var tasks []routing.Task
-	var ok bool
-	if err := s.view(r, func(st *routing.State) { tasks, ok = st.Tasks(agent) }); err != nil {
+	var ok, may bool
+	if err := s.view(r, func(st routing.View) {
+		if may = mayReadTasks(st, p, agent); may {
+			tasks, ok = st.Tasks(agent)
+		}
+	}); err != nil {
 		return err
+	}
+	if !may {
+		return mustActFor(p, agent)
 	}
 	if !ok {
 		return &routing.Error{Code: routing.CodeAgentNotFound, Message: "agent " + quote(agent) + " does not exist"}
@@ -346,7 +386,7 @@ func (s *api) taskAction(action string) handlerFunc {
 		// The view before the action keeps the task's details for the answer
 		// when the action closes it (closed tasks leave the state).
 		var before routing.Task
-		if err := s.view(r, func(st *routing.State) { before, _ = st.Task(id) }); err != nil {
+		if err := s.view(r, func(st routing.View) { before, _ = st.Task(id) }); err != nil {
 			return err
 		}
 		events, err := s.submit(r, cmd)
@@ -355,7 +395,7 @@ func (s *api) taskAction(action string) handlerFunc {
 		}
 		var after routing.Task
 		var open bool
-		if err := s.view(r, func(st *routing.State) { after, open = st.Task(id) }); err != nil {
+		if err := s.view(r, func(st routing.View) { after, open = st.Task(id) }); err != nil {
 			return err
 		}
 		if open {

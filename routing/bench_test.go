@@ -2,7 +2,9 @@ package routing_test
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strconv"
 	"testing"
@@ -48,6 +50,33 @@ func (c *benchCenter) apply(b *testing.B, cmd routing.Command) []routing.Event {
 
 // newBenchCenter builds the state; ready says whether agents log in READY.
 func newBenchCenter(b *testing.B, ready bool) *benchCenter {
+	return newBenchCenterSteps(b, ready, false)
+}
+
+// benchSteps are three escalation steps for q: after 30 s the skill levels
+// drop to 1, after 60 s one skill is enough and the neighbouring queue on
+// the same MRD is added (overflow), after 120 s priority +1 and a second
+// neighbour (Genesys bullseye rings, Amazon Connect routing steps).
+func benchSteps(q routing.Queue, i int) []routing.EscalationStep {
+	low := map[string]int{}
+	one := map[string]int{}
+	for k := range q.Skills {
+		low[k] = 1
+	}
+	for _, k := range slices.Sorted(maps.Keys(q.Skills))[:1] {
+		one[k] = 1
+	}
+	next := func(d int) string { return fmt.Sprintf("q%03d", (i+2*d)%benchQueues) }
+	return []routing.EscalationStep{
+		{After: 30 * time.Second, Skills: low},
+		{After: 60 * time.Second, Skills: one, AddQueues: []string{next(1)}},
+		{After: 120 * time.Second, AddQueues: []string{next(1), next(2)}, Priority: 1},
+	}
+}
+
+// newBenchCenterSteps is newBenchCenter with, when steps, three escalation
+// steps per queue (benchSteps).
+func newBenchCenterSteps(b *testing.B, ready, steps bool) *benchCenter {
 	b.Helper()
 	c := &benchCenter{s: routing.New(), now: benchEpoch, rng: rand.New(rand.NewPCG(1, 2))}
 	c.apply(b, routing.UpsertMRD{MRD: routing.MRD{ID: "voice", MaxRequests: 1}})
@@ -58,6 +87,9 @@ func newBenchCenter(b *testing.B, ready bool) *benchCenter {
 			Strategy: strategies[(i/2)%len(strategies)], Skills: map[string]int{}}
 		for len(q.Skills) < 1+c.rng.IntN(2) {
 			q.Skills[fmt.Sprintf("s%02d", c.rng.IntN(benchSkills))] = 1 + c.rng.IntN(20)
+		}
+		if steps {
+			q.Steps = benchSteps(q, i)
 		}
 		c.apply(b, routing.UpsertQueue{Queue: q})
 		c.queues = append(c.queues, q.ID)
@@ -103,8 +135,33 @@ func (l latencies) report(b *testing.B) {
 // idle eligible agents; the engine picks one (TaskReserved). The accept and
 // close that free the agent again are part of the op (steady state) but
 // not of the timed decision.
-func BenchmarkDecisionFindsAgent(b *testing.B) {
-	c := newBenchCenter(b, true)
+func BenchmarkDecisionFindsAgent(b *testing.B) { benchFindsAgent(b, false, false) }
+
+// BenchmarkDecisionFindsAgentSteps: the same with three escalation steps
+// per queue (benchSteps).
+func BenchmarkDecisionFindsAgentSteps(b *testing.B) { benchFindsAgent(b, true, false) }
+
+// BenchmarkDecisionFindsAgentStepsHot: the same once every step has been
+// reached (every step pool is kept up to date: routing/steps.go warm).
+func BenchmarkDecisionFindsAgentStepsHot(b *testing.B) { benchFindsAgent(b, true, true) }
+
+func benchFindsAgent(b *testing.B, steps, hot bool) {
+	c := newBenchCenterSteps(b, !hot, steps)
+	if hot {
+		// One request per queue waits through every step while nobody
+		// is logged in, then leaves; then everybody logs in.
+		for _, q := range c.queues {
+			c.apply(b, routing.CreateConversation{ID: "warm-" + q, RequestID: "warm-" + q, Queue: q})
+		}
+		c.now = c.now.Add(121 * time.Second)
+		c.apply(b, routing.Tick{})
+		for _, q := range c.queues {
+			c.apply(b, routing.CloseConversation{Conversation: "warm-" + q})
+		}
+		for _, id := range c.s.AgentIDs() {
+			c.apply(b, routing.SetAgentState{Agent: id, State: routing.AgentReady})
+		}
+	}
 	queues := c.servedQueues()
 	if len(queues) < benchQueues/2 {
 		b.Fatalf("only %d queues have agents", len(queues))
@@ -140,8 +197,14 @@ func BenchmarkDecisionFindsAgent(b *testing.B) {
 // BenchmarkDecisionWaits: CreateConversation while every agent is busy:
 // no agent is available, the request waits. The customer's cancel that
 // keeps the queues steady is part of the op, not of the timed decision.
-func BenchmarkDecisionWaits(b *testing.B) {
-	c := newBenchCenter(b, true)
+func BenchmarkDecisionWaits(b *testing.B) { benchWaits(b, false) }
+
+// BenchmarkDecisionWaitsSteps: the same with three escalation steps per
+// queue (benchSteps): the request also gets its step deadline.
+func BenchmarkDecisionWaitsSteps(b *testing.B) { benchWaits(b, true) }
+
+func benchWaits(b *testing.B, steps bool) {
+	c := newBenchCenterSteps(b, true, steps)
 	// Make every agent busy: a NOT_READY agent is not available either,
 	// but BUSY is the realistic case (indexes hold no one).
 	for _, id := range c.s.AgentIDs() {
@@ -237,4 +300,64 @@ func BenchmarkDecisionAgentPulls(b *testing.B) {
 		c.apply(b, routing.AcceptTask{Task: task, Agent: puller})
 	}
 	lat.report(b)
+}
+
+// BenchmarkTickSteps: one Tick moves 1,000 waiting requests (every agent
+// busy) to their next escalation step; the op is that Tick. Setting up
+// the next 1,000 (and cancelling the last) is not timed.
+func BenchmarkTickSteps(b *testing.B) {
+	c := newBenchCenterSteps(b, false, true)
+	b.ReportAllocs()
+	var ids []string
+	for b.Loop() {
+		b.StopTimer()
+		for _, id := range ids {
+			c.apply(b, routing.CloseConversation{Conversation: id})
+		}
+		ids = ids[:0]
+		for range 1000 {
+			c.n++
+			id := "t" + strconv.Itoa(c.n)
+			c.apply(b, routing.CreateConversation{ID: id, RequestID: id, Queue: c.queues[c.rng.IntN(len(c.queues))]})
+			ids = append(ids, id)
+		}
+		c.now = c.now.Add(30 * time.Second)
+		b.StartTimer()
+		evs := c.apply(b, routing.Tick{})
+		b.StopTimer()
+		if len(evs) != 1000 {
+			b.Fatalf("tick: %d events, want 1000 steps", len(evs))
+		}
+		b.StartTimer()
+	}
+}
+
+// BenchmarkMemoryPerWaitingRequest reports the heap bytes one waiting
+// request costs (conversation, request, index entries, step deadline) in
+// the 10,000-agent center with steps, every agent logged out: 10,000
+// requests are created per op, then cancelled.
+func BenchmarkMemoryPerWaitingRequest(b *testing.B) {
+	c := newBenchCenterSteps(b, false, true)
+	const n = 10_000
+	var perReq float64
+	for b.Loop() {
+		ids := make([]string, 0, n)
+		for i := range n {
+			ids = append(ids, "m"+strconv.Itoa(c.n+i))
+		}
+		c.n += n
+		runtime.GC()
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		for _, id := range ids {
+			c.apply(b, routing.CreateConversation{ID: id, RequestID: id, Queue: c.queues[c.rng.IntN(len(c.queues))]})
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&m1)
+		perReq = float64(m1.HeapAlloc-m0.HeapAlloc) / n
+		for _, id := range ids {
+			c.apply(b, routing.CloseConversation{Conversation: id})
+		}
+	}
+	b.ReportMetric(perReq, "B/waiting-request")
 }

@@ -58,14 +58,32 @@ type SetMRDState struct {
 // CreateConversation opens a conversation and queues its request. The ids
 // are chosen by the caller (unique; CodeAlreadyExists otherwise).
 type CreateConversation struct {
-	ID         string            `json:"id"`
-	RequestID  string            `json:"requestId"`
-	Queue      string            `json:"queue"`
+	ID        string `json:"id"`
+	RequestID string `json:"requestId"`
+	// Queue is the conversation's queue; with Target set, the fallback
+	// when no target selects a queue (may then be empty).
+	Queue string `json:"queue"`
+	// Target, when set, chooses the queue as the command runs: a URS
+	// target list (routing/target syntax, GMS _target; seed 003), tried in
+	// order. A Q target selects the queue of its name; a GA target the
+	// queue of its name or, for a skill expression, the first queue (by
+	// id) with skills that the expression matches; other types select
+	// nothing. When none selects a queue, Queue does; when Queue is not a
+	// queue either: QUEUE_NOT_FOUND. A malformed list: INVALID_ARGUMENT.
+	// ConversationCreated names the queue chosen.
+	Target string `json:"target,omitempty"`
+	// MRD, when set, is the MRD the caller expects Queue to be on: a queue
+	// on another MRD refuses the command (INVALID_ARGUMENT), checked with
+	// the queue as it is when the command runs.
+	MRD        string            `json:"mrd,omitempty"`
 	Priority   int               `json:"priority,omitempty"`
 	Customer   json.RawMessage   `json:"customer,omitempty"`
 	Attributes map[string]string `json:"attributes,omitempty"`
 	// TTL overrides the queue's request TTL when > 0.
 	TTL time.Duration `json:"ttl,omitempty"`
+	// DefaultTTL is the request TTL when neither TTL nor the queue has one
+	// (0: none). RequestQueued carries the deadline that results.
+	DefaultTTL time.Duration `json:"defaultTTL,omitempty"`
 	// Hold makes the request a callback (seed 003 "Chat Delayed", hold.go):
 	// when an agent is available for it, the agent's capacity is held for
 	// Hold (nanoseconds in JSON, 0..MaxDuration) and AgentHeld is emitted
@@ -76,6 +94,20 @@ type CreateConversation struct {
 	// callback ends (UNCONFIRMED); 0 means 1, at most MaxHoldAttempts.
 	// Needs Hold > 0 (INVALID_ARGUMENT otherwise).
 	HoldAttempts int `json:"holdAttempts,omitempty"`
+	// CapacityWeight, when > 0, overrides the queue's CapacityWeight for
+	// this conversation (1..MaxCapacityUnits; capacity.go).
+	CapacityWeight int `json:"capacityWeight,omitempty"`
+	// PreferredAgents (agent ids, at most MaxPreferredAgents, each once)
+	// are offered the request first, in this order, for PreferredTimeout
+	// (nanoseconds in JSON, 0..MaxDuration; 0: DefaultPreferredTimeout);
+	// then the queue serves it (preferred.go).
+	PreferredAgents  []string      `json:"preferredAgents,omitempty"`
+	PreferredTimeout time.Duration `json:"preferredTimeout,omitempty"`
+	// CustomerID names the customer for last-agent routing
+	// (Queue.LastAgent, lastagent.go), 0..MaxIDLength bytes; empty: none.
+	// Adapters set it from the customer object (with sealed customer
+	// fields: its key reference, a pseudonym).
+	CustomerID string `json:"customerId,omitempty"`
 }
 
 // AcceptTask: the agent accepts a RESERVED task (seed 004 topicSubscription);
@@ -83,6 +115,12 @@ type CreateConversation struct {
 type AcceptTask struct {
 	Task  string `json:"task"`
 	Agent string `json:"agent"`
+	// Conversation, when set, is the conversation the agent means: the task
+	// must be on it (INVALID_ARGUMENT otherwise). With Task empty, the
+	// agent's first RESERVED task on it (creation order) is accepted
+	// (TASK_NOT_FOUND when it has none). The engine resolves both when the
+	// command runs, so no earlier read of the state can be stale.
+	Conversation string `json:"conversation,omitempty"`
 }
 
 // DeclineTask: the agent declines a RESERVED task; the request goes back to
@@ -99,6 +137,15 @@ type DeclineTask struct {
 type CloseTask struct {
 	Task  string `json:"task"`
 	Agent string `json:"agent"`
+	// Conversation is AcceptTask's: the task must be on it; with Task
+	// empty, the agent's first task on it in State (ACTIVE when State is
+	// empty) is closed.
+	Conversation string `json:"conversation,omitempty"`
+	// State, when set (ACTIVE or WRAP_UP), is the state the caller means:
+	// a task in another state refuses the command (INVALID_TRANSITION), so
+	// leaving a conversation (topicUnsubscription_) never ends a wrap-up
+	// and closeWrapup never leaves one.
+	State TaskState `json:"state,omitempty"`
 }
 
 // CloseConversation ends a conversation from the customer or system side:
@@ -114,8 +161,8 @@ type AbandonConversation struct {
 	Conversation string `json:"conversation"`
 }
 
-// Tick applies every deadline (RONA, wrap-up end, TTL, hold end) at or
-// before now.
+// Tick applies every deadline (RONA, wrap-up end, TTL, hold end,
+// escalation step) at or before now.
 type Tick struct{}
 
 // CommandName implementations.
@@ -158,6 +205,8 @@ var commandTypes = map[string]func() Command{
 	"AssignWork": func() Command { return &AssignWork{} },
 	// hold.go
 	"ConfirmHold": func() Command { return &ConfirmHold{} },
+	// steps.go
+	"SetRequestPriority": func() Command { return &SetRequestPriority{} },
 }
 
 // EncodeCommand returns the JSON of cmd (without its name).
@@ -220,6 +269,8 @@ func deref(c Command) Command {
 	case *AssignWork:
 		return *v
 	case *ConfirmHold:
+		return *v
+	case *SetRequestPriority:
 		return *v
 	}
 	return c

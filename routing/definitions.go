@@ -3,6 +3,7 @@ package routing
 import (
 	"maps"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -83,7 +84,7 @@ func (s *State) upsertMRD(m MRD) *Error {
 		if len(s.mrds) >= MaxMRDs {
 			return errf(CodeLimitExceeded, "more than %d MRDs", MaxMRDs)
 		}
-		md = &mrdRT{def: m}
+		md = &mrdRT{def: m, minWeight: 1}
 		s.mrds[m.ID] = md
 		s.mrdIDs = insertSorted(s.mrdIDs, m.ID)
 		for _, id := range s.agentIDs {
@@ -153,6 +154,15 @@ func (s *State) validateQueue(q *Queue) *Error {
 	if err := checkSkills("queue", q.Skills); err != nil {
 		return err
 	}
+	if err := checkWeight("queue capacityWeight", q.CapacityWeight); err != nil {
+		return err
+	}
+	if q.OfferToAgents < 0 || q.OfferToAgents > MaxOfferToAgents {
+		return errf(CodeInvalidArgument, "queue %q: offerToAgents %d is outside 0..%d", q.ID, q.OfferToAgents, MaxOfferToAgents)
+	}
+	if q.OfferToAgents > 1 && q.Mode == External {
+		return errf(CodeInvalidArgument, "queue %q: offerToAgents needs an internal queue (the partner chooses one agent)", q.ID)
+	}
 	if len(q.Members) > MaxMembersPerQueue {
 		return errf(CodeLimitExceeded, "queue has more than %d members", MaxMembersPerQueue)
 	}
@@ -164,7 +174,8 @@ func (s *State) validateQueue(q *Queue) *Error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"ronaTimeout", q.RONATimeout}, {"ttl", q.TTL}, {"serviceLevelThreshold", q.ServiceLevelThreshold}, {"wrapUp", q.WrapUp}} {
+	}{{"ronaTimeout", q.RONATimeout}, {"ttl", q.TTL}, {"serviceLevelThreshold", q.ServiceLevelThreshold}, {"wrapUp", q.WrapUp},
+		{"lastAgent", q.LastAgent}, {"lastAgentTimeout", q.LastAgentTimeout}} {
 		if err := checkDuration("queue "+d.name, d.v); err != nil {
 			return err
 		}
@@ -183,12 +194,29 @@ func (s *State) validateQueue(q *Queue) *Error {
 	default:
 		return errf(CodeInvalidArgument, "queue lastAgentLeaves must be close or requeue, not %q", q.LastAgentLeaves)
 	}
-	return nil
+	if err := checkDuration("queue priorityAging", q.PriorityAging); err != nil {
+		return err
+	}
+	if q.LastAgentCustomers < 0 || q.LastAgentCustomers > MaxLastAgentCustomers {
+		return errf(CodeInvalidArgument, "queue lastAgentCustomers %d is outside 0..%d", q.LastAgentCustomers, MaxLastAgentCustomers)
+	}
+	if q.MaxPriority < 0 || q.MaxPriority > MaxPriority {
+		return errf(CodeInvalidArgument, "queue maxPriority %d is outside 0..%d", q.MaxPriority, MaxPriority)
+	}
+	if q.PriorityAging > 0 && q.Mode == External {
+		return errf(CodeInvalidArgument, "queue %q: priority aging needs an internal queue", q.ID)
+	}
+	if err := s.validateHours(q); err != nil {
+		return err
+	}
+	return s.validateSteps(q)
 }
 
 func (s *State) upsertQueue(q Queue) *Error {
 	q.Skills = maps.Clone(q.Skills)
 	q.Members = slices.Clone(q.Members)
+	q.Steps = cloneSteps(q.Steps)
+	q.Hours = q.Hours.Clone()
 	if err := s.validateQueue(&q); err != nil {
 		return err
 	}
@@ -199,6 +227,21 @@ func (s *State) upsertQueue(q Queue) *Error {
 		}
 	} else if qr.def.MRD != q.MRD && (qr.open > 0 || qr.tasks > 0) {
 		return errf(CodeInUse, "queue %q has open conversations or tasks; its mrd cannot change", q.ID)
+	}
+	// A queue that other queues' steps add must stay an internal queue on
+	// its MRD while it is added.
+	if exists && (qr.def.MRD != q.MRD || q.Mode == External) {
+		// Name the smallest adding queue: the list's order depends on the
+		// order the queues were defined in, which a restore does not keep.
+		by := ""
+		for _, t := range *qr.overflowIn {
+			if by == "" || t.q.def.ID < by {
+				by = t.q.def.ID
+			}
+		}
+		if by != "" {
+			return errf(CodeInUse, "queue %q is added by a step of queue %q; its mrd and mode cannot change", q.ID, by)
+		}
 	}
 	slices.Sort(q.Members)
 	q.Members = slices.Compact(q.Members)
@@ -213,6 +256,8 @@ func (s *State) upsertQueue(q Queue) *Error {
 	for _, id := range s.agentIDs {
 		s.setQueueEligibility(s.agents[id], qr, false)
 	}
+	hadSteps := qr.hasPolicy()
+	oldMRD := qr.mrd
 	qr.def = q
 	qr.mrd = s.mrds[q.MRD]
 	qr.stats.Queue = q.ID
@@ -223,27 +268,76 @@ func (s *State) upsertQueue(q Queue) *Error {
 			qr.members[m] = true
 		}
 	}
-	qr.skills = slices.Sorted(maps.Keys(q.Skills))
-	qr.avail = btree.NewG(btreeDegree, availLess)
+	// The waiting requests leave the trees while the tiers are rebuilt and
+	// come back in their order, each at the step the new steps give it.
+	var waiting []*request
+	qr.waiting.Ascend(func(r *request) bool {
+		waiting = append(waiting, r)
+		return true
+	})
+	qr.waiting.Clear(false)
+	s.waiting -= len(waiting)
+	// Offered and held requests move to their new step too (rare: only
+	// when the queue has or had steps; by id, so the order is fixed).
+	var out []*request
+	if hadSteps || qr.hasPolicy() {
+		for _, id := range slices.Sorted(maps.Keys(s.requests)) {
+			if r := s.requests[id]; r.queue == qr && r.state != RequestQueuedState {
+				out = append(out, r)
+			}
+		}
+	}
+	s.buildTiers(qr)
+	qr.redefineLastAgents() // lastagent.go
+	qr.hours = compileHours(q.Hours)
+	i, found := slices.BinarySearchFunc(s.hoursQueues, q.ID, func(x *queueRT, id string) int { return strings.Compare(x.def.ID, id) })
+	switch {
+	case qr.hours != nil && !found:
+		s.hoursQueues = slices.Insert(s.hoursQueues, i, qr)
+	case qr.hours == nil && found:
+		s.hoursQueues = slices.Delete(s.hoursQueues, i, i+1)
+	}
+	qr.hoursFrom = time.Time{}
+	s.schedHours(qr)
 	s.emit(DefinitionChanged{Kind: "queue", ID: q.ID, At: s.now})
 	for _, id := range s.agentIDs {
-		a := s.agents[id]
-		s.setQueueEligibility(a, qr, s.eligible(a, qr))
+		s.setQueueEligibility(s.agents[id], qr, true)
 	}
+	s.setMinWeight(oldMRD)
+	s.setMinWeight(qr.mrd)
 	for _, id := range s.agentIDs {
 		s.refreshAgent(s.agents[id])
 	}
-	qr.waiting.Ascend(func(r *request) bool {
+	for _, r := range out {
+		step, prio := r.step, r.priority
+		r.step = min(r.step, len(qr.tiers)-1)
+		s.restep(r)
+		if r.step != step || r.priority != prio {
+			s.emitStep(r, ReasonEscalated)
+		}
+	}
+	for _, r := range waiting {
+		step, prio := r.step, r.priority
+		r.step = min(r.step, len(qr.tiers)-1)
+		s.addWaiting(r)
+		s.restep(r)
+		if r.step != step || r.priority != prio {
+			s.emitStep(r, ReasonEscalated)
+		}
 		s.dirtyReqs = append(s.dirtyReqs, r)
-		return true
-	})
+	}
 	return nil
 }
 
-// eligible says whether a may take internal work from q (membership, skills,
-// capacity on the queue's MRD). External queues have no eligible agents: a
-// partner router chooses.
+// eligible says whether a may take internal work from q under its own
+// definition (membership, skills, capacity on the queue's MRD). External
+// queues have no eligible agents: a partner router chooses.
 func (s *State) eligible(a *agentRT, q *queueRT) bool {
+	return s.eligibleFor(a, q, q.def.Skills)
+}
+
+// eligibleFor is eligible with skills in place of the queue's (a pool's).
+func (s *State) eligibleFor(a *agentRT, q *queueRT, skills map[string]int) bool {
 	if q.def.Mode == External {
 		return false
 	}
@@ -253,7 +347,7 @@ func (s *State) eligible(a *agentRT, q *queueRT) bool {
 	if q.members != nil && !q.members[a.def.ID] {
 		return false
 	}
-	for name, level := range q.def.Skills {
+	for name, level := range skills {
 		if a.def.Skills[name] < level {
 			return false
 		}
@@ -261,37 +355,45 @@ func (s *State) eligible(a *agentRT, q *queueRT) bool {
 	return true
 }
 
-// setQueueEligibility adds or removes q from a's eligible queues on q's MRD
-// and from q's availability index.
+// setQueueEligibility adds a to, or removes it from, each pool of q (on:
+// where eligible; off: all) on q's MRD: a's pool list and the pools'
+// availability indexes.
 func (s *State) setQueueEligibility(a *agentRT, q *queueRT, on bool) {
 	am := a.mrds[q.def.MRD]
 	if am == nil {
 		return
 	}
-	i, found := queueIndex(am.queues, q.def.ID)
-	if on && !found {
-		am.queues = slices.Insert(am.queues, i, q)
-		am.slots = slices.Insert(am.slots, i, availSlot{})
-	}
-	if !on && found {
-		if sl := &am.slots[i]; sl.in {
-			q.avail.Delete(sl.item(am))
+	for _, p := range q.pools {
+		want := on && s.eligibleFor(a, q, p.skills)
+		i, found := poolIndex(am.pools, p)
+		if want && !found {
+			am.pools = slices.Insert(am.pools, i, p)
+			am.slots = slices.Insert(am.slots, i, availSlot{})
+			if p.members != nil {
+				p.members[am] = struct{}{}
+			}
 		}
-		am.queues = slices.Delete(am.queues, i, i+1)
-		am.slots = slices.Delete(am.slots, i, i+1)
+		if !want && found {
+			if sl := &am.slots[i]; sl.in {
+				p.avail.Delete(sl.item(am))
+			}
+			am.pools = slices.Delete(am.pools, i, i+1)
+			am.slots = slices.Delete(am.slots, i, i+1)
+			delete(p.members, am)
+		}
 	}
 }
 
-// queueIndex finds the queue id in queues, sorted by id.
-func queueIndex(queues []*queueRT, id string) (int, bool) {
-	return slices.BinarySearchFunc(queues, id, func(x *queueRT, id string) int {
+// poolIndex finds p in pools, sorted by (queue id, first tier).
+func poolIndex(pools []*pool, p *pool) (int, bool) {
+	return slices.BinarySearchFunc(pools, p, func(x, p *pool) int {
 		switch {
-		case x.def.ID < id:
+		case x.q.def.ID < p.q.def.ID:
 			return -1
-		case x.def.ID > id:
+		case x.q.def.ID > p.q.def.ID:
 			return 1
 		}
-		return 0
+		return x.tier - p.tier
 	})
 }
 
@@ -328,6 +430,9 @@ func (s *State) upsertAgent(ag Agent) *Error {
 			return errf(CodeInvalidArgument, "agent capacity on %q is outside 0..%d", m, MaxCapacity)
 		}
 	}
+	if err := checkWeight("agent capacityUnits", ag.CapacityUnits); err != nil {
+		return err
+	}
 	a, exists := s.agents[ag.ID]
 	if !exists && len(s.agents) >= MaxAgents {
 		return errf(CodeLimitExceeded, "more than %d agents", MaxAgents)
@@ -357,8 +462,7 @@ func (s *State) upsertAgent(ag Agent) *Error {
 		a.mrds[id].capacity = capacityFor(&a.def, s.mrds[id])
 	}
 	for _, qid := range s.queueIDs {
-		q := s.queues[qid]
-		s.setQueueEligibility(a, q, s.eligible(a, q))
+		s.setQueueEligibility(a, s.queues[qid], true)
 	}
 	s.emit(DefinitionChanged{Kind: "agent", ID: ag.ID, At: s.now})
 	if exists && ag.Role != RoleSupervisor {

@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/omniroute/omniroute/internal/reporules"
 )
 
 // modulePath is this module; packages of it outside routing/ are adapters
@@ -19,14 +21,21 @@ const modulePath = "github.com/omniroute/omniroute"
 // forbiddenImports are the standard packages (and their subtrees) that the
 // engine and its helper packages may not import (DESIGN.md "Principles" 1:
 // no goroutine coordination, clocks beyond time values, I/O, randomness or
-// logging). time is allowed: it only carries the instants commands bring.
-var forbiddenImports = []string{"net", "os", "sync", "log", "math/rand", "syscall"}
+// logging). time is allowed: it only carries the instants commands bring
+// (clockCalls lists what of it is not).
+var forbiddenImports = []string{"net", "os", "sync", "log", "math/rand", "crypto/rand", "syscall"}
+
+// clockCalls are the functions of package time that read the wall clock or
+// wait on it; the engine gets every instant from its commands.
+var clockCalls = []string{"Now", "Since", "Until", "Sleep", "After", "AfterFunc", "NewTimer", "NewTicker", "Tick"}
 
 // listedPackage is the part of `go list -json` the check needs.
 type listedPackage struct {
 	ImportPath string
 	Imports    []string // direct imports of the non-test files
 	Deps       []string // every dependency, transitively
+	Dir        string
+	GoFiles    []string
 	Error      *struct{ Err string }
 }
 
@@ -53,11 +62,19 @@ func importViolations(pkgs []listedPackage) []string {
 	return out
 }
 
+// clockViolations returns one line per call (or function value) of a
+// clockCalls function of package time in src, a Go file named name: the
+// clock is read through whatever name the file imports "time" as. The
+// parsing is the repo rules' (reporules.TimeCalls).
+func clockViolations(name string, src []byte) ([]string, error) {
+	return reporules.TimeCalls(name, src, clockCalls, "")
+}
+
 func goTool() string {
 	if p, err := exec.LookPath("go"); err == nil {
 		return p
 	}
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
+	return "go"
 }
 
 // TestDependencies fails when package routing or any non-test package under
@@ -101,6 +118,52 @@ func TestDependencies(t *testing.T) {
 	}
 	for _, v := range importViolations(pkgs) {
 		t.Error(v)
+	}
+	for _, p := range pkgs {
+		for _, name := range p.GoFiles {
+			path := filepath.Join(p.Dir, name)
+			src, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			vs, err := clockViolations(path, src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range vs {
+				t.Error(v)
+			}
+		}
+	}
+}
+
+// TestClockViolations proves the clock rule can fail, also under another
+// import name, and leaves time's values and types alone.
+func TestClockViolations(t *testing.T) {
+	src := `package routing
+
+import (
+	"time"
+	clk "time"
+)
+
+var deadline time.Duration = time.Second
+
+func f(at time.Time) time.Time {
+	_ = time.Unix(0, 0)
+	_ = clk.Since(at)
+	later := time.AfterFunc
+	_ = later
+	return time.Now()
+}
+`
+	got, err := clockViolations("f.go", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"f.go:12:6 uses time.Since", "f.go:13:11 uses time.AfterFunc", "f.go:15:9 uses time.Now"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("violations:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 

@@ -50,7 +50,8 @@ const (
 	// transfer on an external queue) to an agent who may not take the
 	// request now (the message names the rule).
 	CodeNotEligible = "NOT_ELIGIBLE"
-	// CodeRequestNotFound: AssignWork names no live request.
+	// CodeRequestNotFound: AssignWork or SetRequestPriority names no live
+	// request.
 	CodeRequestNotFound = "REQUEST_NOT_FOUND"
 	// CodeNotExternal: AssignWork on a request of an internal queue (the
 	// engine routes those; seed 000).
@@ -62,6 +63,9 @@ const (
 	// CodeRequestPending: the conversation already waits for an agent (a
 	// transfer or conference request, or its own re-queued request).
 	CodeRequestPending = "REQUEST_PENDING"
+	// CodeQueueClosed: CreateConversation on a queue outside its business
+	// hours whose closedAction is reject (hours.go).
+	CodeQueueClosed = "QUEUE_CLOSED"
 )
 
 func errf(code, format string, args ...any) *Error {

@@ -20,6 +20,10 @@ type AgentStateChanged struct {
 	ReasonCode string     `json:"reasonCode,omitempty"`
 	Previous   AgentState `json:"previous"`
 	At         time.Time  `json:"at"`
+	// Presence is the agent's presence after the command, on the last
+	// presence event of the agent in its command (nil on the others);
+	// eventviews.go.
+	Presence *Presence `json:"-"`
 }
 
 // MRDStateChanged: an agent's state on one MRD changed.
@@ -29,6 +33,8 @@ type MRDStateChanged struct {
 	State    MRDState  `json:"state"`
 	Previous MRDState  `json:"previous"`
 	At       time.Time `json:"at"`
+	// Presence: as in AgentStateChanged.
+	Presence *Presence `json:"-"`
 }
 
 // ConversationCreated: a conversation opened.
@@ -58,23 +64,40 @@ type RequestQueued struct {
 	// TargetAgent is set for a direct transfer or conference to one agent
 	// (RequestTransfer.TargetAgent). On an external queue the engine offers
 	// such a request itself (external.go): no partner routing.
-	TargetAgent string    `json:"targetAgent,omitempty"`
+	TargetAgent string `json:"targetAgent,omitempty"`
+	// CapacityWeight is the conversation's capacity weight (capacity.go);
+	// omitted (0) when it is 1.
+	CapacityWeight int `json:"capacityWeight,omitempty"`
+	// PreferredAgents are the conversation's preferred agents, in order
+	// (preferred.go); external routing's PSR PreferredUserId is the first.
+	PreferredAgents []string `json:"preferredAgents,omitempty"`
+	// LastAgent: the preferred agent is the customer's last agent in the
+	// queue (Queue.LastAgent, lastagent.go). Omitted when false.
+	LastAgent bool `json:"lastAgent,omitempty"`
+	// TTLDeadline is when the request expires (TTL); omitted when it
+	// never does.
+	TTLDeadline time.Time `json:"ttlDeadline,omitzero"`
 	At          time.Time `json:"at"`
 }
 
 // RequestUpdated: a request went back to QUEUED at its original position
 // after a decline, RONA, logout or dropped agent, or after a callback's
-// hold ended (HOLD_EXPIRED, AGENT_LOGOUT, AGENT_DISCONNECTED; hold.go).
-// Reason says which.
+// hold ended (HOLD_EXPIRED, AGENT_LOGOUT, AGENT_DISCONNECTED; hold.go); or
+// it moved to another escalation step (ESCALATED, steps.go), in whatever
+// state it is. Reason says which.
 type RequestUpdated struct {
 	Request      string      `json:"request"`
 	Conversation string      `json:"conversation"`
 	Queue        string      `json:"queue"`
 	Reason       CloseReason `json:"reason"`
 	// LastAgent is the agent whose offer or work ended.
-	LastAgent string    `json:"lastAgent,omitempty"`
-	Excluded  []string  `json:"excluded,omitempty"`
-	At        time.Time `json:"at"`
+	LastAgent string   `json:"lastAgent,omitempty"`
+	Excluded  []string `json:"excluded,omitempty"`
+	// Step and Priority are the request's escalation step and its
+	// priority now (omitted when 0).
+	Step     int       `json:"step,omitempty"`
+	Priority int       `json:"priority,omitempty"`
+	At       time.Time `json:"at"`
 }
 
 // RequestRemoved: a request ended: ACCEPTED, EXPIRED (TTL, NO_AGENT_AVAILABLE),
@@ -105,6 +128,9 @@ type TaskReserved struct {
 	RequestedBy string       `json:"requestedBy,omitempty"`
 	Note        string       `json:"note,omitempty"`
 	At          time.Time    `json:"at"`
+	// Offered describes the offer (eventviews.go); always set by the
+	// engine.
+	Offered *Offered `json:"-"`
 }
 
 // TaskRevoked: a reserved task was taken back (seed 004 revokeTask): RONA,
@@ -146,11 +172,11 @@ type TaskClosed struct {
 // ParticipantJoined: an agent joined a conversation with Role. Task is
 // empty for a supervisor (JoinConversation: SILENT_MONITOR, BARGE_IN).
 type ParticipantJoined struct {
-	Conversation string    `json:"conversation"`
-	Agent        string    `json:"agent"`
-	Task         string    `json:"task"`
-	Role         string    `json:"role"`
-	At           time.Time `json:"at"`
+	Conversation string          `json:"conversation"`
+	Agent        string          `json:"agent"`
+	Task         string          `json:"task"`
+	Role         ParticipantRole `json:"role"`
+	At           time.Time       `json:"at"`
 }
 
 // ParticipantLeft: an agent left a conversation. Task is empty for a

@@ -143,6 +143,9 @@ func (s *State) assignable(a *agentRT, r *request) (*agentMRD, *Error) {
 		return nil, errf(CodeNotEligible, "agent %q is %s on mrd %q, not READY or ACTIVE", id, am.state, q.def.MRD)
 	case am.load >= am.capacity:
 		return nil, errf(CodeNotEligible, "agent %q is at capacity %d on mrd %q", id, am.capacity, q.def.MRD)
+	case !a.fits(r.conv.weight):
+		return nil, errf(CodeNotEligible, "agent %q has %d of %d capacity units free; conversation %q weighs %d",
+			id, a.def.CapacityUnits-a.used, a.def.CapacityUnits, r.conv.id, r.conv.weight)
 	case r.excludes(id):
 		return nil, errf(CodeNotEligible, "agent %q declined or let request %q time out before", id, r.id)
 	case r.target != "" && r.target != id:

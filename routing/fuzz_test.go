@@ -38,6 +38,11 @@ func fuzzState(tb testing.TB) *routing.State {
 		routing.CreateConversation{ID: "c3", RequestID: "r3", Queue: "q2", Priority: 2},
 		routing.UpsertQueue{Queue: routing.Queue{ID: "cb", MRD: "chat"}},
 		routing.CreateConversation{ID: "c4", RequestID: "r4", Queue: "cb", Hold: 30 * time.Second, HoldAttempts: 2},
+		routing.UpsertAgent{Agent: routing.Agent{ID: "a4", CapacityUnits: 4}},
+		routing.UpsertQueue{Queue: routing.Queue{ID: "cases", MRD: "chat", CapacityWeight: 3}},
+		routing.CreateConversation{ID: "c5", RequestID: "r5", Queue: "cases", CapacityWeight: 2},
+		routing.UpsertQueue{Queue: routing.Queue{ID: "sticky", MRD: "chat", LastAgent: time.Hour, LastAgentCustomers: 2}},
+		routing.CreateConversation{ID: "c6", RequestID: "r6", Queue: "sticky", CustomerID: "k1"},
 	}
 	for _, c := range cmds {
 		if _, err := s.Apply(fuzzEpoch, c); err != nil {
@@ -57,6 +62,8 @@ func FuzzDecodeCommand(f *testing.F) {
 		{"UpsertMRD", `{"mrd":{"id":"voice","interruptible":true,"maxRequests":0}}`},
 		{"UpsertQueue", `{"queue":{"id":"q3","mrd":"chat","strategy":"best-skill","skills":{"en":1},"ronaTimeout":1000000000}}`},
 		{"UpsertQueue", `{"queue":{"id":"q1","mrd":"chat"}}`},
+		{"UpsertQueue", `{"queue":{"id":"q4","mrd":"chat","hours":{"timeZone":"Europe/Berlin","weekly":[{"day":"sunday","open":"02:30","close":"03:30"}],"closures":["2025-03-30","2025-03-30"],"closedAction":"queue"}}}`},
+		{"UpsertQueue", `{"queue":{"id":"q5","mrd":"chat","hours":{"timeZone":"America/New_York","closedAction":"overflow","closedOverflowQueue":"q1"}}}`},
 		{"UpsertQueue", `{"queue":{"id":"q2","mrd":"chat","mode":"external","members":["a1","a1",""]}}`},
 		{"UpsertAgent", `{"agent":{"id":"a2","skills":{"en":100},"capacity":{"chat":0}}}`},
 		{"UpsertAgent", `{"agent":{"id":"a4","role":"supervisor","teams":["t","t"]}}`},
@@ -92,6 +99,10 @@ func FuzzDecodeCommand(f *testing.F) {
 		{"CreateConversation", `{"id":"c8","requestId":"r8","queue":"cb","hold":1000000000,"holdAttempts":100}`},
 		{"CreateConversation", `{"id":"c8","requestId":"r8","queue":"cb","hold":-1,"holdAttempts":101}`},
 		{"AbandonConversation", `{"conversation":"c4"}`},
+		{"CreateConversation", `{"id":"c7","requestId":"r7","queue":"sticky","customerId":"k1"}`},
+		{"CreateConversation", `{"id":"c7","requestId":"r7","queue":"sticky","customerId":"k\u0000"}`},
+		{"UpsertQueue", `{"queue":{"id":"sticky","mrd":"chat","lastAgent":60000000000,"lastAgentTimeout":1,"lastAgentCustomers":1}}`},
+		{"UpsertQueue", `{"queue":{"id":"sticky","mrd":"chat","lastAgent":-1,"lastAgentCustomers":1000001}}`},
 		{"SetAgentState", `{"agent":"a1","state":"LOGOUT"}`},
 		{"AgentDisconnected", `{"agent":"a1"}`},
 		{"Nope", `{}`},

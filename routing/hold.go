@@ -1,6 +1,8 @@
 package routing
 
 import (
+	"encoding/json"
+	"maps"
 	"slices"
 	"time"
 )
@@ -100,6 +102,13 @@ const MaxHoldAttempts = 100
 // or is OFFERED).
 type ConfirmHold struct {
 	Request string `json:"request"`
+	// Customer, when set, replaces the conversation's customer (a JSON
+	// object, MaxCustomerBytes) and Attributes are added to its attributes
+	// (same name: replaced; MaxAttributes in all), before the offer: seed
+	// 003's Create Chat Interaction sends firstName, lastName, email and
+	// subject only at this step, and the agent must see them.
+	Customer   json.RawMessage   `json:"customer,omitempty"`
+	Attributes map[string]string `json:"attributes,omitempty"`
 }
 
 // CommandName implements Command.
@@ -143,15 +152,14 @@ func (r *request) holds() bool {
 // holdAgent holds am's capacity for the waiting request r until now+hold.
 func (s *State) holdAgent(r *request, am *agentMRD) {
 	q := r.queue
-	q.waiting.Delete(r)
-	s.waiting--
+	s.delWaiting(r)
 	r.state = RequestHeldState
 	r.held = am
 	r.holdDeadline = s.now.Add(r.hold)
 	s.addDeadline(r.holdDeadline, deadlineHold, r.id)
 	a := am.agent
 	a.holds = insertHold(a.holds, r)
-	am.load++
+	am.take(r.conv.weight)
 	am.lastOffer = s.now
 	s.emit(AgentHeld{Request: r.id, Conversation: r.conv.id, Agent: a.def.ID, Queue: q.def.ID, MRD: q.def.MRD,
 		Deadline: r.holdDeadline, At: s.now})
@@ -184,7 +192,7 @@ func (s *State) unhold(r *request, reason CloseReason, keep bool) *agentMRD {
 	r.holdDeadline = time.Time{}
 	s.emit(HoldReleased{Request: r.id, Conversation: r.conv.id, Agent: am.agent.def.ID, Reason: reason, At: s.now})
 	if !keep {
-		am.load--
+		s.release(am, r.conv.weight)
 		s.refreshAgent(am.agent)
 	}
 	return am
@@ -245,6 +253,21 @@ func (s *State) confirmHold(c ConfirmHold) *Error {
 	case r.state == RequestOfferedState:
 		return errf(CodeInvalidTransition, "request %q is OFFERED", r.id)
 	}
+	merged := r.conv.attrs
+	if len(c.Attributes) > 0 {
+		merged = maps.Clone(r.conv.attrs)
+		if merged == nil {
+			merged = map[string]string{}
+		}
+		maps.Copy(merged, c.Attributes)
+	}
+	if err := checkCustomer(c.Customer, merged); err != nil {
+		return err
+	}
+	if len(c.Customer) > 0 {
+		r.conv.customer = slices.Clone(c.Customer)
+	}
+	r.conv.attrs = merged
 	r.confirmed = true
 	if r.state != RequestHeldState {
 		s.dirtyReqs = append(s.dirtyReqs, r) // matched now, offered not held
@@ -252,7 +275,7 @@ func (s *State) confirmHold(c ConfirmHold) *Error {
 	}
 	am := s.unhold(r, ReasonConfirmed, true)
 	// The hold's load unit becomes the task's: never free in between.
-	am.load--
+	s.release(am, r.conv.weight)
 	s.reserve(r, am, s.newTaskID(), ronaTimeout(r.queue))
 	return nil
 }

@@ -57,16 +57,23 @@ const (
 	TransferModeConference TransferMode = "conference"
 )
 
-// Participant roles (DESIGN.md "Domain terms"; ExpertFlow topicParticipant.role).
+// ParticipantRole is a participant's role in a conversation (DESIGN.md
+// "Domain terms"; ExpertFlow topicParticipant.role): an agent with a task
+// is PRIMARY or CONFERENCE, a supervisor without one SILENT_MONITOR,
+// WHISPER or BARGE_IN.
+type ParticipantRole string
+
+// Participant roles.
 const (
-	RolePrimary       = "PRIMARY"
-	RoleConference    = "CONFERENCE"
-	RoleSilentMonitor = "SILENT_MONITOR"
+	RolePrimary       ParticipantRole = "PRIMARY"
+	RoleConference    ParticipantRole = "CONFERENCE"
+	RoleSilentMonitor ParticipantRole = "SILENT_MONITOR"
 	// RoleWhisper: a supervisor who coaches the agents (seed 004
 	// joinAsWhisper): like SILENT_MONITOR it sees everything and is not
-	// shown to the customer; the adapters let it publish whispers only.
-	RoleWhisper = "WHISPER"
-	RoleBargeIn = "BARGE_IN"
+	// shown to the customer; it publishes whispers only (the rule is
+	// conversation.MayPublish).
+	RoleWhisper ParticipantRole = "WHISPER"
+	RoleBargeIn ParticipantRole = "BARGE_IN"
 )
 
 // Queue.LastAgentLeaves values.
@@ -138,9 +145,9 @@ type RequestTransfer struct {
 // CONVERSATION_NOT_FOUND, NOT_MONITORABLE (closed, no ACTIVE PRIMARY agent,
 // MRD not interruptible), ALREADY_EXISTS, TEAM_MISMATCH, LIMIT_EXCEEDED.
 type JoinConversation struct {
-	Conversation string `json:"conversation"`
-	Agent        string `json:"agent"`
-	Role         string `json:"role"`
+	Conversation string          `json:"conversation"`
+	Agent        string          `json:"agent"`
+	Role         ParticipantRole `json:"role"`
 }
 
 // ChangeParticipantRole: a supervisor participant switches between
@@ -149,9 +156,9 @@ type JoinConversation struct {
 // INVALID_ARGUMENT (role), CONVERSATION_NOT_FOUND, NOT_PARTICIPANT,
 // INVALID_TRANSITION (already in that role).
 type ChangeParticipantRole struct {
-	Conversation string `json:"conversation"`
-	Agent        string `json:"agent"`
-	Role         string `json:"role"`
+	Conversation string          `json:"conversation"`
+	Agent        string          `json:"agent"`
+	Role         ParticipantRole `json:"role"`
 }
 
 // LeaveConversation: a supervisor participant leaves (seed 004
@@ -210,11 +217,11 @@ type TransferFailed struct {
 // ParticipantRoleChanged: a supervisor participant's role changed
 // (between SILENT_MONITOR, WHISPER and BARGE_IN).
 type ParticipantRoleChanged struct {
-	Conversation string    `json:"conversation"`
-	Agent        string    `json:"agent"`
-	Role         string    `json:"role"`
-	Previous     string    `json:"previous"`
-	At           time.Time `json:"at"`
+	Conversation string          `json:"conversation"`
+	Agent        string          `json:"agent"`
+	Role         ParticipantRole `json:"role"`
+	Previous     ParticipantRole `json:"previous"`
+	At           time.Time       `json:"at"`
 }
 
 // ConversationCustomerLeft: the customer left (CustomerLeft); the
@@ -233,7 +240,7 @@ func (ConversationCustomerLeft) EventName() string { return "ConversationCustome
 // monitor is a supervisor in a conversation without a task.
 type monitor struct {
 	agent *agentRT
-	role  string
+	role  ParticipantRole
 }
 
 func (s *State) requestTransfer(c RequestTransfer) *Error {
@@ -293,6 +300,11 @@ func (s *State) requestTransfer(c RequestTransfer) *Error {
 	}
 	r := &request{id: c.RequestID, conv: cv, queue: q, priority: cv.priority, enqueuedAt: s.now,
 		kind: c.Mode, fromAgent: c.Agent, fromTask: from.id, target: c.TargetAgent, note: c.Note}
+	if c.TargetAgent != "" {
+		// The target is the request's only preferred agent, with no window
+		// of its own: the TTL ends it (preferred.go).
+		r.preferred = []string{c.TargetAgent}
+	}
 	// direct: a direct transfer on an external queue, offered at once
 	// (external.go).
 	var direct *agentMRD
@@ -330,7 +342,7 @@ func (s *State) requestTransfer(c RequestTransfer) *Error {
 		FromTask: r.fromTask, TargetAgent: r.target, Note: r.note, At: s.now})
 	s.enqueue(r)
 	s.emit(RequestQueued{Request: r.id, Conversation: cv.id, Queue: q.def.ID, Priority: r.priority, IsTransfer: true,
-		TargetAgent: r.target, At: s.now})
+		TargetAgent: r.target, CapacityWeight: cv.shownWeight(), At: s.now})
 	if direct != nil {
 		s.offerTask(r, direct, s.newTaskID(), ronaTimeout(q))
 	}
@@ -352,14 +364,15 @@ func (cv *conv) monitorIndex(agent string) int {
 }
 
 // canTake says whether r may be offered to a (besides availability and
-// queue eligibility): the target when r has one, not excluded, not already
-// in the conversation.
+// queue eligibility): one of its preferred agents while it has some (a
+// direct transfer's target is its only one), not excluded, not already in
+// the conversation.
 func (r *request) canTake(a *agentRT) bool {
 	id := a.def.ID
-	if r.target != "" && r.target != id {
-		return false
+	if r.preferring() && !slices.Contains(r.preferred, id) {
+		return false // preferred.go
 	}
-	return !r.excludes(id) && !r.conv.involves(a)
+	return a.fits(r.conv.weight) && !r.excludes(id) && !r.conv.involves(a)
 }
 
 // rematch makes cv's waiting request a matching candidate again: an agent
@@ -372,7 +385,7 @@ func (s *State) rematch(cv *conv) {
 }
 
 // roleFor is the role of the task that accepts r.
-func (r *request) roleFor() string {
+func (r *request) roleFor() ParticipantRole {
 	if r.kind == TransferModeConference {
 		return RoleConference
 	}
@@ -470,7 +483,7 @@ func (s *State) leaveMonitored(a *agentRT) {
 	}
 }
 
-func checkMonitorRole(role string) *Error {
+func checkMonitorRole(role ParticipantRole) *Error {
 	switch role {
 	case RoleSilentMonitor, RoleWhisper, RoleBargeIn:
 		return nil
@@ -593,7 +606,7 @@ func (s *State) customerLeft(c CustomerLeft) *Error {
 		return s.abandonConversation(AbandonConversation{Conversation: cv.id})
 	case r != nil:
 		if r.state == RequestOfferedState {
-			s.revoke(r.task, ReasonCancelled)
+			s.revokeOffers(r, ReasonCancelled)
 		}
 		s.removeRequest(r, ReasonCancelled)
 		s.transferFailed(r, ReasonCancelled)

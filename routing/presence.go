@@ -15,10 +15,11 @@ func deriveMRDState(a *agentRT, am *agentMRD, interrupted bool) MRDState {
 	if interrupted {
 		return MRDInterrupted
 	}
+	room := a.fits(am.mrd.minWeight) // capacity.go
 	switch {
-	case am.load == 0:
+	case am.load == 0 && room:
 		return MRDReady
-	case am.load < am.capacity:
+	case am.load > 0 && am.load < am.capacity && room:
 		return MRDActive
 	}
 	return MRDBusy
@@ -67,6 +68,16 @@ func (s *State) refreshAgent(a *agentRT) {
 // the agent busy in every queue it belongs to, touches none of those
 // indexes: the hot path stays independent of how many queues an agent
 // serves.
+//
+// Keys that grow while the agent has work are re-keyed lazily too. An
+// offer that leaves the agent available (a chat MRD with room left) only
+// raises its keys in every strategy (more load, a later last offer), so an
+// entry may sit earlier than its current key says, never later: bestIn
+// reads the current key of each entry it meets and moves the ones it finds
+// behind. Any other change (capacity freed, back to idle, READY again) is
+// re-keyed at once, so that invariant holds and the pools are current
+// again when the agent is idle. Without this, every chat offer re-keyed
+// all of the agent's pools inside the routing decision.
 func (s *State) reindex(am *agentMRD) {
 	avail := am.available()
 	was := am.avail
@@ -79,26 +90,62 @@ func (s *State) reindex(am *agentMRD) {
 		// did not change.
 		s.markDirty(am.agent)
 	}
-	for i, q := range am.queues {
+	if was && am == s.adding {
+		// Work was just added to am, which stays available (an offer or a
+		// hold on an MRD with room left): every key grew or stayed, so
+		// every entry may stay (see above).
+		return
+	}
+	for i, p := range am.pools {
+		if !p.hot {
+			continue // a step pool nobody waits for yet (steps.go)
+		}
 		sl := &am.slots[i]
-		k1, k2, k3 := availKeyFor(q, am)
+		k1, k2, k3 := availKeyFor(p, am)
 		if sl.in && sl.k1 == k1 && sl.k2 == k2 && sl.k3 == k3 {
 			continue
 		}
+		if sl.in && am.load > 0 && keyBefore(sl.k1, sl.k2, sl.k3, k1, k2, k3) {
+			// Grew with work taken: bestIn moves it when it meets it. Its
+			// eligibility did not change, so it need not match again.
+			continue
+		}
 		if sl.in {
-			q.avail.Delete(sl.item(am))
+			p.avail.Delete(sl.item(am))
 		}
 		sl.k1, sl.k2, sl.k3, sl.in = k1, k2, k3, true
-		q.avail.ReplaceOrInsert(sl.item(am))
+		p.avail.ReplaceOrInsert(sl.item(am))
 		s.markDirty(am.agent)
 	}
 }
 
+// keyBefore says whether the key (a1, a2, a3) orders before (b1, b2, b3).
+func keyBefore(a1, a2, a3, b1, b2, b3 int64) bool {
+	if a1 != b1 {
+		return a1 < b1
+	}
+	if a2 != b2 {
+		return a2 < b2
+	}
+	return a3 < b3
+}
+
+// rekey moves am's entry in p (at index i of am.pools) to its current key.
+func (s *State) rekey(p *pool, am *agentMRD, i int) {
+	sl := &am.slots[i]
+	if sl.in {
+		p.avail.Delete(sl.item(am))
+	}
+	sl.k1, sl.k2, sl.k3 = availKeyFor(p, am)
+	sl.in = true
+	p.avail.ReplaceOrInsert(sl.item(am))
+}
+
 // dropStale removes the entry it of an agent MRD that is no longer
-// available from q's availability index.
-func (s *State) dropStale(q *queueRT, it availItem) {
-	q.avail.Delete(it)
-	if i, ok := queueIndex(it.am.queues, q.def.ID); ok {
+// available from p's availability index.
+func (s *State) dropStale(p *pool, it availItem) {
+	p.avail.Delete(it)
+	if i, ok := poolIndex(it.am.pools, p); ok {
 		it.am.slots[i].in = false
 	}
 }
@@ -129,8 +176,8 @@ func idleKey(am *agentMRD) (int64, int64) {
 	return 1, am.lastOffer.UnixNano()
 }
 
-func availKeyFor(q *queueRT, am *agentMRD) (k1, k2, k3 int64) {
-	switch q.def.Strategy {
+func availKeyFor(p *pool, am *agentMRD) (k1, k2, k3 int64) {
+	switch p.q.def.Strategy {
 	case MostAvailable:
 		k1 = -int64(am.capacity - am.load)
 		k2, k3 = idleKey(am)
@@ -144,7 +191,7 @@ func availKeyFor(q *queueRT, am *agentMRD) (k1, k2, k3 int64) {
 		}
 	case BestSkill:
 		score := 0
-		for _, sk := range q.skills {
+		for _, sk := range p.names {
 			score += am.agent.def.Skills[sk]
 		}
 		k1 = -int64(score)

@@ -32,6 +32,11 @@ type snapshot struct {
 type queueSnap struct {
 	Def   Queue      `json:"def"`
 	Stats QueueStats `json:"stats"`
+	// HoursAt is the pending business-hours deadline (omitted when none).
+	HoursAt time.Time `json:"hoursAt,omitzero"`
+	// LastAgents is the queue's last-agent memory, least recently served
+	// first (lastagent.go); omitted when empty.
+	LastAgents []lastServedSnap `json:"lastAgents,omitempty"`
 }
 
 type agentSnap struct {
@@ -73,11 +78,16 @@ type convSnap struct {
 	// earlier snapshots read the same).
 	CustomerLeft bool          `json:"customerLeft,omitempty"`
 	Monitors     []monitorSnap `json:"monitors,omitempty"`
+	// Weight is the capacity weight (capacity.go); omitted when 1, so
+	// earlier snapshots read the same.
+	Weight int `json:"capacityWeight,omitempty"`
+	// CustomerID names the customer for last-agent routing (lastagent.go).
+	CustomerID string `json:"customerId,omitempty"`
 }
 
 type monitorSnap struct {
-	Agent string `json:"agent"`
-	Role  string `json:"role"`
+	Agent string          `json:"agent"`
+	Role  ParticipantRole `json:"role"`
 }
 
 type requestSnap struct {
@@ -103,17 +113,26 @@ type requestSnap struct {
 	Confirmed    bool          `json:"confirmed,omitempty"`
 	HeldAgent    string        `json:"heldAgent,omitempty"`
 	HoldDeadline time.Time     `json:"holdDeadline,omitzero"`
+	// Escalation (steps.go); omitted when unset, so earlier snapshots
+	// read the same: Base is the priority before the step's (absent:
+	// Priority), StepAt the next step's start.
+	Step   int       `json:"step,omitempty"`
+	Base   *int      `json:"base,omitempty"`
+	StepAt time.Time `json:"stepAt,omitzero"`
+	// Preferred agents and the end of their window (preferred.go).
+	Preferred      []string  `json:"preferred,omitempty"`
+	PreferredUntil time.Time `json:"preferredUntil,omitzero"`
 }
 
 type taskSnap struct {
-	ID         string    `json:"id"`
-	Agent      string    `json:"agent"`
-	Queue      string    `json:"queue"`
-	State      TaskState `json:"state"`
-	ReservedAt time.Time `json:"reservedAt"`
-	AcceptedAt time.Time `json:"acceptedAt"`
-	Deadline   time.Time `json:"deadline"`
-	Role       string    `json:"role"`
+	ID         string          `json:"id"`
+	Agent      string          `json:"agent"`
+	Queue      string          `json:"queue"`
+	State      TaskState       `json:"state"`
+	ReservedAt time.Time       `json:"reservedAt"`
+	AcceptedAt time.Time       `json:"acceptedAt"`
+	Deadline   time.Time       `json:"deadline"`
+	Role       ParticipantRole `json:"role"`
 	// Offer marks the task holding the conversation's request.
 	Offer bool `json:"offer,omitempty"`
 	// Order is the task's place in its agent's task list (reservation
@@ -129,7 +148,8 @@ func (s *State) MarshalSnapshot() ([]byte, error) {
 		ClosedOrder: slices.Clone(s.closedConvs[s.closedHead:])}
 	for _, id := range s.queueIDs {
 		q := s.queues[id]
-		sn.Queues = append(sn.Queues, queueSnap{Def: cloneQueue(q.def), Stats: q.stats})
+		sn.Queues = append(sn.Queues, queueSnap{Def: cloneQueue(q.def), Stats: q.stats, HoursAt: q.hoursAt,
+			LastAgents: q.lastAgentsSnap()})
 	}
 	for _, id := range s.agentIDs {
 		a := s.agents[id]
@@ -145,13 +165,21 @@ func (s *State) MarshalSnapshot() ([]byte, error) {
 		cv := s.convs[id]
 		cs := convSnap{ID: cv.id, Queue: cv.queue.def.ID, Priority: cv.priority, Customer: cv.customer, Attrs: cv.attrs,
 			CreatedAt: cv.createdAt, EnqueuedAt: cv.enqueuedAt, Seq: cv.seq, Closed: cv.closed, CloseReason: cv.closeReason,
-			ClosedAt: cv.closedAt, AnsweredAt: cv.answeredAt, Requeues: cv.requeues, CustomerLeft: cv.customerLeft}
+			ClosedAt: cv.closedAt, AnsweredAt: cv.answeredAt, Requeues: cv.requeues, CustomerLeft: cv.customerLeft,
+			CustomerID: cv.customerID}
+		if cv.weight != 1 {
+			cs.Weight = cv.weight
+		}
 		if r := cv.req; r != nil {
 			cs.Request = &requestSnap{ID: r.id, Queue: r.queue.def.ID, Priority: r.priority, EnqueuedAt: r.enqueuedAt,
 				Seq: r.seq, TTL: r.ttl, Excluded: r.excluded, State: r.state,
 				Kind: r.kind, FromAgent: r.fromAgent, FromTask: r.fromTask, Target: r.target, Note: r.note,
 				Hold: r.hold, HoldAttempts: r.holdAttempts, HoldExpired: r.holdExpired, Confirmed: r.confirmed,
-				HoldDeadline: r.holdDeadline}
+				HoldDeadline: r.holdDeadline, Step: r.step, StepAt: r.stepAt,
+				Preferred: r.preferred, PreferredUntil: r.preferredUntil}
+			if r.base != r.priority {
+				cs.Request.Base = &r.base
+			}
 			if r.held != nil {
 				cs.Request.HeldAgent = r.held.agent.def.ID
 			}
@@ -162,7 +190,7 @@ func (s *State) MarshalSnapshot() ([]byte, error) {
 		for _, t := range cv.tasks {
 			cs.Tasks = append(cs.Tasks, taskSnap{ID: t.id, Agent: t.agent.def.ID, Queue: t.queue.def.ID, State: t.state,
 				ReservedAt: t.reservedAt, AcceptedAt: t.acceptedAt, Deadline: t.deadline, Role: t.role,
-				Offer: cv.req != nil && cv.req.task == t, Order: slices.Index(t.agent.tasks, t)})
+				Offer: cv.req != nil && (cv.req.task == t || slices.Contains(cv.req.also, t)), Order: slices.Index(t.agent.tasks, t)})
 		}
 		sn.Convs = append(sn.Convs, cs)
 	}
@@ -213,7 +241,23 @@ func UnmarshalSnapshot(data []byte) (*State, error) {
 		if err := s.restoreApply(zero, UpsertQueue{Queue: q.Def}); err != nil {
 			return nil, err
 		}
-		s.queues[q.Def.ID].stats = q.Stats
+		qr := s.queues[q.Def.ID]
+		qr.stats = q.Stats
+		// The restore ran at the zero time; the deadline comes from the
+		// snapshot.
+		if !qr.hoursAt.IsZero() {
+			s.deadlines.Delete(deadline{at: qr.hoursAt.UnixNano(), kind: deadlineHours, id: q.Def.ID})
+		}
+		qr.hoursAt, qr.hoursFrom = q.HoursAt, time.Time{}
+		if !q.HoursAt.IsZero() {
+			s.addDeadline(q.HoursAt, deadlineHours, q.Def.ID)
+		}
+		for _, ls := range q.LastAgents {
+			if err := checkID("customer", ls.Customer); err != nil {
+				return nil, err
+			}
+			qr.remember(ls.Customer, ls.Agent, ls.At)
+		}
 	}
 	for _, as := range sn.Agents {
 		a := s.agents[as.Def.ID]
@@ -237,7 +281,7 @@ func UnmarshalSnapshot(data []byte) (*State, error) {
 		cv := &conv{id: cs.ID, queue: q, priority: cs.Priority, customer: cs.Customer, attrs: cs.Attrs,
 			createdAt: cs.CreatedAt, enqueuedAt: cs.EnqueuedAt, seq: cs.Seq, closed: cs.Closed,
 			closeReason: cs.CloseReason, closedAt: cs.ClosedAt, answeredAt: cs.AnsweredAt, requeues: cs.Requeues,
-			customerLeft: cs.CustomerLeft}
+			customerLeft: cs.CustomerLeft, weight: max(cs.Weight, 1), customerID: cs.CustomerID}
 		for _, ms := range cs.Monitors {
 			a, ok := s.agents[ms.Agent]
 			if !ok {
@@ -258,7 +302,26 @@ func UnmarshalSnapshot(data []byte) (*State, error) {
 			r := &request{id: rs.ID, conv: cv, queue: rq, priority: rs.Priority, enqueuedAt: rs.EnqueuedAt,
 				seq: rs.Seq, ttl: rs.TTL, excluded: rs.Excluded, state: rs.State,
 				kind: rs.Kind, fromAgent: rs.FromAgent, fromTask: rs.FromTask, target: rs.Target, note: rs.Note,
-				hold: rs.Hold, holdAttempts: rs.HoldAttempts, holdExpired: rs.HoldExpired, confirmed: rs.Confirmed}
+				hold: rs.Hold, holdAttempts: rs.HoldAttempts, holdExpired: rs.HoldExpired, confirmed: rs.Confirmed,
+				step: rs.Step, base: rs.Priority, stepAt: rs.StepAt,
+				preferred: rs.Preferred, preferredUntil: rs.PreferredUntil}
+			if !r.preferredUntil.IsZero() {
+				s.addDeadline(r.preferredUntil, deadlinePreferred, r.id)
+			}
+			if r.target != "" && len(r.preferred) == 0 {
+				// A direct transfer from a snapshot taken before targets
+				// were preferred agents (preferred.go).
+				r.preferred = []string{r.target}
+			}
+			if rs.Base != nil {
+				r.base = *rs.Base
+			}
+			if r.step < 0 || r.step >= len(rq.tiers) {
+				return nil, fmt.Errorf("routing: snapshot: request %q at step %d; queue %q has %d steps", rs.ID, r.step, rq.def.ID, len(rq.tiers)-1)
+			}
+			if !r.stepAt.IsZero() {
+				s.addDeadline(r.stepAt, deadlineStep, r.id)
+			}
 			if r.state == RequestHeldState {
 				a, ok := s.agents[rs.HeldAgent]
 				if !ok || a.mrds[rq.def.MRD] == nil || rs.HoldDeadline.IsZero() {
@@ -266,14 +329,13 @@ func UnmarshalSnapshot(data []byte) (*State, error) {
 				}
 				r.held, r.holdDeadline = a.mrds[rq.def.MRD], rs.HoldDeadline
 				a.holds = insertHold(a.holds, r)
-				r.held.load++
+				r.held.take(cv.weight)
 				s.addDeadline(r.holdDeadline, deadlineHold, r.id)
 			}
 			cv.req = r
 			s.requests[r.id] = r
 			if r.state == RequestQueuedState {
-				rq.waiting.ReplaceOrInsert(r)
-				s.waiting++
+				s.addWaiting(r)
 			}
 			if !r.ttl.IsZero() {
 				s.addDeadline(r.ttl, deadlineTTL, r.id)
@@ -290,13 +352,17 @@ func UnmarshalSnapshot(data []byte) (*State, error) {
 			order[t] = ts.Order
 			if ts.Offer && cv.req != nil {
 				t.req = cv.req
-				cv.req.task = t
+				if cv.req.task == nil {
+					cv.req.task = t
+				} else {
+					cv.req.also = append(cv.req.also, t) // tasks are in creation order
+				}
 			}
 			cv.tasks = append(cv.tasks, t)
 			s.tasks[t.id] = t
 			tq.tasks++
 			tasks = append(tasks, t)
-			t.am.load++
+			t.am.take(cv.weight)
 			switch t.state {
 			case TaskReservedState:
 				s.addDeadline(t.deadline, deadlineRONA, t.id)

@@ -31,9 +31,13 @@ type State struct {
 	mrdIDs   []string
 	queues   map[string]*queueRT
 	queueIDs []string
-	agents   map[string]*agentRT
-	agentIDs []string
-	reasons  map[string]ReasonCode
+	// hoursQueues are the queues with business hours, by id (hours.go).
+	// applied is the time of the last command applied (not refused).
+	applied     time.Time
+	hoursQueues []*queueRT
+	agents      map[string]*agentRT
+	agentIDs    []string
+	reasons     map[string]ReasonCode
 
 	convs       map[string]*conv
 	closedConvs []string // FIFO of retained closed conversations, from closedHead
@@ -43,6 +47,8 @@ type State struct {
 	tasks       map[string]*task
 	waiting     int
 	deadlines   *btree.BTreeG[deadline]
+	// overflow: queue id -> the tiers whose step adds it (steps.go).
+	overflow map[string]*[]*tier
 
 	seq     uint64 // request enqueue order
 	taskSeq uint64
@@ -54,22 +60,45 @@ type State struct {
 	dirtyReqs   []*request
 	cands       candHeap
 	stale       []availItem
+	moved       []availItem
+	adding      *agentMRD // the agent MRD reserve or holdAgent just loaded (reindex)
 }
 
 type mrdRT struct {
 	def MRD
+	// minWeight is the smallest capacity weight of the MRD's internal
+	// queues (capacity.go), at least 1.
+	minWeight int
 }
 
 type queueRT struct {
 	def     Queue
 	mrd     *mrdRT
 	members map[string]bool
+	// waiting holds every QUEUED request of the queue, whatever its step,
+	// in service order; each tier's own tree holds those at its step (the
+	// same tree as waiting when the queue has no steps). See steps.go.
 	waiting *btree.BTreeG[*request]
-	avail   *btree.BTreeG[availItem]
-	skills  []string // def.Skills names, sorted (best-skill scores)
-	open    int      // open conversations whose current queue is this one
-	tasks   int      // open tasks (any state) taken from this queue
-	stats   QueueStats
+	// avail is the base pool's index: the agents eligible under the
+	// queue's own definition.
+	avail *btree.BTreeG[availItem]
+	tiers []*tier
+	pools []*pool // distinct pools of tiers, by first tier
+	// overflowIn lists the tiers of other queues whose step adds this one
+	// (shared with State.overflow, so a queue added later finds them).
+	overflowIn *[]*tier
+	// hours are the compiled business hours (nil: always open);
+	// hoursOpen holds for [hoursFrom, hoursUntil); hoursAt is the pending
+	// Tick deadline of the next transition (hours.go).
+	hours                          *hoursRT
+	hoursOpen                      bool
+	hoursFrom, hoursUntil, hoursAt time.Time
+	// last remembers who served each customer (lastagent.go); nil until
+	// the first service of a queue with LastAgent.
+	last  *lastAgents
+	open  int // open conversations whose current queue is this one
+	tasks int // open tasks (any state) taken from this queue
+	stats QueueStats
 }
 
 type agentRT struct {
@@ -84,6 +113,7 @@ type agentRT struct {
 	mrdList []*agentMRD
 	tasks   []*task    // open tasks in creation order
 	holds   []*request // HELD requests holding this agent (hold.go), by id
+	used    int        // units taken by tasks and holds (capacity.go)
 	dirty   bool
 }
 
@@ -98,8 +128,8 @@ type agentMRD struct {
 	lastOffer time.Time
 	load      int
 	capacity  int
-	queues    []*queueRT  // eligible internal queues on this MRD, by id
-	slots     []availSlot // parallel to queues: am's key in each queue's avail
+	pools     []*pool     // pools of internal queues on this MRD am is eligible for, by (queue id, tier)
+	slots     []availSlot // parallel to pools: am's key in each pool's avail
 	avail     bool        // available at the last reindex
 }
 
@@ -114,6 +144,15 @@ type request struct {
 	excluded   []string // sorted
 	state      RequestState
 	task       *task
+	also       []*task // further reservations, oldest first (multioffer.go)
+	// preferred agents until preferredUntil (preferred.go).
+	preferred      []string
+	preferredUntil time.Time
+	// Escalation (steps.go): step indexes queue.tiers, base is the
+	// priority before the step's is added, stepAt the next step's start.
+	step   int
+	base   int
+	stepAt time.Time
 	// A transfer or conference request (RequestTransfer); kind is empty
 	// for a customer's request. See participants.go.
 	kind      TransferMode
@@ -150,6 +189,10 @@ type conv struct {
 	tasks       []*task // open tasks, creation order
 	// customerLeft: CustomerLeft was applied (participants.go).
 	customerLeft bool
+	// weight is the conversation's capacity weight (capacity.go).
+	weight int
+	// customerID names the customer for last-agent routing (lastagent.go).
+	customerID string
 	// monitors are the supervisors in the conversation without a task
 	// (SILENT_MONITOR, BARGE_IN), in join order.
 	monitors []monitor
@@ -166,7 +209,7 @@ type task struct {
 	reservedAt time.Time
 	acceptedAt time.Time
 	deadline   time.Time
-	role       string
+	role       ParticipantRole
 }
 
 type deadlineKind uint8
@@ -176,6 +219,9 @@ const (
 	deadlineWrapUp
 	deadlineTTL
 	deadlineHold
+	deadlineStep
+	deadlineHours
+	deadlinePreferred
 )
 
 type deadline struct {
@@ -237,6 +283,7 @@ func New() *State {
 		requests:  map[string]*request{},
 		tasks:     map[string]*task{},
 		deadlines: btree.NewG(btreeDegree, deadlineLess),
+		overflow:  map[string]*[]*tier{},
 	}
 	s.reasons[RONAReasonCode] = ReasonCode{ID: RONAReasonCode, Name: "Ring on no answer", Type: ReasonTypeNotReady}
 	s.reasons[DisconnectedReasonCode] = ReasonCode{ID: DisconnectedReasonCode, Name: "Disconnected", Type: ReasonTypeNotReady}
@@ -294,6 +341,8 @@ func (s *State) Apply(now time.Time, cmd Command) ([]Event, error) {
 		err = s.assignWork(c)
 	case ConfirmHold:
 		err = s.confirmHold(c)
+	case SetRequestPriority:
+		err = s.setRequestPriority(c)
 	case nil:
 		err = errf(CodeInvalidArgument, "no command")
 	default:
@@ -306,9 +355,12 @@ func (s *State) Apply(now time.Time, cmd Command) ([]Event, error) {
 		s.events = nil
 		return nil, err
 	}
+	s.applied = s.now
+	s.hoursDue()
 	s.match()
 	ev := s.events
 	s.events = nil
+	s.attachPresence(ev)
 	return ev, nil
 }
 
@@ -337,7 +389,7 @@ func (s *State) removeDeadline(at time.Time, kind deadlineKind, id string) {
 }
 
 // NextDeadline returns the earliest pending deadline (RONA, wrap-up end,
-// request TTL, hold end); the node sends a Tick at that time. ok is false when none.
+// request TTL, hold end, next escalation step); the node sends a Tick at that time. ok is false when none.
 func (s *State) NextDeadline() (at time.Time, ok bool) {
 	d, ok := s.deadlines.Min()
 	if !ok {

@@ -66,6 +66,12 @@ const (
 	ReasonAccepted          CloseReason = "ACCEPTED"
 	ReasonExpired           CloseReason = "EXPIRED"
 	ReasonRequeuedAfterDrop CloseReason = "REROUTE"
+	// ReasonEscalated: the request reached its next escalation step.
+	ReasonEscalated CloseReason = "ESCALATED"
+	// ReasonAged: the request's priority grew by aging (Queue.PriorityAging).
+	ReasonAged CloseReason = "AGED"
+	// ReasonPriorityChanged: SetRequestPriority changed it in place.
+	ReasonPriorityChanged CloseReason = "PRIORITY_CHANGED"
 )
 
 // RequestState is the state of a request while it exists: QUEUED
@@ -178,6 +184,67 @@ type Queue struct {
 	// Conversation"): LastAgentClose ("close", the default when empty) or
 	// LastAgentRequeue ("requeue"). See participants.go.
 	LastAgentLeaves string `json:"lastAgentLeaves,omitempty"`
+	// Steps are the queue's escalation steps (steps.go), ordered by After
+	// (strictly increasing, each > 0; at most MaxSteps). Internal queues only.
+	Steps []EscalationStep `json:"steps,omitempty"`
+	// PriorityAging, when > 0, adds one priority level to a waiting
+	// request for every PriorityAging it has waited since it first queued
+	// (steps.go), up to MaxPriority (0: the engine's MaxPriority); a
+	// request whose own priority is at or above the cap does not age. A
+	// level change is a Tick deadline, like a step.
+	PriorityAging time.Duration `json:"priorityAging,omitempty"`
+	MaxPriority   int           `json:"maxPriority,omitempty"`
+	// Hours are the queue's business hours (hours.go); nil: always open.
+	Hours *BusinessHours `json:"hours,omitempty"`
+	// CapacityWeight is how many of an agent's CapacityUnits one of the
+	// queue's conversations takes (Salesforce Omni-Channel "units of
+	// capacity": chat 2, email 1, case 5), 0..MaxCapacityUnits; 0 means 1.
+	// A conversation may set its own (CreateConversation.CapacityWeight).
+	// See capacity.go.
+	CapacityWeight int `json:"capacityWeight,omitempty"`
+	// OfferToAgents, when > 1, offers each request to up to that many
+	// agents at once; the first accept wins (multioffer.go). 0 or 1: one
+	// agent. 0..MaxOfferToAgents; internal queues only.
+	OfferToAgents int `json:"offerToAgents,omitempty"`
+	// LastAgent, when > 0, prefers for a new conversation the agent who
+	// last served the same customer (CreateConversation.CustomerID) in
+	// this queue, if that was at most LastAgent ago (lastagent.go),
+	// 0..MaxDuration. LastAgentTimeout is how long the request waits for
+	// that agent before the queue serves it (0: DefaultPreferredTimeout).
+	// LastAgentCustomers bounds the customers remembered
+	// (0: DefaultLastAgentCustomers, at most MaxLastAgentCustomers); the
+	// least recently served is forgotten first.
+	LastAgent          time.Duration `json:"lastAgent,omitempty"`
+	LastAgentTimeout   time.Duration `json:"lastAgentTimeout,omitempty"`
+	LastAgentCustomers int           `json:"lastAgentCustomers,omitempty"`
+}
+
+// EscalationStep relaxes who may take a request once it has waited long
+// enough: Genesys bullseye rings, Amazon Connect routing steps, Salesforce
+// Omni-Channel "drop skills after". A request is at the latest step whose
+// After has passed since it first queued (step 0: the queue's own
+// definition). Shape in JSON: {"after":30000000000,"skills":{"sales":1},
+// "addQueues":["q2"],"priority":5} (after in nanoseconds; the config file and
+// REST API take afterSeconds).
+type EscalationStep struct {
+	// After is the wait since the request first queued at which the step
+	// starts, 0 < After <= MaxDuration.
+	After time.Duration `json:"after"`
+	// Skills, when not nil, replace the queue's required skills from this
+	// step on: name -> minimum level 1..100; an empty map means any agent
+	// with capacity on the MRD (the queue's members still apply). nil keeps
+	// the skills of the step before.
+	Skills map[string]int `json:"skills"`
+	// AddQueues are queues (internal, same MRD, not the queue itself; at
+	// most MaxAddQueues) whose eligible agents may take the request too,
+	// after the queue's own eligible agents: overflow that keeps the
+	// request's place in its own queue. A queue that does not exist yet is
+	// ignored until it does.
+	AddQueues []string `json:"addQueues,omitempty"`
+	// Priority is added to the request's priority from this step on
+	// (0..MaxPriority): a request at step i has its own priority plus the
+	// Priority of steps 1..i, capped at MaxPriority.
+	Priority int `json:"priority,omitempty"`
 }
 
 // Agent is a configured agent or supervisor.
@@ -193,6 +260,11 @@ type Agent struct {
 	// Capacity: MRD id -> maximum concurrent tasks; an MRD not listed takes
 	// the MRD's MaxRequests; 0 means the agent takes no work on that MRD.
 	Capacity map[string]int `json:"capacity,omitempty"`
+	// CapacityUnits bounds the summed CapacityWeight of the agent's work
+	// over every MRD (Salesforce presence configuration capacity),
+	// 0..MaxCapacityUnits; 0: no bound by weight, only the counts above.
+	// See capacity.go.
+	CapacityUnits int `json:"capacityUnits,omitempty"`
 }
 
 // ReasonCode is a not-ready or logout reason.
@@ -211,16 +283,19 @@ const (
 // Limits. Every input is bounded; a command over a limit is refused with
 // CodeLimitExceeded or CodeInvalidArgument and changes nothing.
 const (
-	MaxIDLength          = 128
-	MaxNameLength        = 256
-	MaxAgents            = 100_000
-	MaxQueues            = 10_000
-	MaxMRDs              = 64
-	MaxReasonCodes       = 1_000
-	MaxSkillsPerEntity   = 200
-	MaxMembersPerQueue   = 100_000
-	MaxTeamsPerAgent     = 64
-	MaxCapacity          = 100
+	MaxIDLength        = 128
+	MaxNameLength      = 256
+	MaxAgents          = 100_000
+	MaxQueues          = 10_000
+	MaxMRDs            = 64
+	MaxReasonCodes     = 1_000
+	MaxSkillsPerEntity = 200
+	MaxMembersPerQueue = 100_000
+	MaxTeamsPerAgent   = 64
+	MaxCapacity        = 100
+	// MaxCapacityUnits bounds Agent.CapacityUnits and the capacity
+	// weights of queues and conversations.
+	MaxCapacityUnits     = 1000
 	MaxSkillLevel        = 100
 	MaxPriority          = 1_000_000
 	MaxWaitingRequests   = 1_000_000
@@ -231,8 +306,21 @@ const (
 	// RetainedClosedConversations is how many closed conversations stay
 	// readable (oldest forgotten first).
 	RetainedClosedConversations = 10_000
+	// MaxSteps bounds a queue's escalation steps; MaxAddQueues the queues
+	// one step may add.
+	MaxSteps     = 16
+	MaxAddQueues = 16
 	// MaxDuration bounds every configured duration (one year).
 	MaxDuration = 365 * 24 * time.Hour
+)
+
+// ConversationState is a conversation's state: OPEN until it closes.
+type ConversationState string
+
+// Conversation states.
+const (
+	ConversationOpenState   ConversationState = "OPEN"
+	ConversationClosedState ConversationState = "CLOSED"
 )
 
 // Conversation is the read view of one customer interaction on one MRD.
@@ -245,7 +333,7 @@ type Conversation struct {
 	Attributes map[string]string `json:"attributes,omitempty"`
 	CreatedAt  time.Time         `json:"createdAt"`
 	// State is OPEN or CLOSED.
-	State string `json:"state"`
+	State ConversationState `json:"state"`
 	// CloseReason is set once State is CLOSED.
 	CloseReason  CloseReason   `json:"closeReason,omitempty"`
 	ClosedAt     time.Time     `json:"closedAt,omitzero"`
@@ -256,6 +344,11 @@ type Conversation struct {
 	// CustomerLeft is true once CustomerLeft was applied: the customer is
 	// no longer present, so the last agent leaving always closes.
 	CustomerLeft bool `json:"customerLeft,omitempty"`
+	// CapacityWeight is the units each of its tasks takes (capacity.go).
+	CapacityWeight int `json:"capacityWeight"`
+	// CustomerID is the customer's id for last-agent routing
+	// (CreateConversation.CustomerID); empty when none was given.
+	CustomerID string `json:"customerId,omitempty"`
 }
 
 // Participant is an agent in a conversation.
@@ -266,21 +359,31 @@ type Participant struct {
 	// routing capacity.
 	Task string `json:"task"`
 	// Role: PRIMARY, CONFERENCE, SILENT_MONITOR, WHISPER, BARGE_IN.
-	Role string `json:"role"`
+	Role ParticipantRole `json:"role"`
 }
 
 // Request is the read view of a conversation's need for an agent.
 type Request struct {
-	ID           string       `json:"id"`
-	Conversation string       `json:"conversation"`
-	Queue        string       `json:"queue"`
-	Priority     int          `json:"priority"`
-	EnqueuedAt   time.Time    `json:"enqueuedAt"`
-	State        RequestState `json:"state"`
-	Excluded     []string     `json:"excluded,omitempty"`
-	TTLDeadline  time.Time    `json:"ttlDeadline,omitzero"`
+	ID           string `json:"id"`
+	Conversation string `json:"conversation"`
+	Queue        string `json:"queue"`
+	Priority     int    `json:"priority"`
+	// CapacityWeight is the conversation's capacity weight; omitted (0)
+	// when it is 1 (capacity.go).
+	CapacityWeight int          `json:"capacityWeight,omitempty"`
+	EnqueuedAt     time.Time    `json:"enqueuedAt"`
+	State          RequestState `json:"state"`
+	Excluded       []string     `json:"excluded,omitempty"`
+	TTLDeadline    time.Time    `json:"ttlDeadline,omitzero"`
 	// OfferedTask is the reserved task while State is OFFERED.
 	OfferedTask string `json:"offeredTask,omitempty"`
+	// AlsoOffered are the request's further RESERVED tasks, oldest first
+	// (Queue.OfferToAgents, multioffer.go).
+	AlsoOffered []string `json:"alsoOffered,omitempty"`
+	// PreferredAgents are offered the request first, in order, until
+	// PreferredUntil (preferred.go); empty once the window ended.
+	PreferredAgents []string  `json:"preferredAgents,omitempty"`
+	PreferredUntil  time.Time `json:"preferredUntil,omitzero"`
 	// Mode is set on a request made by RequestTransfer: "transfer" or
 	// "conference"; empty for a customer's request.
 	Mode TransferMode `json:"mode,omitempty"`
@@ -300,6 +403,15 @@ type Request struct {
 	// Confirmed: ConfirmHold was applied to this callback; it is offered,
 	// never held again.
 	Confirmed bool `json:"confirmed,omitempty"`
+	// Step is the queue escalation step the request is at (0: the queue's
+	// own definition; i: Queue.Steps[i-1]); StepDeadline is when the next
+	// step starts or its priority next ages (zero: neither). Priority
+	// includes the steps' and the aging.
+	Step         int       `json:"step,omitempty"`
+	StepDeadline time.Time `json:"stepDeadline,omitzero"`
+	// BasePriority is the priority the request was given (at creation or
+	// by SetRequestPriority), before its steps' and its aging.
+	BasePriority int `json:"basePriority"`
 }
 
 // Task is the read view of one agent's work on one conversation.
@@ -326,6 +438,9 @@ type AgentStatus struct {
 	StateSince time.Time        `json:"stateChangeTime"`
 	LoginAt    time.Time        `json:"agentLoginTime,omitzero"`
 	MRDs       []AgentMRDStatus `json:"agentMrdStates"`
+	// UsedUnits is the summed CapacityWeight of the agent's tasks and
+	// holds (capacity.go); reported while the agent has CapacityUnits.
+	UsedUnits int `json:"usedUnits,omitempty"`
 }
 
 // AgentMRDStatus is an agent's state on one MRD.
@@ -336,6 +451,9 @@ type AgentMRDStatus struct {
 	LastReady time.Time `json:"lastReadyStateChangeTime,omitzero"`
 	Load      int       `json:"load"`
 	Capacity  int       `json:"capacity"`
+	// MinWeight is the smallest capacity weight of the MRD's internal
+	// queues (capacity.go): with fewer free units the MRD is BUSY.
+	MinWeight int `json:"minWeight,omitempty"`
 }
 
 // QueueStats are a queue's counters since the state began, plus its waiting

@@ -38,7 +38,20 @@ func (s *State) Queue(id string) (Queue, bool) {
 func cloneQueue(q Queue) Queue {
 	q.Skills = maps.Clone(q.Skills)
 	q.Members = slices.Clone(q.Members)
+	q.Steps = cloneSteps(q.Steps)
+	q.Hours = q.Hours.Clone()
 	return q
+}
+
+// Clone returns a deep copy of h (nil for nil).
+func (h *BusinessHours) Clone() *BusinessHours {
+	if h == nil {
+		return nil
+	}
+	c := *h
+	c.Weekly = slices.Clone(h.Weekly)
+	c.Closures = slices.Clone(h.Closures)
+	return &c
 }
 
 func cloneAgent(a Agent) Agent {
@@ -81,11 +94,15 @@ func (s *State) Agent(id string) (AgentStatus, bool) {
 	if !ok {
 		return AgentStatus{}, false
 	}
-	st := AgentStatus{Agent: cloneAgent(a.def), State: a.state, ReasonCode: a.reason, StateSince: a.since, LoginAt: a.loginAt}
+	st := AgentStatus{Agent: cloneAgent(a.def), State: a.state, ReasonCode: a.reason, StateSince: a.since, LoginAt: a.loginAt,
+		MRDs: make([]AgentMRDStatus, 0, len(s.mrdIDs))}
 	for _, mid := range s.mrdIDs {
 		am := a.mrds[mid]
 		st.MRDs = append(st.MRDs, AgentMRDStatus{MRD: am.mrd.def, State: am.state, Since: am.since,
-			LastReady: am.lastReady, Load: am.load, Capacity: am.capacity})
+			LastReady: am.lastReady, Load: am.load, Capacity: am.capacity, MinWeight: am.mrd.minWeight})
+	}
+	if a.def.CapacityUnits > 0 {
+		st.UsedUnits = a.used
 	}
 	return st, true
 }
@@ -127,11 +144,17 @@ func (r *request) view() *Request {
 	if r.task != nil {
 		v.OfferedTask = r.task.id
 	}
+	for _, t := range r.also {
+		v.AlsoOffered = append(v.AlsoOffered, t.id)
+	}
 	v.Mode, v.RequestedBy, v.FromTask, v.TargetAgent, v.Note = r.kind, r.fromAgent, r.fromTask, r.target, r.note
 	if r.held != nil {
 		v.HeldAgent, v.HoldDeadline = r.held.agent.def.ID, r.holdDeadline
 	}
 	v.Confirmed = r.confirmed
+	v.Step, v.StepDeadline, v.BasePriority = r.step, r.stepAt, r.base
+	v.CapacityWeight = r.conv.shownWeight()
+	v.PreferredAgents, v.PreferredUntil = slices.Clone(r.preferred), r.preferredUntil
 	return v
 }
 
@@ -143,10 +166,11 @@ func (s *State) Conversation(id string) (Conversation, bool) {
 	}
 	v := Conversation{ID: cv.id, Queue: cv.queue.def.ID, MRD: cv.queue.def.MRD, Priority: cv.priority,
 		Customer: slices.Clone(cv.customer), Attributes: maps.Clone(cv.attrs), CreatedAt: cv.createdAt,
-		State: "OPEN", CloseReason: cv.closeReason, ClosedAt: cv.closedAt, AnsweredAt: cv.answeredAt,
-		Participants: []Participant{}, CustomerLeft: cv.customerLeft}
+		State: ConversationOpenState, CloseReason: cv.closeReason, ClosedAt: cv.closedAt, AnsweredAt: cv.answeredAt,
+		Participants: []Participant{}, CustomerLeft: cv.customerLeft, CapacityWeight: cv.weight,
+		CustomerID: cv.customerID}
 	if cv.closed {
-		v.State = "CLOSED"
+		v.State = ConversationClosedState
 	}
 	if cv.req != nil {
 		v.Request = cv.req.view()
@@ -270,4 +294,23 @@ func (s *State) OpenConversations() []string {
 		}
 	}
 	return out
+}
+
+// EligibleQueues returns the ids of the internal queues agent may take work
+// from (membership, skills and capacity on the queue's MRD), sorted; nil for
+// an unknown agent. Wallboards use it for "eligible agents" and to filter
+// agents by queue.
+func (s *State) EligibleQueues(agent string) []string {
+	a, ok := s.agents[agent]
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, am := range a.mrdList {
+		for _, p := range am.pools { // one pool per (queue, tier): a queue may repeat
+			out = append(out, p.q.def.ID)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }

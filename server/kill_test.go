@@ -8,11 +8,12 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/omniroute/omniroute/internal/nodee2e"
 )
 
 const adminToken = "dev-admin-token" // examples/omniroute.yaml
@@ -26,11 +27,7 @@ func TestKill9UnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "omniroute")
-	build := exec.Command("go", "build", "-o", bin, "../cmd/omniroute")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := nodee2e.Build(t, "./cmd/omniroute")
 	dataDir := t.TempDir()
 	addr := freeAddr(t)
 	base := "http://" + addr
@@ -150,7 +147,7 @@ func TestKill9UnderLoad(t *testing.T) {
 	t.Logf("%d conversations, %d accepts and %d closes acknowledged before SIGKILL; all found after restart", len(convs), len(accepted), len(closed))
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -8,13 +8,16 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/omniroute/omniroute/erasure"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -22,11 +25,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/omniroute/omniroute/agentdesk"
+	"github.com/omniroute/omniroute/audit"
 	"github.com/omniroute/omniroute/auth"
 	"github.com/omniroute/omniroute/bayeux"
+	"github.com/omniroute/omniroute/cluster"
 	"github.com/omniroute/omniroute/config"
+	"github.com/omniroute/omniroute/conversation"
 	"github.com/omniroute/omniroute/extrouting"
 	"github.com/omniroute/omniroute/gms"
+	"github.com/omniroute/omniroute/guard"
 	"github.com/omniroute/omniroute/journal"
 	"github.com/omniroute/omniroute/journal/natsjournal"
 	"github.com/omniroute/omniroute/node"
@@ -34,6 +41,7 @@ import (
 	"github.com/omniroute/omniroute/restapi"
 	"github.com/omniroute/omniroute/routing"
 	"github.com/omniroute/omniroute/transcript"
+	"github.com/omniroute/omniroute/webui"
 )
 
 // Options configure Start. Config is required; the other fields override
@@ -44,6 +52,29 @@ type Options struct {
 	DataDir string
 	NATSURL string
 	Logger  *slog.Logger
+	// TLSCertFile and TLSKeyFile override server.tlsCertFile and
+	// server.tlsKeyFile (flags --tls-cert, --tls-key).
+	TLSCertFile, TLSKeyFile string
+	// PublicURL overrides server.publicUrl (flag --public-url).
+	PublicURL string
+	// Timeouts of the HTTP listener; zero fields take guard's defaults.
+	Timeouts guard.Timeouts
+	// Demo allows the published demo credentials of examples/omniroute.yaml
+	// on a listener that is not loopback (omniroute demo, serve --demo).
+	Demo bool
+	// Cluster, when set, joins the cluster of that name on NATSURL
+	// (cluster mode, package cluster; flag --cluster); overrides
+	// server.cluster. NodeID names this node (default host-port; flag
+	// --node-id). Replicas of new streams and buckets (0: 3 when the NATS
+	// cluster has three or more servers, else 1; flag --replicas).
+	// LeaseTTL overrides cluster.DefaultLeaseTTL.
+	Cluster, NodeID string
+	Replicas        int
+	LeaseTTL        time.Duration
+	// Clock, when set, is the node's scaled clock (omniroute demo: a day
+	// replayed live at N times real time); the node, the API's statistics
+	// and the web UI's history read it. Nil: real time (omniroute serve).
+	Clock *node.Clock
 }
 
 // Server is a running omniroute.
@@ -58,6 +89,9 @@ type Server struct {
 	// JetStream stream on the journal's connection (DESIGN.md: not in the
 	// routing journal).
 	transcripts *transcript.Log
+	// conv: the conversation layer on transcripts, shared by desk, REST,
+	// web UI and GMS.
+	conv *conversation.Conversations
 	// ext: external routing partners (seed 000): PSR/AgentWork REST and
 	// CometD, its event stream on the journal's NATS connection.
 	ext *extrouting.Adapter
@@ -68,15 +102,39 @@ type Server struct {
 	presence *presencesync.Service
 	// gms: the Genesys Mobile Services callback API (seed 003), under /genesys/.
 	gms *gms.Server
+	// desks is the shared desk directory (cluster mode), else nil.
+	desks *cluster.Desks
 	// comet: GMS push to "comet" devices, the CometD endpoint at
 	// /genesys/cometd (the dialogs' _comet_url); customHTTP: GMS push to
 	// "customhttp" devices when gmsPush.customHttpUrl is set.
 	comet      *gms.CometPusher
 	customHTTP *gms.HTTPPusher
-	http       *http.Server
-	listener   net.Listener
-	auth       *auth.Authenticator
-	served     chan error
+	// ui: the wallboard, desk, chat and history pages (webui).
+	ui *webui.UI
+	// audit: who changed what (GET /v1/audit, auditHandler).
+	audit *audit.Log
+	// api is restapi's handler (its Patterns feed ServedRoutes).
+	api      http.Handler
+	http     *http.Server
+	listener net.Listener
+	// tls is the listener's TLS configuration, nil for plain HTTP.
+	tls *tls.Config
+	// publicURL is the base of the URLs the server hands out.
+	publicURL string
+	proxies   guard.Proxies
+	// stopRevoke ends revokeAtLogout's subscription.
+	stopRevoke func()
+	// browser: the CORS allowlist and the security headers of every answer.
+	browser guard.Browser
+	auth    *auth.Authenticator
+	served  chan error
+	// cluster is this node's membership in cluster mode, nil otherwise;
+	// sharedSecret the cluster's token secret.
+	cluster      *cluster.Cluster
+	sharedSecret []byte
+	// customerKeys seals customer fields (dataAtRest.customerKeys,
+	// package erasure); nil when off or in cluster mode.
+	customerKeys *erasure.Keyring
 }
 
 // Start opens everything and begins serving. On error everything opened
@@ -86,6 +144,10 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		return nil, errors.New("server: no config")
 	}
 	c := o.Config
+	if c.Server.MemoryLimitBytes > 0 {
+		// Process-wide, like GOMEMLIMIT, which it overrides.
+		debug.SetMemoryLimit(c.Server.MemoryLimitBytes)
+	}
 	if o.Listen == "" {
 		o.Listen = c.Server.Listen
 	}
@@ -94,6 +156,15 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	}
 	if o.NATSURL == "" {
 		o.NATSURL = c.Server.NATSURL
+	}
+	if o.Cluster == "" {
+		o.Cluster = c.Server.Cluster
+	}
+	if o.NodeID == "" {
+		o.NodeID = c.Server.NodeID
+	}
+	if o.Replicas == 0 {
+		o.Replicas = c.Server.Replicas
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -107,25 +178,49 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("server: data dir: %w", err)
 	}
+	if err := s.listen(o); err != nil {
+		return nil, err
+	}
 	if o.NATSURL == "" {
-		s.nats, err = natsjournal.StartEmbedded(natsjournal.EmbeddedOptions{DataDir: filepath.Join(o.DataDir, "jetstream")})
+		var key, previous string
+		key, previous, err = c.DataAtRest.Keys()
+		if err != nil {
+			return nil, err
+		}
+		s.nats, err = natsjournal.StartEmbedded(natsjournal.EmbeddedOptions{DataDir: filepath.Join(o.DataDir, "jetstream"),
+			EncryptionKey: key, PreviousEncryptionKey: previous})
 		if err != nil {
 			return nil, fmt.Errorf("server: embedded NATS: %w", err)
 		}
 		s.nc, err = s.nats.Conn()
 	} else {
-		s.nc, err = natsjournal.Connect(o.NATSURL)
+		s.nc, err = natsjournal.Connect(o.NATSURL, clusterConnOptions(o.Cluster)...)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("server: NATS connection: %w", err)
 	}
-	s.journal, err = natsjournal.Open(ctx, s.nc, natsjournal.Options{})
+	replicas := 1
+	if o.Cluster != "" {
+		replicas = clusterReplicas(s.nc, o.Replicas)
+	}
+	compact := c.DataAtRest.CompactJournal && o.Cluster == ""
+	s.journal, err = natsjournal.Open(ctx, s.nc, natsjournal.Options{Replicas: replicas, AllowCompact: compact})
 	if err != nil {
 		return nil, fmt.Errorf("server: journal: %w", err)
 	}
-	s.node, err = node.Open(ctx, node.Config{Journal: s.journal, SnapshotEvery: c.Server.SnapshotEvery, Logger: o.Logger})
+	ncfg := node.Config{Journal: s.journal, SnapshotEvery: c.Server.SnapshotEvery, Logger: o.Logger, Clock: o.Clock,
+		CompactJournal: compact}
+	if o.Cluster != "" {
+		if ncfg.Replica, err = s.openCluster(ctx, o, replicas); err != nil {
+			return nil, err
+		}
+	}
+	s.node, err = node.Open(ctx, ncfg)
 	if err != nil {
 		return nil, err
+	}
+	if s.cluster != nil {
+		s.cluster.Run(s.node)
 	}
 	// The adapter follows the node before the configuration and the
 	// listener run, so it sees every external request's events.
@@ -135,7 +230,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	}
 	er := c.ExternalRouting
 	s.ext, err = extrouting.New(ctx, s.node, s.nc, extrouting.Options{Partners: partners, Logger: o.Logger,
-		Topic: er.Topic, Retention: er.Retention(), MaxReplay: er.MaxReplay})
+		Topic: er.Topic, Retention: er.Retention(), MaxReplay: er.MaxReplay, Replicas: replicas})
 	if err != nil {
 		return nil, fmt.Errorf("server: external routing: %w", err)
 	}
@@ -151,25 +246,78 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	if err := applyConfig(ctx, s.node, c); err != nil {
 		return nil, err
 	}
-	secret, err := auth.LoadOrCreateSecret(filepath.Join(o.DataDir, "token.secret"))
-	if err != nil {
-		return nil, fmt.Errorf("server: token secret: %w", err)
+	secret := s.sharedSecret
+	if secret == nil {
+		secret, err = auth.LoadOrCreateSecret(filepath.Join(o.DataDir, "token.secret"))
+		if err != nil {
+			return nil, fmt.Errorf("server: token secret: %w", err)
+		}
 	}
-	s.auth, err = auth.FromConfig(c, secret, nil)
+	ao, err := auth.OptionsFromConfig(c, secret, nil)
 	if err != nil {
 		return nil, err
 	}
-	store, err := transcript.OpenJetStream(ctx, s.nc, transcript.JSOptions{})
+	ao.RevocationFile, ao.Logger = filepath.Join(o.DataDir, "revocations.json"), o.Logger
+	if s.auth, err = auth.New(ao); err != nil {
+		return nil, err
+	}
+	s.revokeAtLogout()
+	// The keyring is per node (a file under the data dir); a cluster's
+	// nodes would each need every key, so cluster mode stores customer
+	// fields as given (docs/SECURITY.md "Data at rest").
+	if c.DataAtRest.SealCustomers() && o.Cluster == "" {
+		if s.customerKeys, err = erasure.Open(filepath.Join(o.DataDir, CustomerKeysFile)); err != nil {
+			return nil, fmt.Errorf("server: customer keys: %w", err)
+		}
+	}
+	jso := transcript.JSOptions{Replicas: replicas, MaxAge: time.Duration(c.DataAtRest.TranscriptRetentionDays) * 24 * time.Hour}
+	if s.customerKeys != nil {
+		jso.Limits = erasure.InnerLimits(transcript.Limits{})
+	}
+	store, err := transcript.OpenJetStream(ctx, s.nc, jso)
 	if err != nil {
 		return nil, fmt.Errorf("server: transcripts: %w", err)
 	}
-	s.transcripts = transcript.NewLog(store)
+	if s.customerKeys != nil {
+		s.transcripts = transcript.NewLog(erasure.NewTranscripts(store, s.customerKeys, transcript.Limits{}, s.customerRef))
+	} else {
+		s.transcripts = transcript.NewLog(store)
+	}
+	if s.conv, err = conversation.New(s.node, conversation.Options{Logger: o.Logger, Transcripts: s.transcripts,
+		CustomerKeys: s.customerKeys}); err != nil {
+		return nil, err
+	}
 	reg := prometheus.NewRegistry()
-	s.desk, err = agentdesk.New(s.node, s.verifyAgentToken, agentdesk.Options{Logger: o.Logger, Transcripts: s.transcripts})
+	s.registerClusterMetrics(reg)
+	// Cluster mode: pushes are claimed once across the nodes, and the
+	// desks' whereabouts and FCM tokens are shared (agentdesk.Desks).
+	var claims *cluster.Claims
+	// desks is the interface, so that single-node mode passes a nil one
+	// and not a nil *cluster.Desks inside a non-nil interface.
+	var desks agentdesk.DeskDirectory
+	var deskClaim func(context.Context, string) (bool, error)
+	if s.cluster != nil {
+		if claims, err = cluster.OpenClaims(ctx, s.nc, o.Cluster, replicas); err != nil {
+			return nil, fmt.Errorf("server: claims: %w", err)
+		}
+		if s.desks, err = cluster.OpenDesks(ctx, s.nc, replicas, s.cluster.NodeID(), s.memberAlive()); err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		desks, deskClaim = s.desks, claims.Claim
+	}
+	s.desk, err = agentdesk.New(s.node, s.verifyAgentToken, agentdesk.Options{Logger: o.Logger, Conversations: s.conv,
+		VerifyExpiring: s.verifyAgentTokenExpiry,
+		Desks:          desks, ClaimPush: deskClaim, Registry: reg,
+		CustomerKeys:    s.customerKeys,
+		MaxPayloadBytes: c.AgentDesk.MessageBytes(), MaxConnections: c.AgentDesk.MaxConnections,
+		MaxPendingPerAddress: c.AgentDesk.MaxPendingPerAddress, MaxSocketsPerAgent: c.AgentDesk.MaxSocketsPerAgent,
+		MaxEventsPerSecond: c.AgentDesk.MaxEventsPerSecond, AllowedOrigins: s.browser.AllowedOrigins})
 	if err != nil {
 		return nil, err
 	}
-	api := restapi.New(s.node, s.auth, restapi.Options{Logger: o.Logger, Registry: reg, Customers: s.desk})
+	api := restapi.New(s.node, s.auth, restapi.Options{Logger: o.Logger, Registry: reg, Customers: s.conv, ReadyInfo: s.readyInfo(),
+		CustomerKeys: s.customerKeys,
+		Now:          o.Clock.Now, Wall: time.Now})
 	s.comet = gms.NewCometPusher(gms.CometOptions{Bayeux: bayeux.Options{Logger: o.Logger}, Logger: o.Logger})
 	pushers := map[string]gms.Pusher{gms.DeviceOSComet: s.comet}
 	if c.GMSPush.CustomHTTPURL != "" {
@@ -177,19 +325,27 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 			Headers: c.GMSPush.Header(), Logger: o.Logger})
 		pushers[gms.DeviceOSCustomHTTP] = s.customHTTP
 	}
-	gmsStore, err := gms.OpenKV(ctx, s.nc)
+	gmsStore, err := gms.OpenKV(ctx, s.nc, replicas)
 	if err != nil {
 		return nil, fmt.Errorf("server: gms: %w", err)
 	}
-	s.gms, err = gms.New(s.node, gms.Options{Services: c.GMSServices, Logger: o.Logger, Pushers: pushers, Store: gmsStore,
-		AdminAuth: s.bearerIs(auth.Admin), AgentAuth: s.bearerIs(""),
+	var claimPush func(context.Context, string) (bool, error)
+	var gmsNode string // cluster mode: every node knows every callback (gms.Options.NodeID)
+	if s.cluster != nil {
+		claimPush, gmsNode = claims.Claim, s.cluster.NodeID()
+	}
+	s.gms, err = gms.New(s.node, gms.Options{Services: gms.Services(c), Logger: o.Logger, Pushers: pushers, Store: gmsStore,
+		CustomerKeys: s.customerKeys,
+		ClaimPush:    claimPush, NodeID: gmsNode,
+		BaseURL:   s.publicURL,
+		AdminAuth: s.bearerIs(auth.Admin), AgentAuth: s.gmsCaller,
 		AgentNotifier: func(ctx context.Context, conversation string, data map[string]string) error {
-			return s.desk.PublishAgentEvent(ctx, conversation, gmsAgentNotification, data)
+			return s.conv.PublishAgentEvent(ctx, conversation, gmsAgentNotification, data)
 		}})
 	if err != nil {
 		return nil, fmt.Errorf("server: gms: %w", err)
 	}
-	kv, err := presencesync.OpenKV(ctx, s.nc)
+	kv, err := presencesync.OpenKV(ctx, s.nc, replicas)
 	if err != nil {
 		return nil, err
 	}
@@ -198,15 +354,15 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.audit, err = audit.Open(ctx, s.nc, replicas); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	mux := http.NewServeMux()
+	mux.Handle("GET /v1/audit", s.auditPage())
 	mux.Handle("/v1/presence-sync/", s.presence.Handler())
 	mux.Handle("/v1/agents/{id}/presence-sync", s.presence.Handler())
 	mux.Handle("/presencesync/", s.presence.Handler())
 	mux.Handle("/genesys/", s.gms.Handler())
-	mux.Handle("/genesys/cometd", s.comet.Handler())
-	mux.Handle("/genesys/cometd/", s.comet.Handler())
-	mux.Handle("/socket.io/", s.desk.Handler())
-	mux.Handle("/cometd/", s.ext.Handler())
 	mux.Handle("/services/data/", s.ext.Handler())
 	// Native external routing routes (extrouting.NativeHandler): more
 	// specific than restapi's "/", partner or admin bearer tokens.
@@ -214,14 +370,41 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	for _, p := range []string{"/v1/agent-work", "/v1/agent-work/", "/v1/pending-service-routing", "/v1/pending-service-routing/"} {
 		mux.Handle(p, native)
 	}
-	mux.Handle("/", api)
-	s.listener, err = net.Listen("tcp", o.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("server: listen: %w", err)
+	if s.ui, err = startUI(ctx, s, c, reg, o.Clock); err != nil {
+		return nil, err
 	}
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { s.served <- s.http.Serve(s.listener) }()
-	o.Logger.Info("omniroute serving", "addr", s.Addr(), "dataDir", o.DataDir, "embeddedNATS", s.nats != nil)
+	for _, p := range webui.Patterns {
+		mux.Handle(p, s.ui.Handler())
+	}
+	mux.Handle("GET /v1/cluster", s.clusterHandler())
+	mux.Handle("/", api)
+	s.api = api
+	// The routes that hold their connection on purpose are exempt from the
+	// listener's read and write timeouts (guard.LongLived).
+	for p, h := range map[string]http.Handler{
+		"/genesys/cometd":                   s.comet.Handler(),
+		"/genesys/cometd/":                  s.comet.Handler(),
+		"/socket.io/":                       s.desk.Handler(),
+		"/cometd/":                          s.ext.Handler(),
+		"GET /v1/conversations/{id}/events": api,
+		"GET /presencesync/crm/events":      s.presence.Handler(),
+		"GET /presencesync/telephony":       s.presence.Handler(),
+		"GET /ui/api/board":                 s.ui.Handler(),
+		"GET /ui/api/chat/{id}/events":      s.ui.Handler(),
+	} {
+		mux.Handle(p, guard.LongLived(h))
+	}
+	s.http = &http.Server{Handler: s.proxies.Handler(s.browser.Headers(s.auditHandler(mux))), TLSConfig: s.tls,
+		ErrorLog: slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug)}
+	o.Timeouts.Apply(s.http)
+	go func() {
+		if s.tls != nil {
+			s.served <- s.http.ServeTLS(s.listener, "", "")
+			return
+		}
+		s.served <- s.http.Serve(s.listener)
+	}()
+	o.Logger.Info("omniroute serving", "url", s.URL(), "publicUrl", s.publicURL, "dataDir", o.DataDir, "embeddedNATS", s.nats != nil)
 	return s, nil
 }
 
@@ -238,11 +421,45 @@ func (s *Server) bearerIs(kind auth.Kind) func(*http.Request) bool {
 	}
 }
 
+// gmsCaller identifies the bearer of a GMS agent-side request: an admin,
+// or an agent by id (gms.Options.AgentAuth).
+func (s *Server) gmsCaller(r *http.Request) (agent string, admin, ok bool) {
+	tok, found := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !found {
+		return "", false, false
+	}
+	p, err := s.auth.Verify(tok)
+	if err != nil {
+		return "", false, false
+	}
+	if p.Kind == auth.Admin {
+		return p.AgentID, true, true
+	}
+	return p.AgentID, false, p.AgentID != ""
+}
+
 // isAdminToken reports whether token is an admin bearer token (the native
 // external routing routes accept admins besides partners).
 func (s *Server) isAdminToken(token string) bool {
 	p, err := s.auth.Verify(token)
 	return err == nil && p.Kind == auth.Admin
+}
+
+// revokeAtLogout revokes an agent's tokens when it goes LOGOUT, however it
+// got there (its desk, REST, a supervisor, a LOGOUT reason code): a
+// logged-out agent logs in again.
+func (s *Server) revokeAtLogout() {
+	events, stop := s.node.Subscribe()
+	s.stopRevoke = stop
+	go func() {
+		for p := range events {
+			if e, ok := p.Event.(routing.AgentStateChanged); ok && e.State == routing.AgentLogout && e.Previous != routing.AgentLogout {
+				if err := s.auth.Revoke(e.Agent); err != nil {
+					s.log.Error("server: revoke at logout", "agent", e.Agent, "err", err)
+				}
+			}
+		}
+	}()
 }
 
 // gmsAgentNotification names the onCimEvent that brings a mobile user's
@@ -252,14 +469,21 @@ const gmsAgentNotification = "GMS_AGENT_NOTIFICATION"
 // verifyAgentToken accepts agent tokens for their own agent; admin tokens
 // are not agent identities on the desk protocol.
 func (s *Server) verifyAgentToken(token string) (string, error) {
+	agent, _, err := s.verifyAgentTokenExpiry(token)
+	return agent, err
+}
+
+// verifyAgentTokenExpiry is verifyAgentToken with the token's expiry, so
+// that the desk closes a socket whose token expires (agentdesk/expiry.go).
+func (s *Server) verifyAgentTokenExpiry(token string) (string, time.Time, error) {
 	p, err := s.auth.Verify(token)
 	if err != nil {
-		return "", err
+		return "", time.Time{}, err
 	}
 	if p.AgentID == "" {
-		return "", auth.ErrUnauthorized
+		return "", time.Time{}, auth.ErrUnauthorized
 	}
-	return p.AgentID, nil
+	return p.AgentID, p.Expiry, nil
 }
 
 // applyConfig upserts the configuration's definitions, tier by tier (MRDs
@@ -291,8 +515,46 @@ func describe(cmd routing.Command) string {
 // Addr is the listening address (host:port).
 func (s *Server) Addr() string { return s.listener.Addr().String() }
 
-// URL is the base URL, http://host:port.
-func (s *Server) URL() string { return "http://" + s.Addr() }
+// URL is the listener's base URL, http://host:port or https://host:port
+// with TLS.
+// Routes lists the "METHOD /path" patterns the adapters serve besides the
+// /v1 API (GMS, presence sync, external routing, the GMS CometD push, the
+// audit page);
+// the OpenAPI document must describe each (TestOpenAPIListsServedRoutes).
+func (s *Server) Routes() map[string][]string {
+	return map[string][]string{
+		"gms":          append(s.gms.Routes(), "POST /genesys/cometd"),
+		"presencesync": s.presence.Routes(),
+		"extrouting":   s.ext.Routes(),
+		"audit":        {"GET /v1/audit"},
+	}
+}
+
+// ServedRoutes lists every "METHOD /path" pattern the listener serves,
+// by the package that serves it: restapi's routes, the adapters' (Routes),
+// the web UI's, the cluster status and the Socket.IO endpoint. The
+// authorization matrix test (TestAuthorizationMatrix) needs a rule for
+// each.
+func (s *Server) ServedRoutes() map[string][]string {
+	out := s.Routes()
+	if p, ok := s.api.(interface{ Patterns() []string }); ok {
+		out["restapi"] = p.Patterns()
+	}
+	out["webui"] = s.ui.Routes()
+	out["cluster"] = []string{"GET /v1/cluster"}
+	out["agentdesk"] = []string{"GET /socket.io/", "POST /socket.io/"}
+	return out
+}
+
+func (s *Server) URL() string {
+	if s.tls != nil {
+		return "https://" + s.Addr()
+	}
+	return "http://" + s.Addr()
+}
+
+// PublicURL is the base URL the server hands out (server.publicUrl, or URL).
+func (s *Server) PublicURL() string { return s.publicURL }
 
 // Node returns the single writer (for in-process tools and tests).
 func (s *Server) Node() *node.Node { return s.node }
@@ -317,8 +579,16 @@ func (s *Server) Wait(ctx context.Context) error {
 
 // Close stops serving and closes everything, in reverse order of Start.
 func (s *Server) Close() error {
+	// First: a leader hands its lease over so a follower takes over
+	// without waiting for the TTL.
+	if s.cluster != nil {
+		s.cluster.Close()
+	}
 	if s.desk != nil {
 		s.desk.Close()
+		if s.desks != nil {
+			s.desks.Close()
+		}
 	}
 	if s.hooks != nil {
 		s.hooks.Close()
@@ -339,15 +609,26 @@ func (s *Server) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		s.http.Shutdown(ctx)
 		cancel()
+	} else if s.listener != nil {
+		s.listener.Close()
 	}
 	if s.gms != nil {
 		s.gms.Close()
 	}
+	if s.ui != nil { // after the HTTP shutdown: its last history write
+		s.ui.Close()
+	}
 	if s.customHTTP != nil { // after gms: no push starts any more
 		s.customHTTP.Close()
 	}
+	if s.stopRevoke != nil {
+		s.stopRevoke()
+	}
 	if s.node != nil {
 		s.node.Close()
+	}
+	if s.conv != nil {
+		s.conv.Close()
 	}
 	if s.transcripts != nil {
 		s.transcripts.Close()
@@ -361,5 +642,24 @@ func (s *Server) Close() error {
 	if s.nats != nil {
 		s.nats.Shutdown()
 	}
+	if s.customerKeys != nil {
+		s.customerKeys.Close()
+	}
 	return nil
+}
+
+// CustomerKeysFile is the keyring of per-customer keys under the data dir
+// (package erasure; `omniroute erase --customer ID` edits it).
+const CustomerKeysFile = "customer-keys"
+
+// customerRef is the ref of a conversation's sealed customer, "" when it
+// has none: the key its transcript is sealed with.
+func (s *Server) customerRef(ctx context.Context, conversation string) (string, error) {
+	var ref string
+	err := s.node.View(ctx, func(st routing.View) {
+		if cv, ok := st.Conversation(conversation); ok {
+			ref = erasure.RefOf(cv.Customer)
+		}
+	})
+	return ref, err
 }

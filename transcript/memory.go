@@ -19,7 +19,7 @@ type Memory struct {
 	closed bool
 }
 
-var _ Store = (*Memory)(nil)
+var _ BatchStore = (*Memory)(nil)
 
 // NewMemory returns an empty Memory store with limits l (defaults filled in).
 func NewMemory(l Limits) *Memory {
@@ -48,6 +48,15 @@ func (m *Memory) Append(ctx context.Context, rec Record) (Entry, error) {
 	e := Entry{Record: rec, Seq: m.seq, Time: m.now().UTC()}
 	m.convs[rec.Conversation] = append(list, e)
 	return e, nil
+}
+
+// AppendBatch implements BatchStore: the records one after the other.
+func (m *Memory) AppendBatch(ctx context.Context, recs []Record) ([]Entry, []error) {
+	entries, errs := make([]Entry, len(recs)), make([]error, len(recs))
+	for i, r := range recs {
+		entries[i], errs[i] = m.Append(ctx, r)
+	}
+	return entries, errs
 }
 
 // Read implements Store.

@@ -95,9 +95,12 @@ type Record struct {
 // Entry is a stored Record.
 type Entry struct {
 	Record
-	// Seq orders entries: it increases with every append to the store
-	// (across conversations), so "after Seq" is a resume cursor for one
-	// conversation. Never 0.
+	// Seq orders entries: it increases with every append to a
+	// conversation, so "after Seq" is a resume cursor for one
+	// conversation; entries of separate appends are ordered by Seq across
+	// conversations too (not those of one AppendBatch). JetStream: the
+	// stream message's sequence << EntryBits | the entry's index in the
+	// message. Never 0; below 2^53.
 	Seq uint64 `json:"seq"`
 	// Time is when the store accepted the entry (UTC).
 	Time time.Time `json:"time"`
@@ -117,6 +120,18 @@ type Store interface {
 	Read(ctx context.Context, conversation string, after uint64, limit int) ([]Entry, error)
 	// Close releases the store; it does not close a connection it was given.
 	Close() error
+}
+
+// BatchStore is a Store that can make several records durable in one
+// round (JetStream: every publish sent, then every acknowledgement
+// awaited). Log.AppendBatch uses it when the store has it.
+type BatchStore interface {
+	Store
+	// AppendBatch stores recs in order (Seq rises in recs' order within
+	// each conversation) and returns one Entry and one error per record
+	// (errs[i] nil: entries[i] is durable). Record i's errors are
+	// Append's.
+	AppendBatch(ctx context.Context, recs []Record) (entries []Entry, errs []error)
 }
 
 // Check validates rec against l (l with defaults applied): ErrInvalid or

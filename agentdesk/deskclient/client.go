@@ -12,12 +12,8 @@
 //	42["event",payload]                        events, both ways
 //	42<id>["event",payload] / 43<id>[...]      events asking for an acknowledgement, and the answer
 //
-// Why not the library's own client: the Go client of
-// github.com/zishang520/socket.io (clients/socket v3.0.4) does not compile
-// against the dependencies of the v3.0.5 server this module uses, and the
-// v3.0.5 engine client it would need is not available from the module proxy
-// here. This package needs only github.com/gorilla/websocket, already in the
-// module graph.
+// The server side is package socketio; this client is its lean
+// counterpart for tests and load tests, on github.com/gorilla/websocket.
 //
 // It is lean on purpose (1,000 connections in one process): one reader
 // goroutine per connection runs the handlers, in arrival order; no
@@ -37,6 +33,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -104,9 +101,10 @@ type Handler func(payload json.RawMessage)
 type Option func(*config)
 
 type config struct {
-	handlers map[string][]Handler
-	header   http.Header
-	maxFrame int64
+	handlers  map[string][]Handler
+	header    http.Header
+	maxFrame  int64
+	localAddr net.Addr
 }
 
 // WithHandler registers fn for event before the connection is made, so it
@@ -126,6 +124,13 @@ func WithHeader(h http.Header) Option {
 			}
 		}
 	}
+}
+
+// WithLocalIP dials from ip (e.g. 127.0.0.2): past about 28,000
+// connections to one server address, a load test spreads its connections
+// over several loopback source addresses, each with its own ephemeral ports.
+func WithLocalIP(ip net.IP) Option {
+	return func(c *config) { c.localAddr = &net.TCPAddr{IP: ip} }
 }
 
 // WithMaxFrameBytes sets the largest WebSocket message the connection
@@ -160,6 +165,10 @@ type Conn struct {
 	errMu     sync.Mutex
 	err       error
 	closeOnce sync.Once
+	// closing is set by Close before it writes the DISCONNECT: the server's
+	// answering close frame may end the read loop first, and the
+	// connection still ended by Close (Err is ErrClosed).
+	closing atomic.Bool
 }
 
 // Share write buffers between idle connections.
@@ -188,6 +197,10 @@ func Dial(ctx context.Context, rawURL, path string, auth map[string]any, opts ..
 		return nil, err
 	}
 	d := websocket.Dialer{HandshakeTimeout: DefaultHandshakeTimeout, WriteBufferPool: writeBufferPool}
+	if cfg.localAddr != nil {
+		nd := &net.Dialer{LocalAddr: cfg.localAddr}
+		d.NetDialContext = nd.DialContext
+	}
 	ws, resp, err := d.DialContext(ctx, u, cfg.header)
 	if err != nil {
 		if resp != nil {
@@ -554,6 +567,9 @@ func (c *Conn) Err() error {
 
 func (c *Conn) shutdown(err error) {
 	c.closeOnce.Do(func() {
+		if c.closing.Load() {
+			err = ErrClosed
+		}
 		c.errMu.Lock()
 		c.err = err
 		c.errMu.Unlock()
@@ -572,6 +588,7 @@ func (c *Conn) Close() error {
 		return nil
 	default:
 	}
+	c.closing.Store(true)
 	c.wmu.Lock()
 	_ = c.ws.SetWriteDeadline(time.Now().Add(time.Second))
 	_ = c.ws.WriteMessage(websocket.TextMessage, []byte("41"))

@@ -216,9 +216,10 @@ func TestFrameLimits(t *testing.T) {
 }
 
 func TestPingKeepsConnection(t *testing.T) {
-	// A client that never answered would be dropped 500 ms in; the
-	// timeout leaves room for a loaded 2-core CI machine.
-	_, url := server(t, agentdesk.Options{PingInterval: 100 * time.Millisecond, PingTimeout: 400 * time.Millisecond})
+	// A client that never answered would be dropped 2.1 s in (the first
+	// ping's timeout); the waits leave room for a loaded 2-core CI
+	// machine, where a goroutine may not run for hundreds of milliseconds.
+	_, url := server(t, agentdesk.Options{PingInterval: 100 * time.Millisecond, PingTimeout: 2 * time.Second})
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	c, err := deskclient.Dial(ctx, url, "", auth("a1"))
@@ -230,7 +231,7 @@ func TestPingKeepsConnection(t *testing.T) {
 	select {
 	case <-c.Done():
 		t.Fatalf("dropped: %v", c.Err())
-	case <-time.After(1500 * time.Millisecond):
+	case <-time.After(3 * time.Second):
 	}
 	if _, err := c.EmitWithAck(ctx, agentdesk.EventChangeAgentState, map[string]any{"action": "agentState", "state": map[string]any{"name": "READY"}}); err != nil {
 		t.Fatal(err)

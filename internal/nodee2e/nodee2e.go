@@ -1,15 +1,18 @@
 // Package nodee2e runs a Node end-to-end test file (node --test) from a Go
 // test, so that `go test` drives the JavaScript clients in e2e/ against a Go
-// server built for the occasion.
+// server: the real `omniroute serve` (Server "./cmd/omniroute", ServerEnv
+// "OMNIROUTE_BIN"; e2e/lib/server.mjs startOmniroute) for every suite about
+// the server, or a component server with fault injection
+// (internal/testserver). Build builds each once per test process.
 //
 // A typical caller:
 //
 //	func TestE2E(t *testing.T) {
 //		nodee2e.Run(t, nodee2e.Options{
-//			File:      "e2e/bayeux.test.mjs",
-//			Packages:  []string{"cometd", "cometd-nodejs-client", "faye"},
-//			Server:    "./bayeux/internal/e2eserver",
-//			ServerEnv: "OMNIROUTE_BAYEUX_E2ESERVER",
+//			File:      "e2e/extrouting.test.mjs",
+//			Packages:  []string{"jsforce", "cometd", "socket.io-client"},
+//			Server:    "./cmd/omniroute",
+//			ServerEnv: "OMNIROUTE_BIN",
 //			SkipShort: true,
 //		})
 //	}
@@ -27,10 +30,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"hash/fnv"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -51,9 +58,9 @@ type Options struct {
 	Packages []string
 
 	// Server, when set, is a Go package path relative to the repository
-	// root (e.g. "./bayeux/internal/e2eserver"), built with `go build`
-	// into a temporary directory; the binary's absolute path is passed to
-	// node in the environment variable ServerEnv.
+	// root (e.g. "./cmd/omniroute"), built once per test process (Build);
+	// the binary's absolute path is passed to node in the environment
+	// variable ServerEnv.
 	Server    string
 	ServerEnv string
 
@@ -125,18 +132,7 @@ func Run(t testing.TB, o Options) {
 
 	env := os.Environ()
 	if o.Server != "" {
-		goBin, err := exec.LookPath("go")
-		if err != nil {
-			t.Skip("go not in PATH")
-		}
-		name := filepath.Base(strings.TrimSuffix(o.Server, "/"))
-		server := filepath.Join(t.TempDir(), name)
-		build := exec.Command(goBin, "build", "-o", server, o.Server)
-		build.Dir = root
-		if out, err := build.CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", name, err, out)
-		}
-		env = append(env, o.ServerEnv+"="+server)
+		env = append(env, o.ServerEnv+"="+Build(t, o.Server))
 	}
 	env = append(env, o.Env...)
 
@@ -149,6 +145,15 @@ func Run(t testing.TB, o Options) {
 	cmd := exec.CommandContext(ctx, nodeBin, "--test", "--test-reporter=spec", base)
 	cmd.Dir = dir
 	cmd.Env = env
+	// node and the servers it starts form one process group, ended as a
+	// whole when the run ends or times out: no server outlives its test.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	defer func() {
+		if cmd.Process != nil {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
+	}()
 	if o.WaitDelay > 0 {
 		cmd.WaitDelay = o.WaitDelay
 	}
@@ -162,6 +167,59 @@ func Run(t testing.TB, o Options) {
 		}
 		t.Fatalf("node test run failed: %v", runErr)
 	}
+}
+
+// builds holds one build per Go package path, per test process.
+var builds sync.Map // package path -> func() (string, error)
+
+// Build builds the Go package pkg (a path relative to the repository root,
+// e.g. "./cmd/omniroute", the real server binary every end-to-end suite
+// starts) once per test process and returns the binary's path; a failed
+// build fails t, and later callers see the same failure. The binary lives
+// in a directory of the system's temporary directory named for the
+// repository, replaced atomically, so parallel test processes share one
+// file per package instead of leaving one each behind. It skips t when go
+// is not in PATH.
+func Build(t testing.TB, pkg string) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go not in PATH")
+	}
+	once, _ := builds.LoadOrStore(pkg, sync.OnceValues(func() (string, error) { return build(goBin, pkg) }))
+	bin, err := once.(func() (string, error))()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+func build(goBin, pkg string) (string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	h := fnv.New64a()
+	h.Write([]byte(root))
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("omniroute-e2e-bin-%x", h.Sum64()))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	// The whole package path names the file: several packages have an
+	// internal/e2eserver, and their test processes run at the same time.
+	name := strings.NewReplacer("./", "", "/", "-").Replace(strings.TrimSuffix(pkg, "/"))
+	bin := filepath.Join(dir, name)
+	tmp := fmt.Sprintf("%s.%d.tmp", bin, os.Getpid())
+	cmd := exec.Command(goBin, "build", "-o", tmp, pkg)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		_ = os.Remove(tmp)
+		return "", fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
+	}
+	if err := os.Rename(tmp, bin); err != nil {
+		return "", err
+	}
+	return bin, nil
 }
 
 // RepoRoot returns the nearest directory, starting at the working directory

@@ -319,11 +319,11 @@ func testConcurrent(t *testing.T, j journal.Journal) {
 		for seq := uint64(1); seq <= n; seq++ {
 			got, err := j.Append(ctx, Payload(seq))
 			if err != nil {
-				errs <- fmt.Errorf("Append %d: %w", seq, err)
+				errs <- fmt.Errorf("j.Append %d: %w", seq, err)
 				return
 			}
 			if got != seq {
-				errs <- fmt.Errorf("Append returned %d, want %d", got, seq)
+				errs <- fmt.Errorf("j.Append returned %d, want %d", got, seq)
 				return
 			}
 		}
@@ -387,7 +387,7 @@ func readWhileAppending(ctx context.Context, j journal.Journal, done <-chan stru
 			return fmt.Errorf("concurrent Read(from %d): %w", from, err)
 		}
 		if next-1 < before {
-			return fmt.Errorf("Read stopped at %d, but LastSeq was %d before it started", next-1, before)
+			return fmt.Errorf("j.Read stopped at %d, but LastSeq was %d before it started", next-1, before)
 		}
 		passes++
 		if finished {

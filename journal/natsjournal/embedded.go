@@ -2,9 +2,15 @@ package natsjournal
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -33,6 +39,64 @@ type EmbeddedOptions struct {
 	Logger *slog.Logger
 	// StartTimeout bounds start-up (default DefaultStartTimeout).
 	StartTimeout time.Duration
+	// EncryptionKey, when set, encrypts the store at rest with
+	// nats-server's file-store encryption (AES-GCM; nats-server derives a
+	// key per stream and message block from it). A plaintext store is
+	// converted when first opened with a key. PreviousEncryptionKey is the
+	// key being rotated out: the store is opened with it and re-encrypted
+	// with EncryptionKey. See keyCheckFile for how a wrong or missing key is
+	// refused instead of starting on an empty store.
+	EncryptionKey, PreviousEncryptionKey string
+}
+
+// keyCheckFile, in DataDir, records that the store is encrypted and a
+// check value of its key (HMAC-SHA256 of a fixed label under the key,
+// never the key itself). nats-server skips streams it cannot decrypt, and
+// the journal would then create an empty stream beside them; the check
+// refuses that start instead.
+const keyCheckFile = "omniroute-encryption.check"
+
+// ErrEncryptionKey is returned by StartEmbedded when the key given does not
+// match the store: no key for an encrypted store, or another key.
+var ErrEncryptionKey = errors.New("natsjournal: encryption key does not match the store")
+
+func keyCheck(key string) string {
+	m := hmac.New(sha256.New, []byte(key))
+	m.Write([]byte("omniroute jetstream encryption key check v1"))
+	return "hmac-sha256:" + hex.EncodeToString(m.Sum(nil)) + "\n"
+}
+
+// checkKey compares the keys given with the store's check file. It returns
+// whether the check file must be (re)written once the server has started.
+func checkKey(dir, key, previous string) (write bool, err error) {
+	b, err := os.ReadFile(filepath.Join(dir, keyCheckFile))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return key != "", nil
+	case err != nil:
+		return false, fmt.Errorf("natsjournal: %w", err)
+	}
+	got := string(b)
+	switch {
+	case key == "":
+		return false, fmt.Errorf("%w: %s is encrypted and no key was given (dataAtRest.encryptionKeyFile)", ErrEncryptionKey, dir)
+	case hmac.Equal([]byte(got), []byte(keyCheck(key))):
+		return false, nil
+	case previous != "" && hmac.Equal([]byte(got), []byte(keyCheck(previous))):
+		return true, nil
+	}
+	return false, fmt.Errorf("%w: %s was encrypted with another key", ErrEncryptionKey, dir)
+}
+
+func writeKeyCheck(dir, key string) error {
+	tmp := filepath.Join(dir, keyCheckFile+".tmp")
+	if err := os.WriteFile(tmp, []byte(keyCheck(key)), 0o600); err != nil {
+		return fmt.Errorf("natsjournal: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, keyCheckFile)); err != nil {
+		return fmt.Errorf("natsjournal: %w", err)
+	}
+	return nil
 }
 
 // EmbeddedServer is an in-process nats-server with JetStream on file
@@ -60,6 +124,16 @@ func StartEmbedded(opts EmbeddedOptions) (*EmbeddedServer, error) {
 	if timeout <= 0 {
 		timeout = DefaultStartTimeout
 	}
+	if opts.PreviousEncryptionKey != "" && opts.EncryptionKey == "" {
+		return nil, errors.New("natsjournal: PreviousEncryptionKey without EncryptionKey")
+	}
+	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("natsjournal: %w", err)
+	}
+	writeCheck, err := checkKey(opts.DataDir, opts.EncryptionKey, opts.PreviousEncryptionKey)
+	if err != nil {
+		return nil, err
+	}
 	sopts := &server.Options{
 		ServerName: "omniroute-embedded",
 		JetStream:  true,
@@ -71,6 +145,11 @@ func StartEmbedded(opts EmbeddedOptions) (*EmbeddedServer, error) {
 		// The embedding process owns signal handling.
 		NoSigs: true,
 		NoLog:  opts.Logger == nil,
+	}
+	if opts.EncryptionKey != "" {
+		sopts.JetStreamKey = opts.EncryptionKey
+		sopts.JetStreamOldKey = opts.PreviousEncryptionKey
+		sopts.JetStreamCipher = server.AES
 	}
 	if opts.Listen {
 		sopts.Host = "127.0.0.1"
@@ -105,6 +184,12 @@ func StartEmbedded(opts EmbeddedOptions) (*EmbeddedServer, error) {
 	if cfg := srv.JetStreamConfig(); cfg == nil || !cfg.SyncAlways {
 		es.Shutdown()
 		return nil, errors.New("natsjournal: embedded server is not running with SyncAlways")
+	}
+	if writeCheck {
+		if err := writeKeyCheck(opts.DataDir, opts.EncryptionKey); err != nil {
+			es.Shutdown()
+			return nil, err
+		}
 	}
 	return es, nil
 }
@@ -141,9 +226,10 @@ func (e *EmbeddedServer) Shutdown() {
 // allowed), reconnecting forever after a disconnect since a node's journal
 // has no substitute. The server must run JetStream with sync_always and
 // max_payload >= RequiredMaxPayload (Open checks the latter). Errors: the
-// first connection attempt fails.
-func Connect(url string) (*nats.Conn, error) {
-	nc, err := nats.Connect(url, nats.Name("omniroute"), nats.MaxReconnects(-1))
+// first connection attempt fails. opts are added to (and may override)
+// those defaults.
+func Connect(url string, opts ...nats.Option) (*nats.Conn, error) {
+	nc, err := nats.Connect(url, append([]nats.Option{nats.Name("omniroute"), nats.MaxReconnects(-1)}, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("natsjournal: connect %s: %w", url, err)
 	}

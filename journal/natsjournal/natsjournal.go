@@ -43,6 +43,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/omniroute/omniroute/journal"
+	"github.com/omniroute/omniroute/natsstore"
 )
 
 const (
@@ -101,6 +102,12 @@ type Options struct {
 	// SnapshotBucket is the Object Store bucket holding the snapshot
 	// (default DefaultSnapshotBucket; the backing stream is "OBJ_"+bucket).
 	SnapshotBucket string
+	// AllowCompact creates a new entry stream that permits purges, so that
+	// Compact can drop the entries the snapshot covers. Without it (and
+	// for a stream created without it, a flag JetStream cannot change) the
+	// stream refuses purges and Compact fails. Entry N stays sequence N
+	// either way; a compacted stream starts later.
+	AllowCompact bool
 }
 
 // Journal is a journal.Journal on JetStream. It is safe for concurrent use;
@@ -132,7 +139,7 @@ type Journal struct {
 	snapMu sync.Mutex
 }
 
-var _ journal.Journal = (*Journal)(nil)
+var _ journal.Shared = (*Journal)(nil)
 
 // Open binds a Journal to the stream and bucket named in opts on nc, creating
 // them when missing, and checks that the stream holds entries 1..LastSeq with
@@ -164,7 +171,7 @@ func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Journal, error) {
 	if mp := nc.MaxPayload(); mp < RequiredMaxPayload {
 		return nil, fmt.Errorf("natsjournal: server max_payload is %d bytes, need at least %d", mp, RequiredMaxPayload)
 	}
-	js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(publishTimeout))
+	js, err := natsstore.JetStream(nc, publishTimeout)
 	if err != nil {
 		return nil, fmt.Errorf("natsjournal: %w", err)
 	}
@@ -174,7 +181,7 @@ func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Journal, error) {
 		subject: strings.ToLower(opts.Stream) + ".entries",
 		object:  opts.Stream,
 	}
-	if j.stream, err = j.openStream(ctx, opts.Replicas); err != nil {
+	if j.stream, err = j.openStream(ctx, opts.Replicas, opts.AllowCompact); err != nil {
 		return nil, err
 	}
 	if j.obs, err = openBucket(ctx, js, opts.SnapshotBucket, opts.Replicas); err != nil {
@@ -183,13 +190,35 @@ func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Journal, error) {
 	if j.last, err = j.lastSeq(ctx); err != nil {
 		return nil, err
 	}
+	if err := j.checkCompacted(ctx); err != nil {
+		return nil, err
+	}
 	return j, nil
+}
+
+// checkCompacted accepts a stream that does not start at entry 1 only
+// when the snapshot covers every entry before its start (what Compact
+// leaves); anything else lost entries.
+func (j *Journal) checkCompacted(ctx context.Context) error {
+	first, err := j.firstSeq(ctx)
+	if err != nil || first <= 1 {
+		return err
+	}
+	info, err := j.obs.GetInfo(ctx, j.object)
+	if err != nil {
+		return fmt.Errorf("%w: stream %s starts at %d and no snapshot covers the entries before (%v)", ErrNotContiguous, j.name, first, err)
+	}
+	seq, err := strconv.ParseUint(info.Metadata[snapshotSeqKey], 10, 64)
+	if err != nil || seq+1 < first {
+		return fmt.Errorf("%w: stream %s starts at %d, the snapshot covers up to %d", ErrNotContiguous, j.name, first, seq)
+	}
+	return nil
 }
 
 // openStream returns the entry stream, creating it if missing. An existing
 // stream is checked, never updated: Open must not, say, scale down a stream
 // an operator set up with three replicas.
-func (j *Journal) openStream(ctx context.Context, replicas int) (jetstream.Stream, error) {
+func (j *Journal) openStream(ctx context.Context, replicas int, compact bool) (jetstream.Stream, error) {
 	st, err := j.js.Stream(ctx, j.name)
 	if err == nil {
 		if err := j.checkStreamConfig(st.CachedInfo().Config); err != nil {
@@ -210,11 +239,11 @@ func (j *Journal) openStream(ctx context.Context, replicas int) (jetstream.Strea
 		MaxMsgSize:  RequiredMaxPayload,
 		MaxMsgs:     -1,
 		MaxBytes:    -1,
-		// Deleting or purging messages would break "entry N is stream
-		// sequence N"; the server then refuses both. These flags cannot be
+		// Deleting messages would break "entry N is stream sequence N";
+		// purging a prefix (Compact) does not. These flags cannot be
 		// cleared later, only the stream deleted.
 		DenyDelete: true,
-		DenyPurge:  true,
+		DenyPurge:  !compact,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("natsjournal: create stream %s: %w", j.name, err)
@@ -295,12 +324,46 @@ func (j *Journal) lastSeq(ctx context.Context) (uint64, error) {
 	}
 	s := info.State
 	// An empty stream that once held messages has LastSeq > 0 and
-	// FirstSeq = LastSeq+1; a non-empty one must start at 1 with no holes.
-	if s.Msgs != s.LastSeq || (s.Msgs > 0 && s.FirstSeq != 1) {
+	// FirstSeq = LastSeq+1; a non-empty one must hold FirstSeq..LastSeq
+	// with no holes, FirstSeq being 1 unless Compact dropped a prefix.
+	if s.Msgs > 0 && s.Msgs != s.LastSeq-s.FirstSeq+1 || s.Msgs == 0 && s.FirstSeq > s.LastSeq+1 {
 		return 0, fmt.Errorf("%w: stream %s has %d messages, first %d, last %d",
 			ErrNotContiguous, j.name, s.Msgs, s.FirstSeq, s.LastSeq)
 	}
 	return s.LastSeq, nil
+}
+
+// firstSeq is the first entry the stream holds (1 unless compacted).
+func (j *Journal) firstSeq(ctx context.Context) (uint64, error) {
+	info, err := j.stream.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("natsjournal: stream %s info: %w", j.name, err)
+	}
+	return max(info.State.FirstSeq, 1), nil
+}
+
+// Compact implements journal.Compactor: it purges the entries 1..upTo
+// (a JetStream purge up to sequence upTo+1; their message blocks are
+// deleted from disk). upTo must not pass the last entry. Errors:
+// journal.ErrClosed; a stream created without Options.AllowCompact (the
+// server refuses the purge); JetStream errors.
+func (j *Journal) Compact(ctx context.Context, upTo uint64) error {
+	if j.isClosed() {
+		return journal.ErrClosed
+	}
+	j.mu.Lock()
+	last := j.last
+	j.mu.Unlock()
+	if upTo > last {
+		return fmt.Errorf("natsjournal: compact up to %d past the last entry %d", upTo, last)
+	}
+	if upTo == 0 {
+		return nil
+	}
+	if err := j.stream.Purge(ctx, jetstream.WithPurgeSequence(upTo+1)); err != nil {
+		return fmt.Errorf("natsjournal: compact %s up to %d: %w", j.name, upTo, err)
+	}
+	return nil
 }
 
 // Append publishes data as one message and waits for the server's
@@ -415,6 +478,11 @@ func (j *Journal) Read(ctx context.Context, from uint64, fn func(journal.Entry) 
 	if from > last {
 		return nil
 	}
+	if first, err := j.firstSeq(ctx); err != nil {
+		return err
+	} else if from < first {
+		return fmt.Errorf("%w: read from %d, the stream starts at %d", journal.ErrCompacted, from, first)
+	}
 	cons, err := j.js.OrderedConsumer(ctx, j.name, jetstream.OrderedConsumerConfig{
 		FilterSubjects:    []string{j.subject},
 		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
@@ -450,6 +518,87 @@ func (j *Journal) Read(ctx context.Context, from uint64, fn func(journal.Entry) 
 		}
 	}
 	return nil
+}
+
+// Tail delivers entries from seq max(from,1) on, including every entry
+// appended later by any writer, through an ordered consumer that recreates
+// itself after a reconnect or a server failover (without a limit on
+// attempts: a follower has no substitute for its journal). pending is the
+// consumer's count of entries still to deliver after e. Errors: ctx.Err()
+// when ctx ends; journal.ErrClosed after Close; ErrNotContiguous (wrapped)
+// on a gap; JetStream errors; otherwise the first error fn returns.
+func (j *Journal) Tail(ctx context.Context, from uint64, fn func(e journal.Entry, pending uint64) error) error {
+	if j.isClosed() {
+		return journal.ErrClosed
+	}
+	if from == 0 {
+		from = 1
+	}
+	cons, err := j.js.OrderedConsumer(ctx, j.name, jetstream.OrderedConsumerConfig{
+		FilterSubjects:    []string{j.subject},
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       from,
+		InactiveThreshold: readConsumerIdle,
+	})
+	if err != nil {
+		return fmt.Errorf("natsjournal: tail consumer: %w", err)
+	}
+	defer j.dropConsumer(ctx, cons)
+	it, err := cons.Messages(jetstream.PullMaxBytes(readBufferBytes))
+	if err != nil {
+		return fmt.Errorf("natsjournal: tail: %w", err)
+	}
+	defer it.Stop()
+	for want := from; ; want++ {
+		msg, err := it.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("natsjournal: tail entry %d: %w", want, err)
+		}
+		md, err := msg.Metadata()
+		if err != nil {
+			return fmt.Errorf("natsjournal: tail entry %d: %w", want, err)
+		}
+		if got := md.Sequence.Stream; got != want {
+			return fmt.Errorf("%w: tail entry %d, got stream sequence %d", ErrNotContiguous, want, got)
+		}
+		if err := fn(journal.Entry{Seq: want, Data: msg.Data()}, md.NumPending); err != nil {
+			return err
+		}
+	}
+}
+
+// Resync clears the failure an earlier Append left (its outcome was
+// unknown) and sets the expected last sequence to the stream's last
+// sequence as the server reports it now, which it returns. The caller must
+// have applied every entry up to that sequence before it appends: that is
+// what makes the expected-last-sequence check a fence. Errors:
+// journal.ErrClosed after Close; ErrNotContiguous (wrapped); JetStream
+// errors (the journal stays as it was).
+func (j *Journal) Resync(ctx context.Context) (uint64, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.closed.Load() {
+		return 0, journal.ErrClosed
+	}
+	last, err := j.lastSeq(ctx)
+	if err != nil {
+		return 0, err
+	}
+	j.last, j.failed = last, nil
+	return last, nil
+}
+
+// IsWrongLastSequence reports whether err is JetStream's refusal of an
+// Append whose expected last sequence no longer matched the stream: another
+// writer appended first. In cluster mode that is the fence that deposes a
+// stale leader.
+func IsWrongLastSequence(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
 
 // dropConsumer deletes a Read's consumer right away instead of leaving it to

@@ -575,3 +575,73 @@ func BenchmarkAppend(b *testing.B) {
 		})
 	}
 }
+
+// TestCompact: with AllowCompact, Compact drops the entries a snapshot
+// covers; later entries keep their numbers, Read from a dropped entry
+// fails with journal.ErrCompacted, appends go on, and the journal reopens
+// (the snapshot covers the gap). Without AllowCompact the server refuses
+// the purge and nothing is lost.
+func TestCompact(t *testing.T) {
+	ctx := testCtx(t)
+	nc := connect(t, startServer(t, EmbeddedOptions{DataDir: t.TempDir()}))
+	j := openJournal(t, nc, Options{AllowCompact: true})
+	for i := 1; i <= 10; i++ {
+		if _, err := j.Append(ctx, []byte(fmt.Sprintf("e%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.SaveSnapshot(ctx, journal.Snapshot{Seq: 6, Data: []byte("state@6")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Compact(ctx, 11); err == nil {
+		t.Fatal("Compact past the last entry succeeded")
+	}
+	if err := j.Compact(ctx, 6); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	if err := j.Read(ctx, 7, func(e journal.Entry) error {
+		got = append(got, fmt.Sprintf("%d:%s", e.Seq, e.Data))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, " ") != "7:e7 8:e8 9:e9 10:e10" {
+		t.Fatalf("after compaction Read(7) = %v", got)
+	}
+	if err := j.Read(ctx, 1, func(journal.Entry) error { return nil }); !errors.Is(err, journal.ErrCompacted) {
+		t.Fatalf("Read(1) after compaction: %v", err)
+	}
+	if seq, err := j.Append(ctx, []byte("e11")); err != nil || seq != 11 {
+		t.Fatalf("Append after compaction = %d, %v", seq, err)
+	}
+	j.Close()
+	j = openJournal(t, nc, Options{AllowCompact: true})
+	if last, err := j.LastSeq(ctx); err != nil || last != 11 {
+		t.Fatalf("reopened: last %d, %v", last, err)
+	}
+	// A snapshot that does not cover the gap: Open refuses.
+	if err := j.SaveSnapshot(ctx, journal.Snapshot{Seq: 3, Data: []byte("old")}); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	if _, err := Open(ctx, nc, Options{}); !errors.Is(err, ErrNotContiguous) {
+		t.Fatalf("Open with a snapshot short of the gap: %v", err)
+	}
+
+	nc2 := connect(t, startServer(t, EmbeddedOptions{DataDir: t.TempDir()}))
+	k := openJournal(t, nc2, Options{})
+	k.Append(ctx, []byte("a"))
+	k.Append(ctx, []byte("b"))
+	if err := k.Compact(ctx, 1); err == nil {
+		t.Fatal("Compact on a stream created without AllowCompact succeeded")
+	}
+	if last, err := k.LastSeq(ctx); err != nil || last != 2 {
+		t.Fatalf("after a refused compaction: %d, %v", last, err)
+	}
+	n := 0
+	k.Read(ctx, 1, func(journal.Entry) error { n++; return nil })
+	if n != 2 {
+		t.Fatalf("after a refused compaction %d entries", n)
+	}
+}

@@ -153,14 +153,16 @@ func TestRealDays(t *testing.T) {
 	// 1999-02-01, computed independently with awk over the raw file:
 	//   awk -F'\t' '$6=="990201" && $13!="PHANTOM"{o++} $6=="990201" && $13=="AGENT"{...}'
 	// offered 1551, answered 1354, abandoned 197, ASA 34.7710487445 s,
-	// SL 842/1551, busy 221561 s over staffed 416993 s.
+	// SL 842/1551, busy 221561 s over staffed 416993 s; 52 of the
+	// abandons never queued:
+	//   awk -F'\t' '$6=="990201" && $13=="HANG" && $10=="0:00:00" && $12==0{n++}'.
 	feb1 := days[0]
 	if feb1.Date != (Date{1999, 2, 1}) || len(feb1.Calls) != 1567 || feb1.Date.Weekday().String() != "Monday" {
 		t.Fatalf("first day %s (%s) with %d rows", feb1.Date, feb1.Date.Weekday(), len(feb1.Calls))
 	}
 	f := Recorded(feb1.Calls, 20)
-	want := Figures{Offered: 1551, Answered: 1354, Abandoned: 197,
-		ASASeconds: 47080.0 / 1354, ServiceLevel: 842.0 / 1551, Occupancy: 221561.0 / 416993}
+	want := Figures{Offered: 1551, Answered: 1354, Abandoned: 197, IVRAbandoned: 52,
+		ASASeconds: 47080.0 / 1354, ServiceLevel: 842.0 / 1551, Occupancy: 221561.0 / 416993, AbandonRate: 197.0 / 1551}
 	if f != want {
 		t.Errorf("1999-02-01:\n got %+v\nwant %+v", f, want)
 	}

@@ -83,6 +83,10 @@ type Figures struct {
 	// Abandoned counts HANG calls, including those that hung up before
 	// queueing; for recorded data Offered == Answered + Abandoned.
 	Abandoned int `json:"abandoned"`
+	// IVRAbandoned counts, of Abandoned, the callers who hung up before
+	// reaching the queue (HANG rows that never queued): no agent could
+	// have answered them, so a faithful replay counts them apart.
+	IVRAbandoned int `json:"ivr_abandoned"`
 	// Expired counts calls removed by a queue timeout. The bank's records
 	// have no such outcome, so it is always 0 here; the field exists for
 	// the simulator, whose router can expire calls.
@@ -112,6 +116,11 @@ type Figures struct {
 	// that could push a small set above 1, though no day of February 1999
 	// exceeds 0.62.
 	Occupancy float64 `json:"occupancy"`
+	// AbandonRate is Abandoned / Offered (IVR hang-ups included), 0 when
+	// nothing was offered. A replay pooled over replications computes it
+	// from all of them, so it is not always Abandoned / Offered of the
+	// rounded mean counts.
+	AbandonRate float64 `json:"abandon_rate"`
 }
 
 // Recorded computes the [Figures] of a set of calls — typically a [Day] or
@@ -136,6 +145,9 @@ func Recorded(calls []Call, slThreshold int) Figures {
 		switch c.Outcome {
 		case Hang:
 			f.Abandoned++
+			if !c.Queued() {
+				f.IVRAbandoned++
+			}
 			continue
 		case Agent:
 		default:
@@ -164,6 +176,7 @@ func Recorded(calls []Call, slThreshold int) Figures {
 	}
 	if f.Offered > 0 {
 		f.ServiceLevel = float64(withinThreshold) / float64(f.Offered)
+		f.AbandonRate = float64(f.Abandoned) / float64(f.Offered)
 	}
 	var staffed int64
 	for _, s := range spans {

@@ -18,25 +18,27 @@ func TestRecordedByHand(t *testing.T) {
 		{Date: day, CallID: 3, Outcome: Agent, QStart: 990, QExit: 1000, QTime: 10, SerStart: 1000, SerExit: 1040, SerTime: 40, Server: "B"},
 		// Answered "by" NO_SERVER: counts as answered, not as agent work.
 		{Date: day, CallID: 4, Outcome: Agent, QStart: 50, QExit: 70, QTime: 20, SerStart: 70, SerExit: 75, SerTime: 5, Server: NoServer},
-		// Abandoned after 45 s, and a ghost.
+		// Abandoned after 45 s, one hung up in the IVR, and a ghost.
 		{Date: day, CallID: 5, Outcome: Hang, QStart: 200, QExit: 245, QTime: 45, Server: NoServer},
+		{Date: day, CallID: 8, Outcome: Hang, VRUEntry: 600, VRUExit: 640, VRUTime: 40, Server: NoServer},
 		{Date: day, CallID: 6, Outcome: Phantom, QStart: 300, QExit: 330, QTime: 30, SerStart: 330, SerExit: 340, SerTime: 10, Server: NoServer},
 		// Agent A on another day, 0..50: its own staffed span.
 		{Date: other, CallID: 7, Outcome: Agent, SerStart: 10, SerExit: 60, SerTime: 50, Server: "A"},
 	}
 	got := Recorded(calls, 20)
-	// Offered 6 (no phantom); answered 5 with q_time 0,30,10,20,0 -> ASA 12,
-	// within 20 s: calls 1,3,4,7 -> 4/6. Busy 60+100+40+50 = 250; staffed
-	// A day 1: 500-100 = 400, B: 40, A day 2: 50 -> 490.
-	want := Figures{Offered: 6, Answered: 5, Abandoned: 1, ASASeconds: 12,
-		ServiceLevel: 4.0 / 6, Occupancy: 250.0 / 490}
+	// Offered 7 (no phantom); answered 5 with q_time 0,30,10,20,0 -> ASA 12,
+	// within 20 s: calls 1,3,4,7 -> 4/7; abandoned 2 of 7, one in the IVR.
+	// Busy 60+100+40+50 = 250; staffed A day 1: 500-100 = 400, B: 40, A
+	// day 2: 50 -> 490.
+	want := Figures{Offered: 7, Answered: 5, Abandoned: 2, IVRAbandoned: 1, ASASeconds: 12,
+		ServiceLevel: 4.0 / 7, Occupancy: 250.0 / 490, AbandonRate: 2.0 / 7}
 	if got != want {
 		t.Errorf("got  %+v\nwant %+v", got, want)
 	}
 	if f := Recorded(nil, 20); f != (Figures{}) {
 		t.Errorf("empty set: %+v", f)
 	}
-	if f := Recorded(calls[5:6], 20); f != (Figures{}) {
+	if f := Recorded(calls[6:7], 20); f != (Figures{}) {
 		t.Errorf("phantom only: %+v", f)
 	}
 
@@ -44,7 +46,7 @@ func TestRecordedByHand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const wantJSON = `{"offered":6,"answered":5,"abandoned":1,"expired":0,"asa_seconds":12,"service_level_20s":0.6666666666666666,"occupancy":0.5102040816326531}`
+	const wantJSON = `{"offered":7,"answered":5,"abandoned":2,"ivr_abandoned":1,"expired":0,"asa_seconds":12,"service_level_20s":0.5714285714285714,"occupancy":0.5102040816326531,"abandon_rate":0.2857142857142857}`
 	if string(b) != wantJSON {
 		t.Errorf("JSON %s\nwant %s", b, wantJSON)
 	}

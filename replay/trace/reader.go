@@ -462,3 +462,62 @@ func parseDate(b []byte) (Date, error) {
 	}
 	return d, nil
 }
+
+// MaxSkippedKept bounds how many skipped rows [ReadTolerant] keeps with
+// their line numbers; rows beyond it are still counted (Skipped.Count), so
+// a file of garbage cannot make the report grow without bound.
+const MaxSkippedKept = 1000
+
+// BadRow is one malformed row left out by [ReadTolerant].
+type BadRow struct {
+	// Line is the 1-based line number in the input (the header is line 1).
+	Line int `json:"line"`
+	// Column is the offending column, "" when the line as a whole is wrong
+	// (field count, length).
+	Column string `json:"column,omitempty"`
+	// Reason is the decoder's message, e.g. "wrong number of fields: 15
+	// fields, want 17".
+	Reason string `json:"reason"`
+}
+
+// Skipped is what [ReadTolerant] left out of a trace.
+type Skipped struct {
+	// Count is the number of malformed rows skipped.
+	Count int `json:"count"`
+	// Rows are the first MaxSkippedKept of them, in input order.
+	Rows []BadRow `json:"rows,omitempty"`
+}
+
+// ReadTolerant decodes every well-formed call of r and skips malformed rows,
+// counting each with its line number (a real month of the same bank has rows
+// whose tab is spaces: one such row must not lose the month). With strict it
+// behaves like [ReadAll] and returns the first malformed row's *ParseError.
+// A bad header and I/O errors end the read in both modes: they return the
+// calls read so far, what was skipped, and the error.
+func ReadTolerant(r io.Reader, strict bool) ([]Call, Skipped, error) {
+	var sk Skipped
+	if strict {
+		calls, err := ReadAll(r)
+		return calls, sk, err
+	}
+	tr := NewReader(r)
+	var calls []Call
+	for {
+		c, err := tr.Read()
+		if err == io.EOF {
+			return calls, sk, nil
+		}
+		if err != nil {
+			var pe *ParseError
+			if tr.err != nil || !errors.As(err, &pe) {
+				return calls, sk, err // sticky: header or I/O
+			}
+			sk.Count++
+			if len(sk.Rows) < MaxSkippedKept {
+				sk.Rows = append(sk.Rows, BadRow{Line: pe.Line, Column: pe.Column, Reason: pe.Err.Error()})
+			}
+			continue
+		}
+		calls = append(calls, c)
+	}
+}

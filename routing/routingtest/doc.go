@@ -25,7 +25,7 @@
 // from Epoch and may not go backwards. The JSON is the command body exactly
 // as routing.DecodeCommand takes it, with one convenience applied first:
 // any object member named ronaTimeout, ttl, serviceLevelThreshold, wrapUp,
-// pushTimeout or hold whose value is a JSON string is parsed as a Go
+// pushTimeout, hold, after (an escalation step) or priorityAging whose value is a JSON string is parsed as a Go
 // duration and replaced by its nanoseconds (the engine's JSON for time.Duration), so "30s" and
 // 30000000000 mean the same. Blank lines and lines starting with # are
 // ignored.

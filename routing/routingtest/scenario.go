@@ -42,7 +42,7 @@ type Scenario struct {
 }
 
 // durationFields are the JSON members the runner accepts as Go duration strings.
-var durationFields = map[string]bool{"ronaTimeout": true, "ttl": true, "serviceLevelThreshold": true, "wrapUp": true, "pushTimeout": true, "hold": true}
+var durationFields = map[string]bool{"ronaTimeout": true, "ttl": true, "defaultTTL": true, "serviceLevelThreshold": true, "wrapUp": true, "pushTimeout": true, "hold": true, "after": true, "priorityAging": true, "preferredTimeout": true, "lastAgent": true, "lastAgentTimeout": true}
 
 // ParseScenario parses a txtar golden file (see the package doc).
 func ParseScenario(data []byte) (*Scenario, error) {

@@ -75,7 +75,8 @@ func TestSimulationCoversParticipants(t *testing.T) {
 	}
 	for _, k := range []string{"transferred", "joined CONFERENCE", "joined SILENT_MONITOR", "joined BARGE_IN",
 		"role changed", "transfer failed EXPIRED", "customer left", "requeued", "assigned", "held",
-		"hold released CONFIRMED", "hold released EXPIRED", "hold released CANCELLED", "hold released AGENT_LOGOUT"} {
+		"hold released CONFIRMED", "hold released EXPIRED", "hold released CANCELLED", "hold released AGENT_LOGOUT",
+		"last agent"} {
 		if total[k] == 0 {
 			t.Errorf("no %q in 6 seeded runs: %v", k, total)
 		}
@@ -284,6 +285,9 @@ func (sm *sim) record(ev routing.Event) {
 	switch e := ev.(type) {
 	case routing.RequestQueued:
 		sm.queued[e.Request]++
+		if e.LastAgent {
+			sm.count("last agent")
+		}
 	case routing.RequestRemoved:
 		sm.removed[e.Request] = e.Reason
 	case routing.ConversationCreated:
@@ -301,7 +305,7 @@ func (sm *sim) record(ev routing.Event) {
 			sm.count("transferred")
 		}
 	case routing.ParticipantJoined:
-		sm.count("joined " + e.Role)
+		sm.count("joined " + string(e.Role))
 	case routing.ParticipantRoleChanged:
 		sm.count("role changed")
 	case routing.TransferFailed:
@@ -354,6 +358,9 @@ func (sm *sim) setup() error {
 			a.Capacity = map[string]int{"voice": 0}
 		}
 		a.Teams = sm.randomTeams()
+		if sm.pick(3) == 0 {
+			a.CapacityUnits = 2 + sm.pick(7) // weighted capacity (capacity.go)
+		}
 		sm.agents = append(sm.agents, a.ID)
 		cmds = append(cmds, routing.UpsertAgent{Agent: a})
 	}
@@ -374,7 +381,10 @@ func (sm *sim) setup() error {
 	}
 	// One external queue (seed 000) at least, served by random AssignWork.
 	x := sm.randomQueue("qx", sm.mrds[sm.pick(2)])
-	x.Mode = routing.External
+	x.Mode, x.Steps, x.PriorityAging, x.MaxPriority, x.OfferToAgents = routing.External, nil, 0, 0, 0
+	if x.Hours != nil && x.Hours.ClosedAction == routing.ClosedQueue {
+		x.Hours.ClosedAction = routing.ClosedReject // an external queue does not hold requests back
+	}
 	sm.queues = append(sm.queues, x)
 	cmds = append(cmds, routing.UpsertQueue{Queue: x})
 	for _, c := range cmds {
@@ -434,7 +444,85 @@ func (sm *sim) randomQueue(id, mrd string) routing.Queue {
 	if sm.pick(3) == 0 {
 		q.LastAgentLeaves = routing.LastAgentRequeue
 	}
+	if q.Mode != routing.External && sm.pick(2) == 0 {
+		q.Steps = sm.randomSteps(q)
+	}
+	if sm.pick(3) == 0 {
+		q.CapacityWeight = sm.pick(5) // 0: the default 1
+	}
+	if q.Mode != routing.External && sm.pick(4) == 0 {
+		q.OfferToAgents = 2 + sm.pick(2) // multi-reservation (multioffer.go)
+	}
+	if sm.pick(3) == 0 { // last-agent routing (lastagent.go), small memories to evict
+		q.LastAgent = time.Duration(30+sm.pick(270)) * time.Second
+		q.LastAgentTimeout = time.Duration(sm.pick(30)) * time.Second
+		q.LastAgentCustomers = sm.pick(4)
+	}
+	if sm.pick(4) == 0 {
+		q.Hours = sm.randomHours(q)
+	}
+	if q.Mode != routing.External && sm.pick(3) == 0 {
+		q.PriorityAging = time.Duration(5+sm.pick(30)) * time.Second
+		if sm.pick(2) == 0 {
+			q.MaxPriority = 1 + sm.pick(4)
+		}
+	}
 	return q
+}
+
+// randomHours returns business hours that open and close a few times in
+// the simulated half hour after Epoch (Monday 09:00 UTC = 10:00 in
+// Berlin): one or two short Monday intervals, reject or (with a TTL, so
+// drained requests still end) queue.
+func (sm *sim) randomHours(q routing.Queue) *routing.BusinessHours {
+	h := &routing.BusinessHours{TimeZone: "UTC", ClosedAction: routing.ClosedReject}
+	base := 9 * 60
+	if sm.pick(2) == 0 {
+		h.TimeZone, base = "Europe/Berlin", 10*60
+	}
+	at := base + sm.pick(5)
+	for range 1 + sm.pick(2) {
+		open, close := at, at+2+sm.pick(10)
+		h.Weekly = append(h.Weekly, routing.OpenInterval{Day: "monday",
+			Open: fmt.Sprintf("%02d:%02d", open/60, open%60), Close: fmt.Sprintf("%02d:%02d", close/60, close%60)})
+		at = close + 1 + sm.pick(5)
+	}
+	if q.Mode != routing.External && q.TTL > 0 && sm.pick(2) == 0 {
+		h.ClosedAction = routing.ClosedQueue
+	}
+	return h
+}
+
+// randomSteps returns 1-3 escalation steps for q: skills relaxed, kept or
+// replaced, overflow into other internal queues on q's MRD, priority.
+func (sm *sim) randomSteps(q routing.Queue) []routing.EscalationStep {
+	var steps []routing.EscalationStep
+	after := time.Duration(0)
+	for range 1 + sm.pick(3) {
+		after += time.Duration(5+sm.pick(40)) * time.Second
+		st := routing.EscalationStep{After: after}
+		switch sm.pick(4) {
+		case 0: // any agent on the MRD
+			st.Skills = map[string]int{}
+		case 1: // levels lowered
+			st.Skills = map[string]int{}
+			for k, v := range q.Skills {
+				st.Skills[k] = max(1, v/2)
+			}
+		case 2: // another skill
+			st.Skills = map[string]int{sm.skills[sm.pick(len(sm.skills))]: 1 + sm.pick(60)}
+		}
+		for _, o := range sm.queues {
+			if o.ID != q.ID && o.MRD == q.MRD && o.Mode != routing.External && sm.pick(3) == 0 {
+				st.AddQueues = append(st.AddQueues, o.ID)
+			}
+		}
+		if sm.pick(3) == 0 {
+			st.Priority = sm.pick(3)
+		}
+		steps = append(steps, st)
+	}
+	return steps
 }
 
 // participantCommand returns a random transfer, conference, supervisor or
@@ -473,7 +561,7 @@ func (sm *sim) participantCommand() routing.Command {
 		if sm.pick(5) == 0 {
 			who = sm.agents[sm.pick(len(sm.agents))]
 		}
-		role := []string{routing.RoleSilentMonitor, routing.RoleSilentMonitor, routing.RoleWhisper, routing.RoleBargeIn}[sm.pick(4)]
+		role := []routing.ParticipantRole{routing.RoleSilentMonitor, routing.RoleSilentMonitor, routing.RoleWhisper, routing.RoleBargeIn}[sm.pick(4)]
 		conv := sm.open[sm.pick(len(sm.open))]
 		if ts := sm.tasks(routing.TaskActiveState); len(ts) > 0 && sm.pick(4) > 0 {
 			conv = ts[sm.pick(len(ts))].Conversation // likely monitorable
@@ -502,7 +590,7 @@ func (sm *sim) participantCommand() routing.Command {
 		if sm.pick(2) == 0 {
 			return routing.LeaveConversation{Conversation: conv, Agent: who}
 		}
-		role := []string{routing.RoleBargeIn, routing.RoleSilentMonitor, routing.RoleWhisper}[sm.pick(3)]
+		role := []routing.ParticipantRole{routing.RoleBargeIn, routing.RoleSilentMonitor, routing.RoleWhisper}[sm.pick(3)]
 		return routing.ChangeParticipantRole{Conversation: conv, Agent: who, Role: role}
 	default:
 		if len(sm.open) == 0 {
@@ -555,6 +643,10 @@ func (sm *sim) randomStep() error {
 	if sm.pick(100) < 15 {
 		r = 100 // transfer, conference, supervisors, customer left
 		cmd = sm.participantCommand()
+	} else if reqs := sm.s.Requests(); len(reqs) > 0 && sm.pick(100) < 4 {
+		// Priority changed in place (PATCH /v1/requests/{id}).
+		r = 100
+		cmd = routing.SetRequestPriority{Request: reqs[sm.pick(len(reqs))].ID, Priority: sm.pick(6)}
 	}
 	switch {
 	case r < 16:
@@ -564,6 +656,20 @@ func (sm *sim) randomStep() error {
 			Queue: q.ID, Priority: sm.pick(4)}
 		if q.TTL == 0 || sm.pick(4) == 0 {
 			c.TTL = time.Duration(20+sm.pick(160)) * time.Second
+		}
+		if sm.pick(5) == 0 {
+			c.CapacityWeight = 1 + sm.pick(5)
+		}
+		if sm.pick(2) == 0 { // a returning customer (lastagent.go)
+			c.CustomerID = fmt.Sprintf("k%d", sm.pick(6))
+		}
+		if sm.pick(6) == 0 { // preferred agents (preferred.go)
+			for _, k := range []int{sm.pick(len(sm.agents)), sm.pick(len(sm.agents))}[:1+sm.pick(2)] {
+				if !slices.Contains(c.PreferredAgents, sm.agents[k]) {
+					c.PreferredAgents = append(c.PreferredAgents, sm.agents[k])
+				}
+			}
+			c.PreferredTimeout = time.Duration(sm.pick(40)) * time.Second
 		}
 		if sm.pick(4) == 0 {
 			// A callback (seed 003): held, not offered, until confirmed.
@@ -658,6 +764,9 @@ func (sm *sim) randomStep() error {
 			if sm.pick(2) == 0 {
 				a.Skills[sk] = 1 + sm.pick(100)
 			}
+		}
+		if sm.pick(3) == 0 {
+			a.CapacityUnits = 1 + sm.pick(8)
 		}
 		cmd = routing.UpsertAgent{Agent: a}
 	}
@@ -782,8 +891,11 @@ func (sm *sim) invalidCommand(agent string) routing.Command {
 		return routing.CloseTask{Task: "task-none", Agent: agent}
 	case 2:
 		if len(sm.open) > 0 {
-			id := sm.open[sm.pick(len(sm.open))]
-			return routing.CreateConversation{ID: id, RequestID: "dup-" + id, Queue: sm.queues[0].ID}
+			// A create refused by business hours (QUEUE_CLOSED) left no
+			// conversation: only an existing one makes a duplicate.
+			if id := sm.open[sm.pick(len(sm.open))]; sm.exists(id) {
+				return routing.CreateConversation{ID: id, RequestID: "dup-" + id, Queue: sm.queues[0].ID}
+			}
 		}
 		return routing.CreateConversation{ID: "x", RequestID: "y", Queue: "no-such-queue"}
 	case 3:
@@ -835,6 +947,9 @@ func (sm *sim) drain() error {
 			}
 		}
 		for _, t := range sm.tasks(routing.TaskReservedState) {
+			if cur, ok := sm.s.Task(t.ID); !ok || cur.State != routing.TaskReservedState {
+				continue // revoked by another accept (multi-reservation)
+			}
 			if err := sm.must(routing.AcceptTask{Task: t.ID, Agent: t.Agent}); err != nil {
 				return err
 			}
@@ -935,4 +1050,9 @@ func (sm *sim) account() error {
 		return fmt.Errorf("counts after drain: %d waiting, %d open, %d tasks", waiting, open, tasks)
 	}
 	return nil
+}
+
+func (sm *sim) exists(conv string) bool {
+	_, ok := sm.s.Conversation(conv)
+	return ok
 }

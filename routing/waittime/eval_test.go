@@ -137,6 +137,8 @@ func (e *evaluation) score(setup *replay.Setup, run *replay.Run, recs []arrivalR
 	})
 	base := make([]time.Duration, len(setup.Arrivals)) // uncorrected estimate at arrival
 	posAt := make([]int, len(setup.Arrivals))
+	modelAt := make([]time.Duration, len(setup.Arrivals)) // Blend without HOL
+	holAt := make([]time.Duration, len(setup.Arrivals))
 	les := map[string]time.Duration{}
 	k := 0
 	for _, r := range recs {
@@ -152,6 +154,7 @@ func (e *evaluation) score(setup *replay.Setup, run *replay.Run, recs []arrivalR
 				e.hist[q] = &History{}
 			}
 			e.hist[q].Observe(base[st.j], w, posAt[st.j])
+			e.hist[q].ObserveHOL(modelAt[st.j], holAt[st.j], w)
 			k++
 		}
 		if r.pos == 0 {
@@ -170,6 +173,8 @@ func (e *evaluation) score(setup *replay.Setup, run *replay.Run, recs []arrivalR
 			MeanService: svc, MeanPatience: pat, Correction: e.hist[r.queue].Correction()}
 		base[r.i], _ = QLmServed(snap)
 		posAt[r.i] = pos
+		modelAt[r.i], holAt[r.i] = Blend(snap), HOL(snap)
+		snap.HOLWeight = e.hist[r.queue].HOLWeight()
 		o := run.Outcomes[r.i]
 		if o.Result != replay.Answered || t < e.from {
 			continue
@@ -263,40 +268,7 @@ func runBank(tb testing.TB) *scores {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	type agg struct{ ser, serN, qtime, hang float64 }
-	by := map[string]*agg{}
-	for _, c := range calls {
-		if c.Outcome == trace.Phantom {
-			continue
-		}
-		a := by[c.Type]
-		if a == nil {
-			a = &agg{}
-			by[c.Type] = a
-		}
-		switch c.Outcome {
-		case trace.Agent:
-			if c.SerTime > 0 {
-				a.ser += float64(c.SerTime)
-				a.serN++
-			}
-		case trace.Hang:
-			a.hang++
-		}
-		a.qtime += float64(c.QTime)
-	}
-	model := func(q string) (time.Duration, time.Duration) {
-		a := by[q]
-		if a == nil || a.serN == 0 {
-			return 0, 0
-		}
-		svc := time.Duration(a.ser / a.serN * float64(time.Second))
-		var pat time.Duration
-		if a.hang > 0 {
-			pat = time.Duration(a.qtime / a.hang * float64(time.Second))
-		}
-		return svc, pat
-	}
+	model := monthModel(calls)
 	agents := func(st *routing.State, q string) int {
 		n := 0
 		for _, id := range st.AgentIDs() {
@@ -382,5 +354,45 @@ func BenchmarkRASE(b *testing.B) {
 				b.ReportMetric(bk.rase(k), "bank-"+e.name)
 			}
 		}
+	}
+}
+
+// monthModel returns each queue's (service type's) model parameters from
+// the month's records: mean ser_time of served calls, and mean patience
+// 1/theta with theta = abandons / total recorded queue time.
+func monthModel(calls []trace.Call) queueModel {
+	type agg struct{ ser, serN, qtime, hang float64 }
+	by := map[string]*agg{}
+	for _, c := range calls {
+		if c.Outcome == trace.Phantom {
+			continue
+		}
+		a := by[c.Type]
+		if a == nil {
+			a = &agg{}
+			by[c.Type] = a
+		}
+		switch c.Outcome {
+		case trace.Agent:
+			if c.SerTime > 0 {
+				a.ser += float64(c.SerTime)
+				a.serN++
+			}
+		case trace.Hang:
+			a.hang++
+		}
+		a.qtime += float64(c.QTime)
+	}
+	return func(q string) (time.Duration, time.Duration) {
+		a := by[q]
+		if a == nil || a.serN == 0 {
+			return 0, 0
+		}
+		svc := time.Duration(a.ser / a.serN * float64(time.Second))
+		var pat time.Duration
+		if a.hang > 0 {
+			pat = time.Duration(a.qtime / a.hang * float64(time.Second))
+		}
+		return svc, pat
 	}
 }

@@ -43,7 +43,71 @@ type History struct {
 	// Exponentially weighted sums: weight, squared weight, actual,
 	// estimate, and the second moments of the pair (seconds).
 	w, w2, act, est, aa, ae, ee, pos float64
+	// For HOLWeight: weight, sums (a-H)(M-H), (M-H)^2, (a-H)^2.
+	mw, mxy, mxx, myy float64
 }
+
+// MinHOLObservations is the weight of observations HOLWeight needs before
+// it mixes any HOL in: below it the fitted weight is mostly noise.
+const MinHOLObservations = 200
+
+// ObserveHOL records, for a customer who reached an agent, the two
+// estimates it got on arrival, the model's (QLmServed times the
+// Correction then, that is Blend without HOL) and the head-of-line
+// estimate (HOL), and the wait it had, so that HOLWeight learns how much
+// of the delay history to mix in. Customers without both estimates are
+// ignored.
+func (h *History) ObserveHOL(model, hol, actual time.Duration) {
+	if model <= 0 || hol <= 0 || actual < 0 {
+		return
+	}
+	m := h.Memory
+	if m <= 0 {
+		m = DefaultMemory
+	}
+	d := 1 - 1/float64(m)
+	x, y := (model - hol).Seconds(), (actual - hol).Seconds()
+	h.mw = h.mw*d + 1
+	h.mxy = h.mxy*d + x*y
+	h.mxx = h.mxx*d + x*x
+	h.myy = h.myy*d + y*y
+}
+
+// HOLWeight returns the weight w of HOL in Blend, (1-w)*model + w*HOL: the
+// least-squares weight over the recent customers fed to ObserveHOL,
+// w = 1 - sum (a-H)(M-H) / sum (M-H)^2, shrunk toward 0 like Correction
+// shrinks toward 1 (w * max(0, 1 - Caution*Var(w)/w^2), the variance from
+// the residuals, scaled by the mean position for the customers who wait
+// together), within [0, MaxHOLWeight]; 0 before MinHOLObservations. Where
+// the model is right (M/M/s+M) it stays 0; on the bank's recorded waits,
+// where agents serve several queues and take breaks the model cannot see,
+// the head of the line carries what the queue length misses
+// (TestRASERealWaits).
+func (h *History) HOLWeight() float64 {
+	if h.mw < MinHOLObservations || h.mxx <= 0 {
+		return 0
+	}
+	alpha := h.mxy / h.mxx
+	w := 1 - alpha
+	res := max(h.myy-2*alpha*h.mxy+alpha*alpha*h.mxx, 0) / h.mw
+	v := res / h.mxx
+	if h.w > 0 {
+		v *= max(h.pos/h.w, 1)
+	}
+	k := h.Caution
+	if k <= 0 {
+		k = DefaultCaution
+	}
+	if math.IsNaN(w) || math.IsNaN(v) || w <= 0 {
+		return 0
+	}
+	w *= max(0, 1-k*v/(w*w))
+	return min(w, MaxHOLWeight)
+}
+
+// MaxHOLWeight bounds HOLWeight: the model's estimate always keeps at
+// least half the say, since HOL knows nothing of the customer's own place.
+const MaxHOLWeight = 0.5
 
 // Observe records that a customer estimated at estimate (on arrival, before
 // correction) at the given position waited actual before reaching an

@@ -20,20 +20,17 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
-	"os/signal"
 	"runtime"
 	"runtime/debug"
-	"syscall"
-	"time"
 
 	"github.com/omniroute/omniroute/agentdesk"
 	"github.com/omniroute/omniroute/agentdesk/internal/fixture"
+	"github.com/omniroute/omniroute/conversation"
+	"github.com/omniroute/omniroute/internal/testserver"
 	"github.com/omniroute/omniroute/journal/natsjournal"
 	"github.com/omniroute/omniroute/node"
 	"github.com/omniroute/omniroute/routing"
@@ -43,20 +40,12 @@ import (
 func main() {
 	agents := flag.Int("agents", 5000, "agents, each with one ACTIVE chat")
 	memory := flag.Bool("memory", false, "in-memory transcript store instead of JetStream")
-	flag.Parse()
-	if err := run(*agents, *memory); err != nil {
-		fmt.Fprintln(os.Stderr, "benchserver:", err)
-		os.Exit(1)
-	}
+	os.Exit(testserver.Main("benchserver", func() error { return run(*agents, *memory) }))
 }
 
 func run(agents int, memory bool) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := testserver.Context(true)
 	defer stop()
-	go func() {
-		_, _ = io.Copy(io.Discard, os.Stdin)
-		stop()
-	}()
 
 	dir, err := os.MkdirTemp("", "omniroute-benchserver-")
 	if err != nil {
@@ -89,8 +78,13 @@ func run(agents int, memory bool) error {
 	if err := load(ctx, n, agents); err != nil {
 		return err
 	}
+	conv, err := conversation.New(n, conversation.Options{Logger: slog.New(slog.DiscardHandler), Transcripts: log})
+	if err != nil {
+		return err
+	}
+	defer conv.Close()
 	desk, err := agentdesk.New(n, fixture.Verify, agentdesk.Options{Logger: slog.New(slog.DiscardHandler),
-		Transcripts: log, MaxEventsPerSecond: -1})
+		Conversations: conv, MaxEventsPerSecond: -1})
 	if err != nil {
 		return err
 	}
@@ -107,23 +101,7 @@ func run(agents int, memory bool) error {
 		_ = json.NewEncoder(w).Encode(map[string]uint64{"heapInuse": ms.HeapInuse, "heapAlloc": ms.HeapAlloc,
 			"stackInuse": ms.StackInuse, "sys": ms.Sys, "goroutines": uint64(runtime.NumGoroutine())})
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
-	fmt.Printf("LISTEN http://%s\n", ln.Addr())
-	select {
-	case <-ctx.Done():
-	case err := <-served:
-		return err
-	}
-	desk.Close()
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return hs.Shutdown(sctx)
+	return testserver.Serve(ctx, mux, testserver.Options{BeforeShutdown: desk.Close})
 }
 
 // load gives each of agents agents its own ACTIVE chat (as
@@ -142,7 +120,7 @@ func load(ctx context.Context, n *node.Node, agents int) error {
 			}
 		}
 		var task string
-		_ = n.View(ctx, func(st *routing.State) {
+		_ = n.View(ctx, func(st routing.View) {
 			if ts, _ := st.Tasks(id); len(ts) > 0 {
 				task = ts[0].ID
 			}

@@ -23,60 +23,48 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"strconv"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/omniroute/omniroute/agentdesk"
 	"github.com/omniroute/omniroute/agentdesk/internal/fixture"
+	"github.com/omniroute/omniroute/conversation"
+	"github.com/omniroute/omniroute/internal/testserver"
 	"github.com/omniroute/omniroute/node"
 	"github.com/omniroute/omniroute/routing"
 )
 
 func main() {
-	listen := flag.String("listen", "127.0.0.1:0", "address to listen on")
-	watchStdin := flag.Bool("stdin", true, "stop when stdin reaches end of file")
-	verbose := flag.Bool("v", false, "log to stderr")
+	var f testserver.Flags
+	f.Register(flag.CommandLine)
 	grace := flag.Duration("grace", 0, "agentdesk DisconnectGrace (0: default)")
-	flag.Parse()
-	if err := run(*listen, *watchStdin, *verbose, *grace); err != nil {
-		fmt.Fprintln(os.Stderr, "e2eserver:", err)
-		os.Exit(1)
-	}
+	os.Exit(testserver.Main("e2eserver", func() error { return run(f, *grace) }))
 }
 
-func run(listen string, watchStdin, verbose bool, grace time.Duration) error {
-	logger := slog.New(slog.DiscardHandler)
-	if verbose {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+func run(f testserver.Flags, grace time.Duration) error {
+	logger := f.Logger(slog.LevelInfo)
+	ctx, stop := testserver.Context(f.Stdin)
 	defer stop()
-	if watchStdin {
-		go func() {
-			_, _ = io.Copy(io.Discard, os.Stdin)
-			stop()
-		}()
-	}
 
 	n, err := fixture.Open(ctx)
 	if err != nil {
 		return err
 	}
 	defer n.Close()
-	desk, err := agentdesk.New(n, fixture.Verify, agentdesk.Options{Logger: logger, DisconnectGrace: grace})
+	conv, err := conversation.New(n, conversation.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer conv.Close()
+	desk, err := agentdesk.New(n, fixture.Verify, agentdesk.Options{Logger: logger, DisconnectGrace: grace, Conversations: conv})
 	if err != nil {
 		return err
 	}
@@ -86,29 +74,12 @@ func run(listen string, watchStdin, verbose bool, grace time.Duration) error {
 	mux.HandleFunc("POST /test/conversations", a.createConversation)
 	mux.HandleFunc("GET /test/agents/{id}", a.agent)
 	mux.HandleFunc("POST /test/agents/{id}/state", a.setState)
-	c := &customer{desk: desk}
+	c := &customer{conv: conv}
 	mux.HandleFunc("POST /test/conversations/{id}/messages", c.message)
 	mux.HandleFunc("POST /test/conversations/{id}/customer-left", c.left)
 	mux.HandleFunc("GET /test/conversations/{id}/events", c.events)
 
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return err
-	}
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
-	fmt.Printf("LISTEN http://%s\n", ln.Addr())
-
-	select {
-	case <-ctx.Done():
-	case err := <-served:
-		return err
-	}
-	desk.Close()
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return hs.Shutdown(sctx)
+	return testserver.Serve(ctx, mux, testserver.Options{Listen: f.Listen, BeforeShutdown: desk.Close})
 }
 
 type admin struct {
@@ -160,7 +131,7 @@ func (a *admin) agent(w http.ResponseWriter, r *http.Request) {
 		tasks  []routing.Task
 		ok     bool
 	)
-	if err := a.n.View(r.Context(), func(st *routing.State) {
+	if err := a.n.View(r.Context(), func(st routing.View) {
 		status, ok = st.Agent(id)
 		tasks, _ = st.Tasks(id)
 	}); err != nil {
@@ -191,7 +162,7 @@ func (a *admin) setState(w http.ResponseWriter, r *http.Request) {
 }
 
 // customer plays the customer side through the desk server.
-type customer struct{ desk *agentdesk.Server }
+type customer struct{ conv *conversation.Conversations }
 
 func (c *customer) answer(w http.ResponseWriter, status int, seq uint64, ev json.RawMessage, err error) {
 	if err != nil {
@@ -207,12 +178,12 @@ func (c *customer) message(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	seq, ev, err := c.desk.CustomerMessage(r.Context(), r.PathValue("id"), body)
+	seq, ev, err := c.conv.CustomerMessage(r.Context(), r.PathValue("id"), body)
 	c.answer(w, http.StatusCreated, seq, ev, err)
 }
 
 func (c *customer) left(w http.ResponseWriter, r *http.Request) {
-	seq, ev, err := c.desk.CustomerLeft(r.Context(), r.PathValue("id"))
+	seq, ev, err := c.conv.CustomerLeft(r.Context(), r.PathValue("id"))
 	c.answer(w, http.StatusOK, seq, ev, err)
 }
 
@@ -220,13 +191,13 @@ func (c *customer) events(w http.ResponseWriter, r *http.Request) {
 	after, _ := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
 	flusher, _ := w.(http.Flusher)
 	started := false
-	err := c.desk.CustomerEvents(r.Context(), r.PathValue("id"), after, func(seq uint64, ev json.RawMessage) error {
+	err := c.conv.CustomerEvents(r.Context(), r.PathValue("id"), after, func(seq uint64, ev json.RawMessage) error {
 		if !started {
 			started = true
 			w.Header().Set("Content-Type", "text/event-stream")
 			w.WriteHeader(http.StatusOK)
 		}
-		if _, err := fmt.Fprintf(w, "id: %d\nevent: cimEvent\ndata: %s\n\n", seq, ev); err != nil {
+		if _, err := w.Write(conversation.SSEFrame(seq, ev)); err != nil {
 			return err
 		}
 		flusher.Flush()

@@ -18,36 +18,27 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"flag"
-	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/omniroute/omniroute/bayeux"
+	"github.com/omniroute/omniroute/internal/testserver"
 )
 
 func main() {
-	listen := flag.String("listen", "127.0.0.1:0", "address to listen on")
-	watchStdin := flag.Bool("stdin", true, "stop when stdin reaches end of file")
+	var f testserver.Flags
+	f.Register(flag.CommandLine)
 	timeout := flag.Duration("timeout", 2*time.Second, "Bayeux connect timeout")
-	verbose := flag.Bool("v", false, "log to stderr")
-	flag.Parse()
-	if err := run(*listen, *watchStdin, *timeout, *verbose); err != nil {
-		fmt.Fprintln(os.Stderr, "e2eserver:", err)
-		os.Exit(1)
-	}
+	os.Exit(testserver.Main("e2eserver", func() error { return run(f, *timeout) }))
 }
 
 // dropper closes the first connection that writes bytes containing match.
@@ -101,19 +92,10 @@ func (l *dropListener) Accept() (net.Conn, error) {
 	return &dropConn{Conn: c, d: l.d}, nil
 }
 
-func run(listen string, watchStdin bool, timeout time.Duration, verbose bool) error {
-	logger := slog.New(slog.DiscardHandler)
-	if verbose {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+func run(f testserver.Flags, timeout time.Duration) error {
+	logger := f.Logger(slog.LevelDebug)
+	ctx, stop := testserver.Context(f.Stdin)
 	defer stop()
-	if watchStdin {
-		go func() {
-			_, _ = io.Copy(io.Discard, os.Stdin)
-			stop()
-		}()
-	}
 
 	srv := bayeux.NewServer(bayeux.Options{
 		Logger:         logger,
@@ -181,23 +163,10 @@ func run(listen string, watchStdin bool, timeout time.Duration, verbose bool) er
 		})
 	})
 
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return err
-	}
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(&dropListener{Listener: ln, d: d}) }()
-	fmt.Printf("LISTEN http://%s\n", ln.Addr())
-	select {
-	case <-ctx.Done():
-	case err := <-errc:
-		return err
-	}
-	srv.Close() // answers held long-polls so Shutdown does not wait for them
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return hs.Shutdown(sctx)
+	return testserver.Serve(ctx, mux, testserver.Options{Listen: f.Listen,
+		WrapListener: func(ln net.Listener) net.Listener { return &dropListener{Listener: ln, d: d} },
+		// Answers held long-polls so the shutdown does not wait for them.
+		BeforeShutdown: srv.Close})
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

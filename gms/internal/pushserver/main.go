@@ -14,39 +14,30 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/omniroute/omniroute/bayeux"
 	"github.com/omniroute/omniroute/gms"
+	"github.com/omniroute/omniroute/internal/testserver"
 )
 
 func main() {
-	listen := flag.String("listen", "127.0.0.1:0", "address to listen on")
-	watchStdin := flag.Bool("stdin", true, "stop when stdin reaches end of file")
+	var f testserver.Flags
+	f.Register(flag.CommandLine)
 	timeout := flag.Duration("timeout", 2*time.Second, "Bayeux connect timeout")
-	verbose := flag.Bool("v", false, "log to stderr")
-	flag.Parse()
-	if err := run(*listen, *watchStdin, *timeout, *verbose); err != nil {
-		fmt.Fprintln(os.Stderr, "pushserver:", err)
-		os.Exit(1)
-	}
+	os.Exit(testserver.Main("pushserver", func() error { return run(f, *timeout) }))
 }
 
-func run(listen string, watchStdin bool, timeout time.Duration, verbose bool) error {
+func run(f testserver.Flags, timeout time.Duration) error {
 	level := slog.LevelError
-	if verbose {
+	if f.Verbose {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
@@ -79,30 +70,7 @@ func run(listen string, watchStdin bool, timeout time.Duration, verbose bool) er
 		_ = json.NewEncoder(w).Encode(map[string]int{"sessions": pusher.Connected(r.URL.Query().Get("user"))})
 	})
 
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	fmt.Printf("LISTEN http://%s\n", ln.Addr())
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := testserver.Context(f.Stdin)
 	defer stop()
-	if watchStdin {
-		go func() {
-			_, _ = io.Copy(io.Discard, os.Stdin)
-			stop()
-		}()
-	}
-	select {
-	case <-ctx.Done():
-	case err := <-errc:
-		return err
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	_ = srv.Shutdown(shutdownCtx)
-	return nil
+	return testserver.Serve(ctx, mux, testserver.Options{Listen: f.Listen})
 }

@@ -31,7 +31,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -41,6 +40,7 @@ import (
 
 	"github.com/omniroute/omniroute/auth"
 	"github.com/omniroute/omniroute/config"
+	"github.com/omniroute/omniroute/internal/testserver"
 	"github.com/omniroute/omniroute/journal/memjournal"
 	"github.com/omniroute/omniroute/node"
 	"github.com/omniroute/omniroute/presencesync"
@@ -88,19 +88,12 @@ func partnerSpec(id, mode, origin string) config.PresencePartnerSpec {
 }
 
 func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "crmtestserver:", err)
-		os.Exit(1)
-	}
+	os.Exit(testserver.Main("crmtestserver", run))
 }
 
 func run() error {
-	ctx, stop := context.WithCancel(context.Background())
+	ctx, stop := testserver.Context(true)
 	defer stop()
-	go func() {
-		_, _ = io.Copy(io.Discard, os.Stdin)
-		stop()
-	}()
 	omniLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -218,7 +211,7 @@ func testAPI(m *http.ServeMux, n *node.Node) {
 		}
 		out := map[string]any{}
 		found := false
-		err := n.View(r.Context(), func(st *routing.State) {
+		err := n.View(r.Context(), func(st routing.View) {
 			ag, ok := st.Agent(r.PathValue("id"))
 			if !ok {
 				return
@@ -285,8 +278,16 @@ func crmPage(a *auth.Authenticator, omniURL string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		agent, partner := q.Get("agent"), q.Get("partner")
+		// The CRM's back end mints the connector's ticket with the agent's
+		// token (over REST that is POST /v1/tickets {"scope":"crm-connector"});
+		// only the single-use ticket goes into the iframe's URL.
+		ticket, _, err := a.MintTicket(auth.ScopeCRMConnector, a.Issue(agent, time.Hour))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
 		src := omniURL + "/presencesync/crm/connector.html?partner=" + template.URLQueryEscaper(partner) +
-			"&token=" + template.URLQueryEscaper(a.Issue(agent, time.Hour))
+			"&ticket=" + template.URLQueryEscaper(ticket)
 		if q.Get("withAgent") != "" {
 			src += "&agent=" + template.URLQueryEscaper(agent)
 		}

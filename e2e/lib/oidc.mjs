@@ -1,0 +1,105 @@
+// oidc.mjs: a real OpenID provider (npm "oidc-provider", a certified
+// implementation) for the identity e2e tests, and a headless user that logs
+// in through its authorization code flow with PKCE (its development
+// interactions: a login form, then a consent form) and gets an ID token.
+import http from "node:http";
+import { createHash, generateKeyPairSync, randomBytes } from "node:crypto";
+import Provider from "oidc-provider";
+
+export const CLIENT_ID = "omniroute";
+const REDIRECT_URI = "http://127.0.0.1/callback";
+
+// signingKey returns a fresh RS256 private JWK with key id kid.
+export function signingKey(kid) {
+  const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  return { ...privateKey.export({ format: "jwk" }), kid, alg: "RS256", use: "sig" };
+}
+
+// startProvider serves an OpenID provider on a loopback port for test t.
+// roles maps a login name to its realm roles (Keycloak's realm_access.roles
+// claim); keys are the JWKs, the first signs. It resolves with
+// { issuer, rotate(keys), setIdTokenTTL(seconds) }: rotate swaps in a new
+// provider with the same issuer and accounts but other keys (what a
+// provider's key rotation looks like from outside).
+export async function startProvider(t, roles, keys) {
+  let idTokenTTL = 3600;
+  const server = http.createServer();
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const issuer = `http://127.0.0.1:${server.address().port}`;
+  const make = (jwks) => {
+    const p = new Provider(issuer, {
+      clients: [{ client_id: CLIENT_ID, token_endpoint_auth_method: "none", redirect_uris: [REDIRECT_URI],
+        grant_types: ["authorization_code"], response_types: ["code"] }],
+      jwks: { keys: jwks },
+      pkce: { required: () => true },
+      claims: { openid: ["sub"], profile: ["preferred_username", "realm_access"] },
+      findAccount: (ctx, sub) => ({
+        accountId: sub,
+        claims: () => ({ sub, preferred_username: sub, realm_access: { roles: roles[sub] ?? [] } }),
+      }),
+      conformIdTokenClaims: false, // profile claims in the ID token, as Keycloak puts them
+      ttl: { IdToken: () => idTokenTTL },
+    });
+    p.on("server_error", (_ctx, err) => console.error("oidc-provider:", err));
+    return p.callback();
+  };
+  let handler = make(keys);
+  server.on("request", (req, res) => handler(req, res));
+  t.after(() => server.close());
+  return {
+    issuer,
+    rotate(newKeys) {
+      handler = make(newKeys);
+    },
+    setIdTokenTTL(seconds) {
+      idTokenTTL = seconds;
+    },
+  };
+}
+
+const b64url = (buf) => buf.toString("base64url");
+
+// idToken logs user in at issuer with the authorization code flow and PKCE
+// (S256) and resolves with the ID token of the code exchange.
+export async function idToken(issuer, user) {
+  const cookies = new Map();
+  const go = async (url, init = {}) => {
+    const res = await fetch(url, { ...init, redirect: "manual",
+      headers: { ...(init.headers ?? {}), cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join("; ") } });
+    for (const c of res.headers.getSetCookie()) {
+      const [kv] = c.split(";");
+      const i = kv.indexOf("=");
+      cookies.set(kv.slice(0, i), kv.slice(i + 1));
+    }
+    return res;
+  };
+  const verifier = b64url(randomBytes(32));
+  const challenge = b64url(createHash("sha256").update(verifier).digest());
+  const q = new URLSearchParams({ client_id: CLIENT_ID, response_type: "code", scope: "openid profile",
+    redirect_uri: REDIRECT_URI, code_challenge: challenge, code_challenge_method: "S256", state: "s", nonce: b64url(randomBytes(8)) });
+  let res = await go(`${issuer}/auth?${q}`);
+  const form = { login: { prompt: "login", login: user, password: "any" }, consent: { prompt: "consent" } };
+  for (let step = 0; step < 12; step++) {
+    if (res.status >= 300 && res.status < 400) {
+      const loc = new URL(res.headers.get("location"), issuer);
+      if (loc.href.startsWith(REDIRECT_URI)) {
+        const code = loc.searchParams.get("code");
+        if (!code) throw new Error(`authorization failed: ${loc.search}`);
+        const tok = await fetch(`${issuer}/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams({ grant_type: "authorization_code", code, redirect_uri: REDIRECT_URI, client_id: CLIENT_ID, code_verifier: verifier }) });
+        const body = await tok.json();
+        if (!body.id_token) throw new Error(`token endpoint: ${JSON.stringify(body)}`);
+        return body.id_token;
+      }
+      res = await go(loc.href);
+      continue;
+    }
+    const html = await res.text();
+    const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
+    const prompt = /name="prompt" value="(\w+)"/.exec(html)?.[1];
+    if (!action || !form[prompt]) throw new Error(`unexpected page (${res.status}): ${html.slice(0, 300)}`);
+    res = await go(new URL(action, issuer).href, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams(form[prompt]) });
+  }
+  throw new Error("login did not finish");
+}

@@ -1,0 +1,126 @@
+// oidc.test.mjs: company logins over OpenID Connect, end to end. A real
+// OpenID provider (npm oidc-provider) is started by the test; a user logs in
+// through its authorization code flow with PKCE; `omniroute serve` (the real
+// binary, OMNIROUTE_BIN) is configured with the provider as its issuer and
+// checks the ID tokens on REST and on the Socket.IO auth of the agent desk:
+// role mapping from realm_access.roles, key rotation (a new key id is
+// fetched from the JWKS), expiry, and a token of another issuer refused.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import readline from "node:readline";
+import { startProvider, signingKey, idToken, CLIENT_ID } from "./lib/oidc.mjs";
+import { connect, connected, connectError } from "./lib/desk.mjs";
+
+const bin = process.env.OMNIROUTE_BIN;
+
+const roles = { alice: ["agent"], sam: ["agent", "supervisor"], root: ["cc-admin"], mallory: ["visitor"] };
+
+// serve starts `omniroute serve` with a config trusting issuer and
+// resolves with its URL.
+async function serve(t, issuer) {
+  const dir = mkdtempSync(path.join(tmpdir(), "omniroute-oidc-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const cfg = path.join(dir, "omniroute.yaml");
+  writeFileSync(cfg, `
+server: {listen: "127.0.0.1:0", dataDir: "${path.join(dir, "data")}"}
+auth:
+  adminTokens: ["${"x".repeat(40)}"]
+  oidc:
+    - issuer: "${issuer}"
+      audience: ${CLIENT_ID}
+      agentClaim: preferred_username
+      rolesClaim: realm_access.roles
+      agentRoles: [agent]
+      supervisorRoles: [supervisor]
+      adminRoles: [cc-admin]
+mrds: [{id: chat, name: Chat, maxRequests: 3}]
+queues: [{id: support, name: Support, mrd: chat}]
+agents:
+  - {id: alice, name: Alice, role: agent}
+  - {id: sam, name: Sam, role: supervisor}
+  - {id: mallory, name: Mallory, role: agent}
+`);
+  const child = spawn(bin, ["serve", "--config", cfg], { stdio: ["ignore", "pipe", "inherit"] });
+  t.after(() => child.kill("SIGTERM"));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("omniroute did not start")), 30_000);
+    child.once("exit", (code) => reject(new Error(`omniroute exited with ${code}`)));
+    readline.createInterface({ input: child.stdout }).on("line", (line) => {
+      const m = /^omniroute listening on (\S+)$/.exec(line);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+  });
+}
+
+async function get(url, route, token) {
+  const res = await fetch(url + route, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+  return { status: res.status, body: await res.json().catch(() => null) };
+}
+
+test("OpenID Connect: login, roles, Socket.IO, rotation, expiry, other issuer", { skip: !bin && "OMNIROUTE_BIN not set" }, async (t) => {
+  const idp = await startProvider(t, roles, [signingKey("k1")]);
+  const other = await startProvider(t, roles, [signingKey("other")]);
+  const url = await serve(t, idp.issuer);
+
+  // Login through the provider; the ID token is the bearer token.
+  const alice = await idToken(idp.issuer, "alice");
+  let r = await get(url, "/v1/me", alice);
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.deepEqual({ kind: r.body.kind, agentId: r.body.agentId, issuer: r.body.issuer, supervisor: r.body.supervisor ?? false },
+    { kind: "agent", agentId: "alice", issuer: idp.issuer, supervisor: false });
+  assert.equal((await get(url, "/v1/agents/alice/state", alice)).status, 200);
+  const put = await fetch(`${url}/v1/agents/sam/state`, { method: "PUT", body: JSON.stringify({ state: "READY" }),
+    headers: { authorization: `Bearer ${alice}`, "content-type": "application/json" } });
+  assert.equal(put.status, 403, "an agent sets another agent's state");
+
+  // Role mapping: supervisor and admin from realm_access.roles; no agent
+  // role, no entry.
+  r = await get(url, "/v1/me", await idToken(idp.issuer, "sam"));
+  assert.equal(r.body.supervisor, true, JSON.stringify(r.body));
+  const root = await idToken(idp.issuer, "root");
+  r = await get(url, "/v1/me", root);
+  assert.equal(r.body.kind, "admin", JSON.stringify(r.body));
+  const mint = (token) => fetch(`${url}/v1/agents/alice/token`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
+  assert.equal((await mint(root)).status, 200, "an admin by role mints a token");
+  assert.equal((await mint(alice)).status, 403, "an agent mints a token");
+  assert.equal((await get(url, "/v1/me", await idToken(idp.issuer, "mallory"))).status, 401, "a token without the agent role");
+
+  // Socket.IO: the agent desk connects with the ID token in auth.token.
+  const desk = connect(t, url, { token: alice, agent: "alice", fcm: "" });
+  await connected(desk);
+  desk.close();
+
+  // Another issuer, same claims: refused on REST and on the socket.
+  const forged = await idToken(other.issuer, "alice");
+  assert.equal((await get(url, "/v1/me", forged)).status, 401, "a token of an issuer not configured");
+  const err = await connectError(connect(t, url, { token: forged, agent: "alice", fcm: "" }));
+  assert.equal(err.data?.code, "UNAUTHORIZED");
+
+  // Key rotation: the provider now signs with k2 (k1 still published);
+  // omniroute has only k1 cached and fetches the JWKS again for the new
+  // key id.
+  idp.rotate([signingKey("k2"), signingKey("k1-retired")]);
+  const rotated = await idToken(idp.issuer, "alice");
+  assert.equal(JSON.parse(Buffer.from(rotated.split(".")[0], "base64url")).kid, "k2");
+  assert.equal((await get(url, "/v1/me", rotated)).status, 200, "a token signed with the rotated key");
+  // A token signed by the retired k1 is refused now that the provider no
+  // longer publishes it.
+  assert.equal((await get(url, "/v1/me", alice)).status, 401, "a token signed by a key the issuer dropped");
+
+  // Expiry: a token valid 5 s works, then is refused. (Five, not fewer:
+  // on a loaded machine minting and the first use may be a second apart.)
+  idp.setIdTokenTTL(5);
+  const short = await idToken(idp.issuer, "alice");
+  assert.equal((await get(url, "/v1/me", short)).status, 200);
+  await new Promise((res) => setTimeout(res, 6100)); // the token's lifetime is what is tested
+  assert.equal((await get(url, "/v1/me", short)).status, 401, "an expired token");
+  const expired = await connectError(connect(t, url, { token: short, agent: "alice", fcm: "" }));
+  assert.equal(expired.data?.code, "UNAUTHORIZED");
+});

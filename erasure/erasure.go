@@ -1,0 +1,384 @@
+// Package erasure makes one customer's data erasable although the routing
+// journal is append-only (issue 13 item 6, "data at rest"): each customer's
+// fields are sealed with a key of that customer before they reach the
+// engine, the journal, snapshots or the transcript stream, and erasing the
+// customer deletes the key (crypto-shredding, as GDPR article 17 erasure is
+// commonly done for immutable logs). What was sealed then reads as
+// {"erased":true} everywhere, and the routing state, which never depends on
+// customer fields, replays unchanged.
+//
+// The keys live in one file (Keyring) under the data directory:
+//
+//	omniroute-customer-keys v1 <base64 naming key>
+//	k <ref> <base64 AES-256 key>
+//	...
+//
+// A customer is named in the file and in sealed values only by its ref, an
+// HMAC-SHA256 of the customer id under the naming key, so neither holds the
+// id itself. A new key is appended and fsynced before anything sealed with
+// it is returned; Erase rewrites the file without the key (write, fsync,
+// rename, fsync of the directory).
+//
+// A sealed value is a JSON object, so it passes wherever a customer object
+// or a CIM event is expected:
+//
+//	{"omnirouteSealed":1,"ref":"<ref>","box":"<base64 nonce|AES-GCM ciphertext>"}
+//
+// Scope: the keyring file is per node; in cluster mode every node would
+// need the same keys, which this package does not replicate.
+package erasure
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+const (
+	fileHeader = "omniroute-customer-keys v1 "
+	// refBytes: 128 bits of the HMAC, base64url (22 characters).
+	refBytes = 16
+	keyBytes = 32
+	// MaxIDBytes bounds a customer id.
+	MaxIDBytes = 256
+)
+
+// Errors.
+var (
+	// ErrErased: the customer's key was erased; the value cannot be read.
+	ErrErased = errors.New("erasure: customer erased")
+	// ErrInvalidID: an empty customer id or one over MaxIDBytes.
+	ErrInvalidID = errors.New("erasure: customer id must be 1..256 bytes")
+	// ErrInUse: another process (a running server) holds the keyring.
+	ErrInUse = errors.New("erasure: the keyring is in use by another process (a running server?)")
+	// ErrCorrupt: the keyring file or a sealed value is malformed.
+	ErrCorrupt = errors.New("erasure: malformed keyring or sealed value")
+)
+
+// Erased is what a sealed value of an erased customer reads as.
+var Erased = json.RawMessage(`{"erased":true}`)
+
+// Keyring holds the per-customer keys of one data directory. Safe for
+// concurrent use.
+type Keyring struct {
+	path string
+	mu   sync.Mutex
+	f    *os.File // append handle
+	lock *os.File // holds the flock of path+".lock" while open
+	name []byte   // naming key of refs
+	keys map[string][]byte
+	aead map[string]cipher.AEAD
+}
+
+// Open loads the keyring at path, creating it (with a new naming key) when
+// missing. A last line without its newline (a crash while appending, before
+// the key was used) is dropped. Only one process may hold a keyring: a
+// second Open waits for nothing and fails with ErrInUse, so that an offline
+// `omniroute erase` never races a running server that would write the
+// erased key back. Errors: ErrInUse; the file cannot be read or written;
+// ErrCorrupt.
+func Open(path string) (_ *Keyring, err error) {
+	k := &Keyring{path: path, keys: map[string][]byte{}, aead: map[string]cipher.AEAD{}}
+	if k.lock, err = os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600); err != nil {
+		return nil, fmt.Errorf("erasure: %w", err)
+	}
+	if err := syscall.Flock(int(k.lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		k.lock.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, ErrInUse
+		}
+		return nil, fmt.Errorf("erasure: lock %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			k.lock.Close()
+		}
+	}()
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		k.name = make([]byte, keyBytes)
+		rand.Read(k.name)
+		if err := k.rewrite(); err != nil {
+			return nil, err
+		}
+	case err != nil:
+		return nil, fmt.Errorf("erasure: %w", err)
+	default:
+		if err := k.parse(b); err != nil {
+			return nil, err
+		}
+	}
+	if k.f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
+		return nil, fmt.Errorf("erasure: %w", err)
+	}
+	return k, nil
+}
+
+func (k *Keyring) parse(b []byte) error {
+	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+		b = b[:i+1]
+	} else {
+		return fmt.Errorf("%w: %s has no header line", ErrCorrupt, k.path)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 0, 256), 1024)
+	for n := 0; sc.Scan(); n++ {
+		line := sc.Text()
+		if n == 0 {
+			enc, ok := strings.CutPrefix(line, fileHeader)
+			name, err := base64.StdEncoding.DecodeString(enc)
+			if !ok || err != nil || len(name) != keyBytes {
+				return fmt.Errorf("%w: %s: bad header", ErrCorrupt, k.path)
+			}
+			k.name = name
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) != 3 || f[0] != "k" {
+			return fmt.Errorf("%w: %s line %d", ErrCorrupt, k.path, n+1)
+		}
+		key, err := base64.StdEncoding.DecodeString(f[2])
+		if err != nil || len(key) != keyBytes {
+			return fmt.Errorf("%w: %s line %d: bad key", ErrCorrupt, k.path, n+1)
+		}
+		k.keys[f[1]] = key
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrCorrupt, k.path, err)
+	}
+	return nil
+}
+
+// rewrite replaces the file with the naming key and the keys held.
+func (k *Keyring) rewrite() error {
+	var b bytes.Buffer
+	b.WriteString(fileHeader + base64.StdEncoding.EncodeToString(k.name) + "\n")
+	for ref, key := range k.keys { // order is irrelevant: one line per ref
+		b.WriteString("k " + ref + " " + base64.StdEncoding.EncodeToString(key) + "\n")
+	}
+	tmp := k.path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("erasure: %w", err)
+	}
+	_, err = f.Write(b.Bytes())
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, k.path)
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(k.path))
+	}
+	if err != nil {
+		return fmt.Errorf("erasure: rewrite %s: %w", k.path, err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Ref names customer id in sealed values and in the file. Errors:
+// ErrInvalidID.
+func (k *Keyring) Ref(id string) (string, error) {
+	if id == "" || len(id) > MaxIDBytes {
+		return "", ErrInvalidID
+	}
+	m := hmac.New(sha256.New, k.name)
+	m.Write([]byte(id))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:refBytes]), nil
+}
+
+// cipherFor returns the AEAD of ref, creating and durably recording a key
+// when create is set and none exists. ErrErased when there is none.
+func (k *Keyring) cipherFor(ref string, create bool) (cipher.AEAD, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if a, ok := k.aead[ref]; ok {
+		return a, nil
+	}
+	key, ok := k.keys[ref]
+	if !ok {
+		if !create {
+			return nil, ErrErased
+		}
+		if k.f == nil {
+			return nil, errors.New("erasure: keyring closed")
+		}
+		key = make([]byte, keyBytes)
+		rand.Read(key)
+		if _, err := k.f.WriteString("k " + ref + " " + base64.StdEncoding.EncodeToString(key) + "\n"); err != nil {
+			return nil, fmt.Errorf("erasure: append key: %w", err)
+		}
+		if err := k.f.Sync(); err != nil {
+			return nil, fmt.Errorf("erasure: append key: %w", err)
+		}
+		k.keys[ref] = key
+	}
+	blk, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	a, err := cipher.NewGCM(blk)
+	if err != nil {
+		return nil, err
+	}
+	k.aead[ref] = a
+	return a, nil
+}
+
+// envelope is a sealed value.
+type envelope struct {
+	Sealed int    `json:"omnirouteSealed"`
+	Ref    string `json:"ref"`
+	Box    []byte `json:"box"`
+}
+
+// Seal encrypts plaintext under the key of the customer named by ref
+// (Ref), creating the key when the customer has none. Errors: the key
+// could not be recorded.
+func (k *Keyring) Seal(ref string, plaintext []byte) (json.RawMessage, error) {
+	a, err := k.cipherFor(ref, true)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, a.NonceSize(), a.NonceSize()+len(plaintext)+a.Overhead())
+	rand.Read(nonce)
+	box := a.Seal(nonce, nonce, plaintext, []byte(ref))
+	return json.Marshal(envelope{Sealed: 1, Ref: ref, Box: box})
+}
+
+// SealedSize is the largest sealed value of a plaintext of n bytes.
+func SealedSize(n int) int {
+	return base64.StdEncoding.EncodedLen(12+n+16) + 64
+}
+
+// RefOf returns the ref of a sealed value, "" when v is not sealed.
+func RefOf(v []byte) string {
+	if !bytes.Contains(v, []byte(`"omnirouteSealed"`)) {
+		return ""
+	}
+	var e envelope
+	if json.Unmarshal(v, &e) != nil || e.Sealed != 1 {
+		return ""
+	}
+	return e.Ref
+}
+
+// Unseal returns the plaintext of v when v is sealed, and v itself when it
+// is not (data stored before sealing was enabled). Errors: ErrErased when
+// the customer's key was erased; ErrCorrupt when v is a damaged sealed
+// value.
+func (k *Keyring) Unseal(v []byte) ([]byte, error) {
+	if !bytes.Contains(v, []byte(`"omnirouteSealed"`)) {
+		return v, nil
+	}
+	var e envelope
+	if err := json.Unmarshal(v, &e); err != nil || e.Sealed != 1 {
+		return v, nil
+	}
+	a, err := k.cipherFor(e.Ref, false)
+	if err != nil {
+		return nil, err
+	}
+	if len(e.Box) < a.NonceSize() {
+		return nil, ErrCorrupt
+	}
+	p, err := a.Open(nil, e.Box[:a.NonceSize()], e.Box[a.NonceSize():], []byte(e.Ref))
+	if err != nil {
+		return nil, ErrCorrupt
+	}
+	return p, nil
+}
+
+// Show is Unseal for display: an erased or damaged value reads as Erased.
+// A nil Keyring shows v unchanged.
+func (k *Keyring) Show(v json.RawMessage) json.RawMessage {
+	if k == nil || len(v) == 0 {
+		return v
+	}
+	p, err := k.Unseal(v)
+	if err != nil {
+		return Erased
+	}
+	return p
+}
+
+// Erase deletes the key of customer id, so that everything sealed for it
+// can no longer be read, and reports whether there was one. Errors:
+// ErrInvalidID; the file could not be rewritten (the key is then kept).
+func (k *Keyring) Erase(id string) (bool, error) {
+	ref, err := k.Ref(id)
+	if err != nil {
+		return false, err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	key, ok := k.keys[ref]
+	if !ok {
+		return false, nil
+	}
+	delete(k.keys, ref)
+	if err := k.rewrite(); err != nil {
+		k.keys[ref] = key
+		return false, err
+	}
+	delete(k.aead, ref)
+	if k.f != nil {
+		k.f.Close()
+	}
+	if k.f, err = os.OpenFile(k.path, os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
+		return true, fmt.Errorf("erasure: reopen %s: %w", k.path, err)
+	}
+	return true, nil
+}
+
+// Len is the number of customers with a key.
+func (k *Keyring) Len() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return len(k.keys)
+}
+
+// Close closes the file. Unseal of keys already loaded keeps working;
+// Seal of a new customer fails.
+func (k *Keyring) Close() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.lock != nil {
+		k.lock.Close() // releases the flock
+		k.lock = nil
+	}
+	if k.f == nil {
+		return nil
+	}
+	err := k.f.Close()
+	k.f = nil
+	return err
+}

@@ -1,0 +1,148 @@
+package reporules
+
+import (
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"slices"
+	"strings"
+)
+
+// Package is the part of `go list -json` the rules read.
+type Package struct {
+	ImportPath string
+	Name       string
+	Doc        string   // the package comment's first sentence
+	Imports    []string // direct imports of the non-test files
+	Dir        string
+	GoFiles    []string
+}
+
+// below reports whether path is the module package rel or one below it.
+func below(path, rel string) bool {
+	full := Module + "/" + rel
+	return path == full || strings.HasPrefix(path, full+"/")
+}
+
+// owner is the entry of roots that path belongs to, or "".
+func owner(path string, roots []string) string {
+	for _, r := range roots {
+		if below(path, r) {
+			return r
+		}
+	}
+	return ""
+}
+
+// MissingDocs returns one line per package without a doc comment.
+func MissingDocs(pkgs []Package) []string {
+	var out []string
+	for _, p := range pkgs {
+		if strings.TrimSpace(p.Doc) == "" {
+			out = append(out, p.ImportPath+" has no package doc comment")
+		}
+	}
+	return out
+}
+
+// AdapterCrossImports returns one line per import from one adapter's
+// package into another adapter.
+func AdapterCrossImports(pkgs []Package) []string {
+	var out []string
+	for _, p := range pkgs {
+		from := owner(p.ImportPath, Adapters)
+		if from == "" {
+			continue
+		}
+		for _, imp := range p.Imports {
+			if to := owner(imp, Adapters); to != "" && to != from {
+				out = append(out, p.ImportPath+" (adapter "+from+") imports "+imp+" (adapter "+to+")")
+			}
+		}
+	}
+	return out
+}
+
+// ConfigImports returns one line per import from config (or a package
+// below it) into an adapter: config composes the adapters' sections through
+// config.RegisterSection, so that the adapters import config and never the
+// reverse (issue "Adapter config in the adapter").
+func ConfigImports(pkgs []Package) []string {
+	var out []string
+	for _, p := range pkgs {
+		if !below(p.ImportPath, "config") {
+			continue
+		}
+		for _, imp := range p.Imports {
+			if to := owner(imp, Adapters); to != "" {
+				out = append(out, p.ImportPath+" imports "+imp+" (adapter "+to+"): the adapter registers its section instead")
+			}
+		}
+	}
+	return out
+}
+
+// NATSImports returns one line per package outside StoragePackages (and
+// outside allowed, the exceptions still to be removed) that imports NATS.
+func NATSImports(pkgs []Package, allowed []string) []string {
+	var out []string
+	for _, p := range pkgs {
+		if owner(p.ImportPath, StoragePackages) != "" || slices.Contains(allowed, strings.TrimPrefix(p.ImportPath, Module+"/")) {
+			continue
+		}
+		for _, imp := range p.Imports {
+			if strings.HasPrefix(imp, "github.com/nats-io/") {
+				out = append(out, p.ImportPath+" imports "+imp+" (not a storage package)")
+			}
+		}
+	}
+	return out
+}
+
+// TimerFuncs are the functions of package time that wait on the wall
+// clock; an adapter waits on its injected clock.Clock instead, so its tests
+// drive the wait with clocktest.Clock rather than sleep.
+var TimerFuncs = []string{"AfterFunc", "NewTimer", "After", "NewTicker", "Tick", "Sleep"}
+
+// TimerAdvice is what TimeCalls adds to a TimerFuncs finding in an adapter.
+const TimerAdvice = "use the injected clock.Clock"
+
+// TimeCalls returns one line per use (a call or a function value) of one
+// of funcs of package time in src, a Go file named name, under whatever
+// name the file imports "time" as: "<file:line:col> uses time.<Func>",
+// followed by " (<advice>)" when advice is not empty. Errors: the file does
+// not parse. routing's TestDependencies uses it for the engine's own rule.
+func TimeCalls(name string, src []byte, funcs []string, advice string) ([]string, error) {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, name, src, parser.SkipObjectResolution)
+	if err != nil {
+		return nil, err
+	}
+	local := map[string]bool{}
+	for _, imp := range f.Imports {
+		if imp.Path.Value == `"time"` {
+			if imp.Name != nil {
+				local[imp.Name.Name] = true
+			} else {
+				local["time"] = true
+			}
+		}
+	}
+	var out []string
+	ast.Inspect(f, func(n ast.Node) bool {
+		sel, ok := n.(*ast.SelectorExpr)
+		if !ok {
+			return true
+		}
+		if id, ok := sel.X.(*ast.Ident); ok && local[id.Name] && slices.Contains(funcs, sel.Sel.Name) {
+			line := fmt.Sprintf("%s uses time.%s", fset.Position(sel.Pos()), sel.Sel.Name)
+			if advice != "" {
+				line += " (" + advice + ")"
+			}
+			out = append(out, line)
+		}
+		return true
+	})
+	return out, nil
+}

@@ -1,0 +1,95 @@
+package natsstore_test
+
+import (
+	"testing"
+
+	"github.com/omniroute/omniroute/journal/natsjournal"
+	"github.com/omniroute/omniroute/natsstore"
+)
+
+// TestKeyValueBindOrUpdate: without Bind an existing bucket takes the new
+// spec (here its history); with Bind it is used as it is.
+func TestKeyValueBindOrUpdate(t *testing.T) {
+	srv, err := natsjournal.StartEmbedded(natsjournal.EmbeddedOptions{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	nc, err := srv.Conn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := natsstore.JetStream(nc, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	history := func(spec natsstore.Spec) int64 {
+		t.Helper()
+		kv, err := natsstore.KeyValue(ctx, js, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := kv.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.History()
+	}
+	if h := history(natsstore.Spec{Name: "b", History: 2}); h != 2 {
+		t.Fatalf("created with history %d, want 2", h)
+	}
+	if h := history(natsstore.Spec{Name: "b", History: 5, Bind: true}); h != 2 {
+		t.Fatalf("bound: history %d, want the existing 2", h)
+	}
+	if h := history(natsstore.Spec{Name: "b", History: 5}); h != 5 {
+		t.Fatalf("updated: history %d, want 5", h)
+	}
+	if h := history(natsstore.Spec{Name: "fresh", Bind: true}); h != 1 {
+		t.Fatalf("bind of an absent bucket creates it with history %d, want 1", h)
+	}
+}
+
+// TestBucket: Put, All, Delete (twice is fine) and Key's any-id keys.
+func TestBucket(t *testing.T) {
+	srv, err := natsjournal.StartEmbedded(natsjournal.EmbeddedOptions{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	nc, err := srv.Conn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	ctx := t.Context()
+	b, err := natsstore.Open(ctx, nc, natsstore.Spec{Name: "bytes"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all, err := b.All(ctx); err != nil || len(all) != 0 {
+		t.Fatalf("empty bucket: %v %v", all, err)
+	}
+	k := natsstore.Key("a b.*>")
+	if err := b.Put(ctx, k, []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Put(ctx, k, []byte("2")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Put(ctx, "other", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if all, err := b.All(ctx); err != nil || len(all) != 2 || string(all[k]) != "2" {
+		t.Fatalf("All: %q %v", all, err)
+	}
+	for range 2 {
+		if err := b.Delete(ctx, "other"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if all, err := b.All(ctx); err != nil || len(all) != 1 || string(all[k]) != "2" {
+		t.Fatalf("All after Delete: %q %v", all, err)
+	}
+}

@@ -1,0 +1,19 @@
+package server_test
+
+import (
+	"testing"
+
+	"github.com/omniroute/omniroute/internal/nodee2e"
+)
+
+// TestOIDCE2E runs e2e/oidc.test.mjs: a real OpenID provider (npm
+// oidc-provider) and `omniroute serve` configured with it as issuer.
+func TestOIDCE2E(t *testing.T) {
+	nodee2e.Run(t, nodee2e.Options{
+		File:      "e2e/oidc.test.mjs",
+		Packages:  []string{"oidc-provider", "socket.io-client"},
+		Server:    "./cmd/omniroute",
+		ServerEnv: "OMNIROUTE_BIN",
+		SkipShort: true,
+	})
+}

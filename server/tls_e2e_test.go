@@ -1,0 +1,25 @@
+package server_test
+
+import (
+	"testing"
+
+	"github.com/omniroute/omniroute/internal/nodee2e"
+	"github.com/omniroute/omniroute/internal/testca"
+)
+
+// TestTLSE2E runs e2e/tls.test.mjs against `omniroute serve` with a
+// certificate from a test CA that Node is told to trust.
+func TestTLSE2E(t *testing.T) {
+	ca, err := testca.Write(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodee2e.Run(t, nodee2e.Options{
+		File:      "e2e/tls.test.mjs",
+		Packages:  []string{"socket.io-client", "cometd", "cometd-nodejs-client", "jsforce"},
+		Server:    "./cmd/omniroute",
+		ServerEnv: "OMNIROUTE_BIN",
+		Env:       []string{"NODE_EXTRA_CA_CERTS=" + ca.CA, "OMNIROUTE_TLS_CERT=" + ca.Cert, "OMNIROUTE_TLS_KEY=" + ca.Key},
+		SkipShort: true,
+	})
+}

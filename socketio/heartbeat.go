@@ -1,0 +1,116 @@
+package socketio
+
+import (
+	"container/heap"
+	"sync"
+	"time"
+)
+
+// The heartbeat runs every session's timers (ping due, pong overdue,
+// namespace connect overdue) on one goroutine per Server: a min-heap of
+// deadlines and one time.Timer set to the earliest. Rescheduling never
+// removes an entry: each entry carries the session's timer generation at the
+// time it was pushed, and an entry whose generation is stale is skipped when
+// it comes due. So a session holds at most a few entries and no goroutine.
+
+type timerKind uint8
+
+const (
+	timerPing    timerKind = iota // send a ping, then expect a pong
+	timerPong                     // the pong is overdue: close "ping timeout"
+	timerConnect                  // no namespace joined in time: close
+	timerForget                   // a lingering closed session goes
+)
+
+type timerEntry struct {
+	at   int64 // unix nanoseconds
+	s    *session
+	gen  uint32
+	kind timerKind
+}
+
+type timerHeap []timerEntry
+
+func (h timerHeap) Len() int           { return len(h) }
+func (h timerHeap) Less(i, j int) bool { return h[i].at < h[j].at }
+func (h timerHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *timerHeap) Push(x any)        { *h = append(*h, x.(timerEntry)) }
+func (h *timerHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = timerEntry{}
+	*h = old[:len(old)-1]
+	return e
+}
+
+type heartbeat struct {
+	now  func() time.Time
+	mu   sync.Mutex
+	h    timerHeap
+	wake chan struct{} // a new earliest deadline
+	quit chan struct{}
+	done chan struct{}
+}
+
+func newHeartbeat(now func() time.Time) *heartbeat {
+	hb := &heartbeat{now: now, wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+	go hb.run()
+	return hb
+}
+
+// schedule adds a timer for s; it fires unless s.gen moved on meanwhile.
+func (hb *heartbeat) schedule(s *session, gen uint32, kind timerKind, after time.Duration) {
+	e := timerEntry{at: hb.now().Add(after).UnixNano(), s: s, gen: gen, kind: kind}
+	hb.mu.Lock()
+	heap.Push(&hb.h, e)
+	first := hb.h[0].at == e.at && hb.h[0].s == s
+	hb.mu.Unlock()
+	if first {
+		select {
+		case hb.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (hb *heartbeat) stop() {
+	close(hb.quit)
+	<-hb.done
+}
+
+func (hb *heartbeat) run() {
+	defer close(hb.done)
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	var due []timerEntry
+	for {
+		hb.mu.Lock()
+		now := hb.now().UnixNano()
+		due = due[:0]
+		for len(hb.h) > 0 && hb.h[0].at <= now {
+			due = append(due, heap.Pop(&hb.h).(timerEntry))
+		}
+		wait := time.Hour
+		if len(hb.h) > 0 {
+			wait = time.Duration(hb.h[0].at - now)
+		}
+		hb.mu.Unlock()
+		for _, e := range due {
+			e.s.timerFired(e.gen, e.kind)
+		}
+		clear(due)
+		t.Reset(wait)
+		select {
+		case <-t.C:
+		case <-hb.wake:
+			if !t.Stop() {
+				select {
+				case <-t.C:
+				default:
+				}
+			}
+		case <-hb.quit:
+			return
+		}
+	}
+}

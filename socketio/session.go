@@ -1,0 +1,686 @@
+package socketio
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Engine.IO v4 packet types (engine.io-protocol, "Packet encoding").
+const (
+	engineOpen    = '0'
+	engineClose   = '1'
+	enginePing    = '2'
+	enginePong    = '3'
+	engineMessage = '4'
+	engineUpgrade = '5'
+	engineNoop    = '6'
+)
+
+// lingerTimeout is how long a session closed by the client's close packet
+// over polling still answers one poll with a noop.
+const lingerTimeout = time.Second
+
+// recordSeparator joins packets in a long-polling payload.
+const recordSeparator = 0x1e
+
+// frame is one queued Engine.IO packet: a type and its data, or a binary
+// message. Broadcasts share data between sessions; nobody writes to it.
+type frame struct {
+	typ    byte
+	binary bool
+	data   []byte
+	// written, when set, is called once the frame was handed to the
+	// connection (a websocket message written, or a poll answer).
+	written func()
+}
+
+// notifyWritten calls the written callbacks of fs.
+func notifyWritten(fs []frame) {
+	for _, f := range fs {
+		if f.written != nil {
+			f.written()
+		}
+	}
+}
+
+func (f frame) size() int { return len(f.data) + 1 }
+
+const (
+	transportPolling = iota
+	transportWebsocket
+)
+
+// session is one Engine.IO connection. Its incoming packets are handled one
+// at a time, in order: on the websocket's reading goroutine, or under inMu
+// for polling requests. Outgoing packets are queued under mu and written by
+// the pending poll or by a writer goroutine that exists only while there is
+// something to write.
+type session struct {
+	srv       *Server
+	id        string
+	addr      string
+	handshake *Handshake
+
+	inMu sync.Mutex // serializes incoming packets (polling POSTs)
+
+	mu          sync.Mutex
+	closed      bool
+	closeReason string
+	transport   int
+	ws          *websocket.Conn
+	upgrading   bool
+	probed      bool // the upgrade's probe was answered
+	queue       []frame
+	spare       []frame    // the last written batch, reused
+	wmu         sync.Mutex // one websocket writer at a time
+	queued      int        // bytes in queue
+	writing     bool       // a websocket writer goroutine runs
+	polling     bool       // a GET is held
+	pollWake    chan struct{}
+	gen         uint32 // heartbeat generation
+	awaitPong   bool
+	joined      bool // some namespace connected: no longer pending
+	lingering   bool // closed by the client, one racing poll to answer
+	done        chan struct{}
+
+	// Socket.IO layer (client.go), touched on the incoming path only,
+	// except sockets, which close() reads under mu.
+	sockets map[string]*Socket // namespace -> socket
+	binary  *binaryPacket      // an event waiting for its attachments
+}
+
+func newSession(s *Server, id, addr string, r *http.Request) *session {
+	return &session{srv: s, id: id, addr: addr, handshake: newHandshake(r, addr, s.opts.Now()),
+		pollWake: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+// start arms the first ping and the connect timeout.
+func (ss *session) start() {
+	ss.mu.Lock()
+	gen := ss.gen
+	ss.mu.Unlock()
+	ss.srv.hb.schedule(ss, gen, timerPing, ss.srv.opts.PingInterval)
+	ss.srv.hb.schedule(ss, 0, timerConnect, ss.srv.opts.ConnectTimeout)
+}
+
+func (ss *session) openPacket(polling bool) []byte {
+	o := ss.srv.opts
+	b := make([]byte, 0, 128)
+	b = append(b, `0{"sid":"`...)
+	b = append(b, ss.id...)
+	if polling {
+		b = append(b, `","upgrades":["websocket"],"pingInterval":`...)
+	} else {
+		b = append(b, `","upgrades":[],"pingInterval":`...)
+	}
+	b = strconv.AppendInt(b, o.PingInterval.Milliseconds(), 10)
+	b = append(b, `,"pingTimeout":`...)
+	b = strconv.AppendInt(b, o.PingTimeout.Milliseconds(), 10)
+	b = append(b, `,"maxPayload":`...)
+	b = strconv.AppendInt(b, o.MaxHTTPBufferSize, 10)
+	return append(b, '}')
+}
+
+// timerFired runs on the heartbeat goroutine.
+func (ss *session) timerFired(gen uint32, kind timerKind) {
+	ss.mu.Lock()
+	if kind == timerForget {
+		ss.lingering = false
+		ss.mu.Unlock()
+		ss.srv.forget(ss, false)
+		return
+	}
+	if ss.closed {
+		ss.mu.Unlock()
+		return
+	}
+	switch kind {
+	case timerConnect:
+		joined := ss.joined
+		ss.mu.Unlock()
+		if !joined {
+			go ss.close("connect timeout", true)
+		}
+		return
+	case timerPing:
+		if gen != ss.gen {
+			ss.mu.Unlock()
+			return
+		}
+		ss.awaitPong = true
+		ss.gen++
+		gen = ss.gen
+		ss.enqueueLocked(frame{typ: enginePing})
+		ss.mu.Unlock()
+		ss.srv.hb.schedule(ss, gen, timerPong, ss.srv.opts.PingTimeout)
+	case timerPong:
+		late := gen == ss.gen && ss.awaitPong
+		ss.mu.Unlock()
+		if late {
+			go ss.close("ping timeout", true)
+		}
+	}
+}
+
+// pong records the client's answer and schedules the next ping.
+func (ss *session) pong() {
+	ss.mu.Lock()
+	if !ss.awaitPong || ss.closed {
+		ss.mu.Unlock()
+		return
+	}
+	ss.awaitPong = false
+	ss.gen++
+	gen := ss.gen
+	ss.mu.Unlock()
+	ss.srv.hb.schedule(ss, gen, timerPing, ss.srv.opts.PingInterval)
+}
+
+// send queues frames; false when the session is closed.
+func (ss *session) send(fs ...frame) bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.closed {
+		return false
+	}
+	ss.enqueueLocked(fs...)
+	return true
+}
+
+func (ss *session) enqueueLocked(fs ...frame) {
+	for _, f := range fs {
+		ss.queue = append(ss.queue, f)
+		ss.queued += f.size()
+	}
+	if max := ss.srv.opts.MaxBufferedBytes; max > 0 && ss.queued > max {
+		go ss.close("transport error", true)
+		return
+	}
+	ss.kickLocked()
+}
+
+// kickLocked gets the queue written: a websocket writer, or the held poll.
+func (ss *session) kickLocked() {
+	if len(ss.queue) == 0 {
+		return
+	}
+	if ss.transport == transportWebsocket {
+		if !ss.writing && ss.ws != nil {
+			ss.writing = true
+			go ss.writeLoop(ss.ws)
+		}
+		return
+	}
+	select {
+	case ss.pollWake <- struct{}{}:
+	default:
+	}
+}
+
+// writeLoop writes the queue to the websocket until it is empty.
+func (ss *session) writeLoop(ws *websocket.Conn) {
+	for {
+		if !ss.flushWS(ws, true) {
+			return
+		}
+	}
+}
+
+// flushWS writes what is queued, in order: the queue is taken under wmu,
+// so concurrent flushes never reorder frames. From the writer goroutine
+// (loop), an empty queue ends it; false: stop.
+func (ss *session) flushWS(ws *websocket.Conn, loop bool) bool {
+	ss.wmu.Lock()
+	defer ss.wmu.Unlock()
+	ss.mu.Lock()
+	if len(ss.queue) == 0 {
+		if loop {
+			ss.writing = false
+		}
+		ss.mu.Unlock()
+		return false
+	}
+	batch := ss.queue
+	ss.queue, ss.queued = ss.spare[:0], 0
+	ss.mu.Unlock()
+	err := ss.writeFrames(ws, batch)
+	if err == nil {
+		notifyWritten(batch)
+	}
+	clear(batch)
+	ss.mu.Lock()
+	ss.spare = batch
+	if err != nil && loop {
+		ss.writing = false
+	}
+	ss.mu.Unlock()
+	if err != nil {
+		ss.close("transport error", true)
+		return false
+	}
+	return true
+}
+
+func (ss *session) writeFrames(ws *websocket.Conn, fs []frame) error {
+	_ = ws.SetWriteDeadline(ss.srv.opts.Now().Add(ss.srv.opts.WriteTimeout))
+	for _, f := range fs {
+		if f.binary {
+			if err := ws.WriteMessage(websocket.BinaryMessage, f.data); err != nil {
+				return err
+			}
+			continue
+		}
+		w, err := ws.NextWriter(websocket.TextMessage)
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write([]byte{f.typ}); err != nil {
+			return err
+		}
+		if _, err := w.Write(f.data); err != nil {
+			return err
+		}
+		if err := w.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// close ends the session once: the namespaces' sockets disconnect with
+// reason, a held poll is answered with a noop, the websocket is closed.
+// sendClose tells the client first (an Engine.IO close packet) where the
+// transport allows.
+func (ss *session) close(reason string, sendClose bool) {
+	ss.mu.Lock()
+	if ss.closed {
+		ss.mu.Unlock()
+		return
+	}
+	ss.closed = true
+	ss.closeReason = reason
+	ss.gen++
+	ws := ss.ws
+	wasPending := !ss.joined
+	// A client's close packet over polling can overtake the poll it has in
+	// flight; the session stays findable for lingerTimeout so that poll
+	// gets its noop instead of an unknown-session error.
+	linger := reason == "transport close" && ws == nil && !ss.polling && !sendClose
+	ss.lingering = linger
+	socks := make([]*Socket, 0, len(ss.sockets))
+	for _, sk := range ss.sockets {
+		socks = append(socks, sk)
+	}
+	ss.queue, ss.queued = nil, 0
+	close(ss.done)
+	ss.mu.Unlock()
+
+	if linger {
+		if wasPending {
+			ss.srv.unpend(ss.addr)
+		}
+		ss.srv.hb.schedule(ss, 0, timerForget, lingerTimeout)
+	} else {
+		ss.srv.forget(ss, wasPending)
+	}
+	if ws != nil {
+		if sendClose {
+			_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), ss.srv.opts.Now().Add(time.Second))
+		}
+		_ = ws.Close()
+	}
+	for _, sk := range socks {
+		sk.closed(reason)
+	}
+}
+
+// Done is closed when the session closes.
+func (ss *session) isClosed() bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.closed
+}
+
+// handlePacket handles one incoming Engine.IO packet; an error closes the
+// session with reason "parse error".
+func (ss *session) handlePacket(typ byte, data []byte, binary bool) error {
+	if binary {
+		return ss.onMessage(data, true)
+	}
+	switch typ {
+	case enginePong:
+		ss.pong()
+	case engineClose:
+		ss.close("transport close", false)
+	case engineMessage:
+		return ss.onMessage(data, false)
+	case enginePing, engineNoop, engineUpgrade:
+		// A client never pings in v4; ignore like the reference server.
+	default:
+		return ErrParse
+	}
+	return nil
+}
+
+// ---- long-polling ----
+
+// servePoll holds a GET until frames are queued (or the session closes,
+// then a noop), and answers them as one payload.
+func (ss *session) servePoll(w http.ResponseWriter, r *http.Request) {
+	ss.mu.Lock()
+	if ss.closed && ss.lingering {
+		ss.lingering = false
+		ss.mu.Unlock()
+		ss.srv.forget(ss, false)
+		ss.srv.cors(w, r)
+		w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
+		_, _ = w.Write([]byte{engineNoop})
+		return
+	}
+	if ss.closed || ss.transport != transportPolling || ss.polling {
+		overlap := !ss.closed && ss.polling
+		ss.mu.Unlock()
+		ss.srv.refuse(w, r, http.StatusBadRequest, codeBadRequest, "")
+		if overlap {
+			ss.close("transport error", false)
+		}
+		return
+	}
+	ss.polling = true
+	ss.mu.Unlock()
+	var fs []frame
+	for {
+		ss.mu.Lock()
+		switch {
+		case ss.closed:
+			fs = []frame{{typ: engineNoop}}
+		case ss.transport != transportPolling || (ss.probed && len(ss.queue) == 0):
+			// Released for an upgrade: once the probe is answered the
+			// client pauses polling; a poll it had in flight returns at
+			// once. Before that, polls are held as usual.
+			fs = []frame{{typ: engineNoop}}
+		case len(ss.queue) > 0:
+			fs, ss.queue, ss.queued = ss.queue, nil, 0
+		}
+		if fs != nil {
+			ss.polling = false
+			ss.mu.Unlock()
+			break
+		}
+		ss.mu.Unlock()
+		select {
+		case <-ss.pollWake:
+			continue
+		case <-ss.done:
+			continue
+		case <-r.Context().Done():
+			ss.mu.Lock()
+			ss.polling = false
+			ss.mu.Unlock()
+			ss.close("transport close", false)
+			return
+		}
+	}
+	ss.srv.cors(w, r)
+	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
+	if _, err := w.Write(encodePayload(fs)); err == nil {
+		notifyWritten(fs)
+	}
+}
+
+// encodePayload joins frames for a poll answer; binary data goes as "b" +
+// base64.
+func encodePayload(fs []frame) []byte {
+	n := 0
+	for _, f := range fs {
+		n += 2 + len(f.data)
+		if f.binary {
+			n += base64.StdEncoding.EncodedLen(len(f.data))
+		}
+	}
+	out := make([]byte, 0, n)
+	for i, f := range fs {
+		if i > 0 {
+			out = append(out, recordSeparator)
+		}
+		if f.binary {
+			out = append(out, 'b')
+			out = base64.StdEncoding.AppendEncode(out, f.data)
+			continue
+		}
+		out = append(out, f.typ)
+		out = append(out, f.data...)
+	}
+	return out
+}
+
+var errTooLarge = errors.New("socketio: payload too large")
+
+// servePost reads a payload of packets and handles them in order.
+func (ss *session) servePost(w http.ResponseWriter, r *http.Request) {
+	if ss.isClosed() {
+		ss.srv.refuse(w, r, http.StatusBadRequest, codeBadRequest, "")
+		return
+	}
+	max := ss.srv.opts.MaxHTTPBufferSize
+	if max > 0 && r.ContentLength > max {
+		ss.srv.refuse(w, r, http.StatusRequestEntityTooLarge, codeBadRequest, errTooLarge.Error())
+		ss.close("transport error", false)
+		return
+	}
+	body := io.Reader(r.Body)
+	if max > 0 {
+		body = io.LimitReader(r.Body, max+1)
+	}
+	data, err := io.ReadAll(body)
+	if err != nil {
+		ss.srv.refuse(w, r, http.StatusBadRequest, codeBadRequest, "")
+		ss.close("transport error", false)
+		return
+	}
+	if max > 0 && int64(len(data)) > max {
+		ss.srv.refuse(w, r, http.StatusRequestEntityTooLarge, codeBadRequest, errTooLarge.Error())
+		ss.close("transport error", false)
+		return
+	}
+	ss.inMu.Lock()
+	perr := ss.handlePayload(data)
+	ss.inMu.Unlock()
+	if perr != nil {
+		ss.srv.refuse(w, r, http.StatusBadRequest, codeBadRequest, "")
+		ss.close("parse error", false)
+		return
+	}
+	ss.srv.cors(w, r)
+	w.Header().Set("Content-Type", "text/html")
+	_, _ = w.Write([]byte("ok"))
+}
+
+func (ss *session) handlePayload(data []byte) error {
+	for len(data) > 0 {
+		pk := data
+		if i := bytes.IndexByte(data, recordSeparator); i >= 0 {
+			pk, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		if len(pk) == 0 {
+			return ErrParse
+		}
+		if pk[0] == 'b' {
+			bin, err := base64.StdEncoding.DecodeString(string(pk[1:]))
+			if err != nil {
+				return ErrParse
+			}
+			if err := ss.handlePacket(0, bin, true); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := ss.handlePacket(pk[0], pk[1:], false); err != nil {
+			return err
+		}
+		if ss.isClosed() {
+			return nil
+		}
+	}
+	return nil
+}
+
+// ---- websocket ----
+
+// runWebsocket serves a session that is on the websocket from its
+// handshake; it returns when the connection ends.
+func (ss *session) runWebsocket(ws *websocket.Conn, open []byte) {
+	ws.SetReadLimit(ss.srv.opts.MaxHTTPBufferSize)
+	ss.mu.Lock()
+	ss.transport = transportWebsocket
+	ss.ws = ws
+	ss.queue = append([]frame{{typ: open[0], data: open[1:]}}, ss.queue...)
+	ss.queued += len(open)
+	ss.kickLocked()
+	ss.mu.Unlock()
+	ss.readLoop(ws)
+}
+
+// readLoop handles the websocket's messages until it fails or the session
+// closes.
+func (ss *session) readLoop(ws *websocket.Conn) {
+	for {
+		mt, data, buf, err := readMessage(ws)
+		if err != nil {
+			reason := "transport close"
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) && ce.Code == websocket.CloseMessageTooBig || errors.Is(err, websocket.ErrReadLimit) {
+				reason = "transport error"
+			}
+			ss.close(reason, false)
+			return
+		}
+		if mt == websocket.BinaryMessage {
+			err = ss.handlePacket(0, data, true)
+		} else if len(data) == 0 {
+			err = ErrParse
+		} else {
+			err = ss.handlePacket(data[0], data[1:], false)
+		}
+		readBufs.Put(buf)
+		if err != nil {
+			ss.close("parse error", true)
+			return
+		}
+		if ss.isClosed() {
+			return
+		}
+	}
+}
+
+// readBufs holds message buffers between reads, shared by every session:
+// an idle connection keeps none. What a handler keeps is copied out first
+// (onMessage).
+var readBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// readMessage reads one websocket message into a pooled buffer; the caller
+// puts buf back when done with data.
+func readMessage(ws *websocket.Conn) (mt int, data []byte, buf *bytes.Buffer, err error) {
+	mt, r, err := ws.NextReader()
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	buf = readBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	if _, err := buf.ReadFrom(r); err != nil {
+		readBufs.Put(buf)
+		return 0, nil, nil, err
+	}
+	return mt, buf.Bytes(), buf, nil
+}
+
+// serveUpgrade takes a polling session to a websocket: probe ping "2probe"
+// answered "3probe", the held poll released with a noop, then "5" switches
+// the session over and flushes its queue there.
+func (ss *session) serveUpgrade(w http.ResponseWriter, r *http.Request) {
+	ss.mu.Lock()
+	ok := !ss.closed && ss.transport == transportPolling && !ss.upgrading
+	if ok {
+		ss.upgrading = true
+	}
+	ss.mu.Unlock()
+	ws, err := ss.srv.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		if ok {
+			ss.mu.Lock()
+			ss.upgrading = false
+			ss.mu.Unlock()
+		}
+		return
+	}
+	if !ok {
+		// Upgraded, upgrading or closed already: the reference server
+		// completes the websocket handshake and closes it at once.
+		_ = ws.Close()
+		return
+	}
+	ws.SetReadLimit(ss.srv.opts.MaxHTTPBufferSize)
+	fail := func() {
+		ss.mu.Lock()
+		ss.upgrading, ss.probed = false, false
+		ss.mu.Unlock()
+		_ = ws.Close()
+	}
+	_ = ws.SetReadDeadline(ss.srv.opts.Now().Add(ss.srv.opts.UpgradeTimeout))
+	for {
+		mt, data, err := ws.ReadMessage()
+		if err != nil || mt != websocket.TextMessage {
+			fail()
+			return
+		}
+		switch string(data) {
+		case "2probe":
+			_ = ws.SetWriteDeadline(ss.srv.opts.Now().Add(ss.srv.opts.WriteTimeout))
+			if err := ws.WriteMessage(websocket.TextMessage, []byte("3probe")); err != nil {
+				fail()
+				return
+			}
+			// Release the held poll so the client can pause polling.
+			ss.mu.Lock()
+			ss.probed = true
+			select {
+			case ss.pollWake <- struct{}{}:
+			default:
+			}
+			ss.mu.Unlock()
+			continue
+		case "5":
+		default:
+			fail()
+			return
+		}
+		break
+	}
+	_ = ws.SetReadDeadline(time.Time{})
+	ss.mu.Lock()
+	if ss.closed {
+		ss.mu.Unlock()
+		_ = ws.Close()
+		return
+	}
+	ss.transport = transportWebsocket
+	ss.upgrading, ss.probed = false, false
+	ss.ws = ws
+	ss.kickLocked()
+	ss.mu.Unlock()
+	select { // a poll still held returns its noop now
+	case ss.pollWake <- struct{}{}:
+	default:
+	}
+	go ss.readLoop(ws) // and let net/http's buffers go (see handshake)
+}
