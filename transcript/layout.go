@@ -21,7 +21,7 @@ import (
 // id and the agents-only mark in headers) start with '{' and are still read.
 const (
 	layoutBatch    byte = 1
-	flagAgentsOnly      = 1
+	flagAgentsOnly byte = 1
 )
 
 // EntryBits is how far an entry's message sequence is shifted in
