@@ -13,10 +13,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/omniroute/omniroute/bayeux"
 	"github.com/omniroute/omniroute/clock"
+	"github.com/omniroute/omniroute/natsstore"
 	"github.com/omniroute/omniroute/node"
 	"github.com/omniroute/omniroute/routing"
 )
@@ -96,7 +95,7 @@ type queueInfo struct {
 // New opens the event stream on nc, rebuilds the records of live external
 // requests and tasks from the node's state and starts following the node.
 // It does not own n or nc. Errors: a JetStream error, the node closed.
-func New(ctx context.Context, n *node.Node, nc *nats.Conn, o Options) (*Adapter, error) {
+func New(ctx context.Context, n *node.Node, nc natsstore.Conn, o Options) (*Adapter, error) {
 	if o.Topic == "" {
 		o.Topic = DefaultTopic
 	}
@@ -590,8 +589,8 @@ func (a *Adapter) replay(_ *bayeux.Client, channel string, id int64) ([]bayeux.D
 	}
 	out := make([]bayeux.Delivery, 0, len(entries))
 	for _, e := range entries {
-		if d := render(e.seq, e.data); d != nil {
-			out = append(out, bayeux.Delivery{Channel: channel, Data: d, Seq: int64(e.seq)})
+		if d := render(e.Seq, e.Data); d != nil {
+			out = append(out, bayeux.Delivery{Channel: channel, Data: d, Seq: int64(e.Seq)})
 		}
 	}
 	return out, nil

@@ -15,8 +15,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/omniroute/omniroute/clock"
+	"github.com/omniroute/omniroute/natsstore"
 )
 
 // Webhook headers.
@@ -144,21 +144,16 @@ func (a *Adapter) StartWebhooks(ctx context.Context, hooks []Webhook, o WebhookO
 		if h.URL == "" || h.Secret == "" {
 			continue
 		}
-		cons, err := a.elog.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-			Durable:       WebhookConsumer(h.Partner),
-			Description:   "omniroute webhook cursor of partner " + h.Partner,
-			DeliverPolicy: jetstream.DeliverNewPolicy,
-			AckPolicy:     jetstream.AckExplicitPolicy,
-			AckWait:       o.AckWait,
-			MaxDeliver:    -1,
-			MaxAckPending: 1,
-			FilterSubject: a.elog.subject,
+		cur, err := a.elog.log.Cursor(ctx, natsstore.CursorSpec{
+			Name:        WebhookConsumer(h.Partner),
+			Description: "omniroute webhook cursor of partner " + h.Partner,
+			AckWait:     o.AckWait,
 		})
 		if err != nil {
 			stop()
 			return nil, fmt.Errorf("extrouting: webhook cursor of partner %s: %w", h.Partner, err)
 		}
-		started = append(started, &hookRunner{flush: a.elog.js.Conn().Flush, hook: h, cons: cons, o: o,
+		started = append(started, &hookRunner{hook: h, cur: cur, o: o,
 			log: a.log.With("partner", h.Partner, "webhook", h.URL)})
 	}
 	for _, r := range started {
@@ -182,18 +177,17 @@ func (w *Webhooks) Close() {
 }
 
 type hookRunner struct {
-	flush func() error
-	hook  Webhook
-	cons  jetstream.Consumer
-	o     WebhookOptions
-	log   *slog.Logger
+	hook Webhook
+	cur  *natsstore.Cursor
+	o    WebhookOptions
+	log  *slog.Logger
 }
 
 func (h *hookRunner) run(ctx context.Context) {
 	wait := h.o.MinBackoff
 	for ctx.Err() == nil {
 		fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		batch, err := h.cons.Fetch(1, jetstream.FetchContext(fctx))
+		d, err := h.cur.Next(fctx)
 		if err != nil {
 			cancel()
 			if ctx.Err() == nil {
@@ -204,8 +198,8 @@ func (h *hookRunner) run(ctx context.Context) {
 			continue
 		}
 		wait = h.o.MinBackoff
-		for m := range batch.Messages() {
-			h.deliver(ctx, m)
+		if d != nil {
+			h.deliver(ctx, d)
 		}
 		cancel()
 	}
@@ -213,14 +207,9 @@ func (h *hookRunner) run(ctx context.Context) {
 
 // deliver posts m until a 2xx answer (then acks) or ctx ends (then naks,
 // so the next start delivers it at once).
-func (h *hookRunner) deliver(ctx context.Context, m jetstream.Msg) {
-	md, err := m.Metadata()
-	if err != nil {
-		_ = m.Nak()
-		return
-	}
-	seq := md.Sequence.Stream
-	body := render(seq, m.Data())
+func (h *hookRunner) deliver(ctx context.Context, m *natsstore.Delivery) {
+	seq := m.Seq
+	body := render(seq, m.Data)
 	if body == nil { // undecodable: nothing to send, ever
 		h.log.Error("extrouting: webhook: undecodable event skipped", "replayId", seq)
 		_ = m.Ack()
@@ -240,7 +229,7 @@ func (h *hookRunner) deliver(ctx context.Context, m jetstream.Msg) {
 			// Give the event back now (not after AckWait), and make sure the
 			// nak leaves before the connection may close.
 			_ = m.Nak()
-			_ = h.flush()
+			_ = h.cur.Flush()
 			return
 		}
 		h.log.Warn("extrouting: webhook delivery failed; retrying", "replayId", seq, "attempt", attempt, "retryIn", wait, "err", err)

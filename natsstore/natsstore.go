@@ -2,9 +2,11 @@
 // key-value buckets for the server's stores, so that the API timeout, the
 // storage kind, the replica count and what happens to a bucket that already
 // exists are decided once. It also gives the adapters' stores (gms
-// callbacks, presencesync mappings, webui history) a Bucket of bytes, so that
-// an adapter keeps its records' encoding and nothing of NATS: only the
-// storage packages import NATS (internal/reporules TestNATSImports).
+// callbacks, presencesync mappings, webui history) a Bucket of bytes, and
+// extrouting's PSR event stream a Log of byte entries with durable Cursors
+// (its partners' webhook positions), so that an adapter keeps its records'
+// encoding and nothing of NATS: only the storage packages import NATS
+// (internal/reporules TestNATSImports).
 //
 // A Bucket's keys are JetStream KV keys (letters, digits, '-', '_', '=',
 // '.', '/'); a store of ids a client chose encodes them first (Key).

@@ -14,12 +14,12 @@ import (
 )
 
 // natsPending are the adapters that still hold a JetStream store of their
-// own: extrouting's PSR event stream and its webhook consumers (gms,
-// presencesync and webui keep their records in natsstore Buckets). Each
-// is to become a storage package's (DESIGN.md "Layout"), and
-// TestNATSImports fails once an entry is no longer needed, so the list only
-// shrinks.
-var natsPending = []string{"extrouting"}
+// own, each to become a storage package's (DESIGN.md "Layout"): none now
+// (extrouting's PSR event stream and webhook cursors are a natsstore.Log
+// and its Cursors; gms, presencesync and webui keep their records in
+// natsstore Buckets). TestNATSImports fails once an entry is no longer
+// needed, so the list only shrinks.
+var natsPending []string
 
 // list runs `go list -json` over the module from its root.
 func list(t *testing.T) []Package {
