@@ -190,3 +190,39 @@ func (b *Bucket) Watch(ctx context.Context, fn func(key string, value []byte)) e
 	}()
 	return nil
 }
+
+// ErrRevision is Swap's refusal: the key's latest revision is not the one
+// the caller read (another writer changed it in between).
+var ErrRevision = errors.New("natsstore: the key changed since it was read")
+
+// Get returns key's latest value and its revision (a bucket-wide sequence,
+// growing with every write); an absent or deleted key is (nil, 0, nil).
+// Errors: JetStream's.
+func (b *Bucket) Get(ctx context.Context, key string) ([]byte, uint64, error) {
+	e, err := b.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	return e.Value(), e.Revision(), nil
+}
+
+// Swap stores value under key only if the key's latest revision is still
+// revision (0: the key is absent), so that a read-modify-write of several
+// writers loses none of them: on ErrRevision, Get again and retry. Errors:
+// ErrRevision, JetStream's.
+func (b *Bucket) Swap(ctx context.Context, key string, value []byte, revision uint64) error {
+	var err error
+	if revision == 0 {
+		_, err = b.kv.Create(ctx, key, value)
+	} else {
+		_, err = b.kv.Update(ctx, key, value, revision)
+	}
+	var apiErr *jetstream.APIError
+	if errors.Is(err, jetstream.ErrKeyExists) || (errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence) {
+		return ErrRevision
+	}
+	return err
+}

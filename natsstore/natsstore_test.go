@@ -1,6 +1,7 @@
 package natsstore_test
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/omniroute/omniroute/journal/natsjournal"
@@ -91,5 +92,58 @@ func TestBucket(t *testing.T) {
 	}
 	if all, err := b.All(ctx); err != nil || len(all) != 1 || string(all[k]) != "2" {
 		t.Fatalf("All after Delete: %q %v", all, err)
+	}
+}
+
+// TestBucketSwap: Get of an absent key is (nil, 0); Swap creates at
+// revision 0 once, updates at the revision read, refuses a stale revision
+// with ErrRevision and leaves the value as it was; a deleted key can be
+// created again.
+func TestBucketSwap(t *testing.T) {
+	srv, err := natsjournal.StartEmbedded(natsjournal.EmbeddedOptions{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	nc, err := srv.Conn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	ctx := t.Context()
+	b, err := natsstore.Open(ctx, nc, natsstore.Spec{Name: "swap"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, rev, err := b.Get(ctx, "k"); v != nil || rev != 0 || err != nil {
+		t.Fatalf("absent key: %q %d %v", v, rev, err)
+	}
+	if err := b.Swap(ctx, "k", []byte("1"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Swap(ctx, "k", []byte("x"), 0); !errors.Is(err, natsstore.ErrRevision) {
+		t.Fatalf("a second create: %v, want ErrRevision", err)
+	}
+	v, rev, err := b.Get(ctx, "k")
+	if string(v) != "1" || rev == 0 || err != nil {
+		t.Fatalf("Get: %q %d %v", v, rev, err)
+	}
+	if err := b.Swap(ctx, "k", []byte("2"), rev); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Swap(ctx, "k", []byte("stale"), rev); !errors.Is(err, natsstore.ErrRevision) {
+		t.Fatalf("a stale revision: %v, want ErrRevision", err)
+	}
+	if v, _, _ := b.Get(ctx, "k"); string(v) != "2" {
+		t.Fatalf("after the refused swap: %q, want 2", v)
+	}
+	if err := b.Delete(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	if v, rev, err := b.Get(ctx, "k"); v != nil || rev != 0 || err != nil {
+		t.Fatalf("deleted key: %q %d %v", v, rev, err)
+	}
+	if err := b.Swap(ctx, "k", []byte("3"), 0); err != nil {
+		t.Fatalf("create after delete: %v", err)
 	}
 }

@@ -122,8 +122,9 @@ type Server struct {
 	// publicURL is the base of the URLs the server hands out.
 	publicURL string
 	proxies   guard.Proxies
-	// stopRevoke ends revokeAtLogout's subscription.
-	stopRevoke func()
+	// stopRevoke ends revokeAtLogout's subscription; stopShared the watch
+	// of the cluster's revocations (shareRevocations).
+	stopRevoke, stopShared func()
 	// browser: the CORS allowlist and the security headers of every answer.
 	browser guard.Browser
 	auth    *auth.Authenticator
@@ -257,9 +258,19 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	ao.RevocationFile, ao.Logger = filepath.Join(o.DataDir, "revocations.json"), o.Logger
+	// Single-node mode keeps revocations in a file; cluster mode in a
+	// bucket every node watches (shareRevocations).
+	if s.cluster == nil {
+		ao.RevocationFile = filepath.Join(o.DataDir, "revocations.json")
+	}
+	ao.Logger = o.Logger
 	if s.auth, err = auth.New(ao); err != nil {
 		return nil, err
+	}
+	if s.cluster != nil {
+		if err := s.shareRevocations(ctx, replicas); err != nil {
+			return nil, err
+		}
 	}
 	s.revokeAtLogout()
 	// The keyring is per node (a file under the data dir); a cluster's
@@ -445,16 +456,34 @@ func (s *Server) isAdminToken(token string) bool {
 	return err == nil && p.Kind == auth.Admin
 }
 
+// shareRevocations makes the node's revocations the cluster's (cluster
+// mode): kept in auth.RevocationsBucket with the cluster's replicas, and
+// every revocation any node records refuses the agent's tokens here too as
+// soon as the bucket's watch delivers it.
+func (s *Server) shareRevocations(ctx context.Context, replicas int) error {
+	store, err := auth.OpenKVRevocations(ctx, s.nc, replicas)
+	if err != nil {
+		return fmt.Errorf("server: revocations: %w", err)
+	}
+	watch, stop := context.WithCancel(context.Background())
+	s.stopShared = stop
+	if err := s.auth.ShareRevocations(watch, store); err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	return nil
+}
+
 // revokeAtLogout revokes an agent's tokens when it goes LOGOUT, however it
 // got there (its desk, REST, a supervisor, a LOGOUT reason code): a
-// logged-out agent logs in again.
+// logged-out agent logs in again. Every node of a cluster applies the
+// LOGOUT and records it under its journal entry (auth.RevokeLogout).
 func (s *Server) revokeAtLogout() {
 	events, stop := s.node.Subscribe()
 	s.stopRevoke = stop
 	go func() {
 		for p := range events {
 			if e, ok := p.Event.(routing.AgentStateChanged); ok && e.State == routing.AgentLogout && e.Previous != routing.AgentLogout {
-				if err := s.auth.Revoke(e.Agent); err != nil {
+				if err := s.auth.RevokeLogout(e.Agent, p.Seq); err != nil {
 					s.log.Error("server: revoke at logout", "agent", e.Agent, "err", err)
 				}
 			}
@@ -623,6 +652,9 @@ func (s *Server) Close() error {
 	}
 	if s.stopRevoke != nil {
 		s.stopRevoke()
+	}
+	if s.stopShared != nil {
+		s.stopShared()
 	}
 	if s.node != nil {
 		s.node.Close()
