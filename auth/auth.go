@@ -157,6 +157,9 @@ type Authenticator struct {
 	now     func() time.Time
 	encoder *base64.Encoding
 	issuers map[string]*oidcIssuer // by issuer URL
+	// passwordIssuers take passwords (Issuer.PasswordGrant), in
+	// configuration order.
+	passwordIssuers []*oidcIssuer
 	// channels are the channel tokens (channel.go), by digest.
 	channels []channelToken
 }
@@ -203,6 +206,9 @@ func New(o Options) (*Authenticator, error) {
 			return nil, err
 		}
 		a.issuers[is.URL] = oi
+		if is.PasswordGrant {
+			a.passwordIssuers = append(a.passwordIssuers, oi)
+		}
 	}
 	if err := a.addChannels(o.Channels); err != nil {
 		return nil, err
@@ -253,7 +259,8 @@ func OptionsFromConfig(c *config.Config, secret []byte, now func() time.Time) (O
 	}
 	for _, is := range c.Auth.OIDC {
 		o.Issuers = append(o.Issuers, Issuer{URL: is.Issuer, Audience: is.Audience, AgentClaim: is.AgentClaim,
-			RolesClaim: is.RolesClaim, AgentRoles: is.AgentRoles, SupervisorRoles: is.SupervisorRoles, AdminRoles: is.AdminRoles})
+			RolesClaim: is.RolesClaim, AgentRoles: is.AgentRoles, SupervisorRoles: is.SupervisorRoles, AdminRoles: is.AdminRoles,
+			PasswordGrant: is.PasswordGrant, ClientID: is.ClientID, ClientSecret: is.ClientSecret, Scopes: is.Scopes})
 	}
 	for _, ch := range c.Auth.Channels {
 		o.Channels = append(o.Channels, Channel{ID: ch.ID, Token: ch.Token, Queues: ch.Queues})

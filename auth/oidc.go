@@ -46,6 +46,17 @@ type Issuer struct {
 	SupervisorRoles []string
 	// AdminRoles make the principal an Admin.
 	AdminRoles []string
+	// PasswordGrant lets POST /agent-manager/agent/login pass a username
+	// and password that is not a local login to this issuer's token
+	// endpoint (OAuth 2.0 resource owner password grant, RFC 6749 4.3;
+	// Keycloak's "direct access grants"). Default false.
+	PasswordGrant bool
+	// ClientID is the client the password grant is made for (default
+	// Audience); ClientSecret is its secret, empty for a public client.
+	ClientID     string
+	ClientSecret string
+	// Scopes asked for in the password grant (default openid, profile).
+	Scopes []string
 }
 
 // Limits of OIDC verification.
@@ -65,12 +76,14 @@ const (
 // oidcIssuer verifies one issuer's tokens; discovery runs on first use and
 // again after a failure, so the server starts while the provider is down.
 type oidcIssuer struct {
-	cfg Issuer
-	now func() time.Time
-	log *slog.Logger
+	cfg    Issuer
+	now    func() time.Time
+	log    *slog.Logger
+	client *http.Client // discovery, JWKS and token endpoint requests
 
 	mu       sync.Mutex
 	verifier *oidc.IDTokenVerifier
+	tokenURL string // the token endpoint, from discovery
 	failedAt time.Time
 	ctx      context.Context // long-lived: the key set's fetches
 }
@@ -85,8 +98,14 @@ func newOIDCIssuer(cfg Issuer, now func() time.Time, log *slog.Logger) (*oidcIss
 	if cfg.RolesClaim == "" {
 		cfg.RolesClaim = "realm_access.roles"
 	}
+	if cfg.ClientID == "" {
+		cfg.ClientID = cfg.Audience
+	}
+	if len(cfg.Scopes) == 0 {
+		cfg.Scopes = []string{oidc.ScopeOpenID, "profile"}
+	}
 	client := &http.Client{Timeout: DiscoveryTimeout}
-	return &oidcIssuer{cfg: cfg, now: now, log: log, ctx: oidc.ClientContext(context.Background(), client)}, nil
+	return &oidcIssuer{cfg: cfg, now: now, log: log, client: client, ctx: oidc.ClientContext(context.Background(), client)}, nil
 }
 
 // verifierFor returns the issuer's verifier, discovering it when needed.
@@ -109,20 +128,34 @@ func (o *oidcIssuer) verifierFor(ctx context.Context) (*oidc.IDTokenVerifier, er
 		o.log.Warn("auth: oidc discovery failed", "issuer", o.cfg.URL, "err", err)
 		return nil, err
 	}
+	o.tokenURL = p.Endpoint().TokenURL
 	// The provider's key set keeps the context it was made with for its
 	// fetches: the long-lived one, not this request's.
-	p = (&oidc.ProviderConfig{IssuerURL: o.cfg.URL, JWKSURL: jwksURL(p)}).NewProvider(o.ctx)
+	jwks, algs := keySetOf(p)
+	p = (&oidc.ProviderConfig{IssuerURL: o.cfg.URL, JWKSURL: jwks, Algorithms: algs}).NewProvider(o.ctx)
 	o.verifier = p.VerifierContext(o.ctx, &oidc.Config{ClientID: o.cfg.Audience, Now: o.now})
 	return o.verifier, nil
 }
 
-func jwksURL(p *oidc.Provider) string {
+// keySetOf reads the JWKS URL and the ID token signing algorithms (empty:
+// go-oidc's default, RS256) from the discovery document.
+func keySetOf(p *oidc.Provider) (jwks string, algs []string) {
 	var c struct {
-		JWKS string `json:"jwks_uri"`
+		JWKS string   `json:"jwks_uri"`
+		Algs []string `json:"id_token_signing_alg_values_supported"`
 	}
 	_ = p.Claims(&c)
-	return c.JWKS
+	for _, a := range c.Algs {
+		if slices.Contains(signingAlgs, a) {
+			algs = append(algs, a)
+		}
+	}
+	return c.JWKS, algs
 }
+
+// signingAlgs are the asymmetric JWS algorithms a token may be signed with
+// (never "none" nor an HMAC, whatever discovery says).
+var signingAlgs = []string{"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "EdDSA"}
 
 // verify checks raw and maps its claims to a Principal.
 func (o *oidcIssuer) verify(ctx context.Context, raw string) (Principal, error) {

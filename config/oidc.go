@@ -20,6 +20,7 @@ const MaxOIDCIssuers = 16
 //	      agentRoles: [agent]
 //	      supervisorRoles: [supervisor]
 //	      adminRoles: [omniroute-admin]
+//	      passwordGrant: true                 # desk logins with a password
 //	    - issuer: https://login.microsoftonline.com/<tenant>/v2.0    # Azure AD
 //	      audience: <application id>
 //	      agentClaim: preferred_username
@@ -40,6 +41,17 @@ type OIDCIssuer struct {
 	AgentRoles      []string `yaml:"agentRoles"`
 	SupervisorRoles []string `yaml:"supervisorRoles"`
 	AdminRoles      []string `yaml:"adminRoles"`
+	// PasswordGrant lets POST /agent-manager/agent/login pass a username
+	// that is not a local login, and its password, to this issuer (OAuth 2.0
+	// resource owner password grant at its token endpoint; Keycloak:
+	// "Direct access grants" on the client). Default false.
+	PasswordGrant bool `yaml:"passwordGrant"`
+	// ClientID is the client of the password grant (default audience);
+	// ClientSecret its secret (empty for a public client); Scopes what it
+	// asks for (default [openid, profile]).
+	ClientID     string   `yaml:"clientId"`
+	ClientSecret string   `yaml:"clientSecret"`
+	Scopes       []string `yaml:"scopes"`
 }
 
 func (c *Config) validateOIDC(p *problems) {
@@ -55,6 +67,8 @@ func (c *Config) validateOIDC(p *problems) {
 			p.addf(w, "issuer %q must be an https:// URL", o.Issuer)
 		case seen[o.Issuer]:
 			p.addf(w, "issuer %q is listed twice", o.Issuer)
+		case u.Scheme == "http" && o.PasswordGrant:
+			c.Warnings = append(c.Warnings, w+": passwordGrant over plain http sends agents' passwords in clear; use https outside tests")
 		case u.Scheme == "http":
 			c.Warnings = append(c.Warnings, w+": issuer over plain http; use https outside tests")
 		}

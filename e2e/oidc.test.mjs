@@ -19,9 +19,10 @@ const bin = process.env.OMNIROUTE_BIN;
 
 const roles = { alice: ["agent"], sam: ["agent", "supervisor"], root: ["cc-admin"], mallory: ["visitor"] };
 
-// serve starts `omniroute serve` with a config trusting issuer and
-// resolves with its URL.
-async function serve(t, issuer) {
+// serve starts `omniroute serve` with a config trusting issuer (more: YAML
+// lines added to the issuer's entry) and resolves with its URL. bob is a
+// local login (bob-pass).
+async function serve(t, issuer, more = "") {
   const dir = mkdtempSync(path.join(tmpdir(), "omniroute-oidc-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const cfg = path.join(dir, "omniroute.yaml");
@@ -37,12 +38,14 @@ auth:
       agentRoles: [agent]
       supervisorRoles: [supervisor]
       adminRoles: [cc-admin]
+${more}
 mrds: [{id: chat, name: Chat, maxRequests: 3}]
 queues: [{id: support, name: Support, mrd: chat}]
 agents:
   - {id: alice, name: Alice, role: agent}
   - {id: sam, name: Sam, role: supervisor}
   - {id: mallory, name: Mallory, role: agent}
+  - {id: bob, name: Bob, role: agent, username: bob, passwordHash: "$2a$10$hHs4QrF2i0QVDzddQ2quE.qvYMNp2wxkXYidhkU3l/1UmvV/zjzr6"}
 `);
   const child = spawn(bin, ["serve", "--config", cfg], { stdio: ["ignore", "pipe", "inherit"] });
   t.after(() => child.kill("SIGTERM"));
@@ -123,4 +126,60 @@ test("OpenID Connect: login, roles, Socket.IO, rotation, expiry, other issuer", 
   assert.equal((await get(url, "/v1/me", short)).status, 401, "an expired token");
   const expired = await connectError(connect(t, url, { token: short, agent: "alice", fcm: "" }));
   assert.equal(expired.data?.code, "UNAUTHORIZED");
+});
+
+async function login(url, username, password) {
+  const res = await fetch(`${url}/agent-manager/agent/login`, { method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username, password }) });
+  return { status: res.status, body: await res.json() };
+}
+
+test("OpenID Connect: password pass-through at the agent login", { skip: !bin && "OMNIROUTE_BIN not set" }, async (t) => {
+  const idp = await startProvider(t, { ...roles, bob: ["agent"] }, [signingKey("pw")]);
+  const url = await serve(t, idp.issuer, "      passwordGrant: true");
+
+  // A user of the provider logs in with a password; the answer is the
+  // local login's shape with the provider's ID token, which works as a
+  // bearer token and in the desk's Socket.IO auth (auth.agent, as an
+  // ExpertFlow desk connects).
+  let r = await login(url, "sam", "sam-pass");
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  const { token, agentId, keycloak_User: user } = r.body.data;
+  assert.equal(agentId, "sam");
+  assert.deepEqual(user.roles, ["agent", "supervisor"]);
+  assert.equal(user.token, token);
+  assert.equal(JSON.parse(Buffer.from(token.split(".")[1], "base64url")).iss, idp.issuer, "the provider's token");
+  const me = await get(url, "/v1/me", token);
+  assert.deepEqual({ agentId: me.body.agentId, issuer: me.body.issuer, supervisor: me.body.supervisor },
+    { agentId: "sam", issuer: idp.issuer, supervisor: true });
+  const desk = connect(t, url, { agent: user, fcm: "" });
+  await connected(desk);
+  desk.close();
+
+  // A local login is checked locally (the provider also knows bob, with
+  // the same password, but is not asked: the token is omniroute's own).
+  r = await login(url, "bob", "bob-pass");
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.ok(r.body.data.refresh_token, "a local login has a refresh token");
+  assert.equal(r.body.data.token.split(".").length, 2, "omniroute's own token");
+
+  // A wrong password at the provider is answered as a wrong local one;
+  // a user without the agent role is refused likewise.
+  const wrongLocal = await login(url, "bob", "nope");
+  const wrongIdp = await login(url, "alice", "nope");
+  assert.equal(wrongIdp.status, 401);
+  assert.deepEqual(wrongIdp.body, wrongLocal.body);
+  assert.deepEqual(await login(url, "mallory", "mallory-pass"), wrongLocal, "no agent role");
+
+  // Backoff: after 5 wrong passwords even the right one is held back,
+  // before the provider is asked.
+  for (let i = 0; i < 5; i++) assert.equal((await login(url, "alice", "nope")).status, 401);
+  r = await login(url, "alice", "alice-pass");
+  assert.equal(r.status, 429, JSON.stringify(r.body));
+
+  // The provider down: 503 with a stable code.
+  idp.stop();
+  r = await login(url, "root", "root-pass");
+  assert.equal(r.status, 503, JSON.stringify(r.body));
+  assert.equal(r.body.error.code, "IDENTITY_PROVIDER_UNAVAILABLE");
 });

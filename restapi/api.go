@@ -63,6 +63,10 @@ const (
 	// of logins cannot take every core; the others wait up to the request
 	// timeout, then get 429.
 	MaxConcurrentLogins = 4
+	// MaxConcurrentIssuerLogins bounds logins passed to OpenID issuers at
+	// once (each a request to the provider's token endpoint); the others
+	// wait up to the request timeout, then get 429.
+	MaxConcurrentIssuerLogins = 16
 	// LoginFreeFailures is how many wrong passwords a username may have
 	// before each further one closes it for LoginBackoffBase, doubling up
 	// to LoginBackoffMax; a successful login clears the count.
@@ -91,6 +95,9 @@ const (
 	// answer within the request timeout (a change may then still apply).
 	CodeUnavailable = errcode.Unavailable
 	CodeInternal    = errcode.Internal
+	// CodeIdentityProviderUnavailable: a login passed to an OpenID issuer
+	// (auth.oidc[].passwordGrant) got no answer from it (503).
+	CodeIdentityProviderUnavailable = errcode.IdentityProviderUnavailable
 )
 
 // Options configure New. The zero value works.
@@ -191,6 +198,8 @@ type api struct {
 	mux     *http.ServeMux
 	routes  []route
 	logins  chan struct{}
+	// issuerLogins bounds password logins passed to an OpenID issuer.
+	issuerLogins chan struct{}
 	// loginBackoff (per username) and addrBackoff (per client address)
 	// slow down password guessing before bcrypt runs.
 	loginBackoff, addrBackoff *guard.Backoff
@@ -211,7 +220,8 @@ type api struct {
 func New(n *node.Node, a *auth.Authenticator, opts Options) http.Handler {
 	s := &api{node: n, auth: a, log: opts.Logger, now: opts.Now, wall: opts.Wall, clock: clock.Or(opts.Clock), newID: opts.NewID,
 		timeout: opts.RequestTimeout, mux: http.NewServeMux(), logins: make(chan struct{}, MaxConcurrentLogins),
-		customers: opts.Customers, readyInfo: opts.ReadyInfo, keys: opts.CustomerKeys}
+		issuerLogins: make(chan struct{}, MaxConcurrentIssuerLogins),
+		customers:    opts.Customers, readyInfo: opts.ReadyInfo, keys: opts.CustomerKeys}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -28,7 +29,9 @@ type LoginBody struct {
 //	                  "token":"..."}}}
 //
 // Failure: {"statusCode":401,"error":{"code":"UNAUTHORIZED","message":"..."}}
-// (and 400, 413, 415, 429 likewise, with the HTTP status equal to statusCode).
+// (and 400, 413, 415, 429, and 503 IDENTITY_PROVIDER_UNAVAILABLE when an
+// OpenID issuer taking passwords cannot be asked, likewise, with the HTTP
+// status equal to statusCode).
 type LoginResponse struct {
 	StatusCode int          `json:"statusCode"`
 	Data       *LoginData   `json:"data,omitempty"`
@@ -37,17 +40,20 @@ type LoginResponse struct {
 
 // LoginData is the token and the user. Token is short-lived (auth
 // tokenTtlSeconds); RefreshToken (refreshTtlSeconds) gets a new pair from
-// POST /agent-manager/agent/refresh and is never a bearer token.
+// POST /agent-manager/agent/refresh and is never a bearer token. For a
+// login passed to an OpenID issuer (auth.oidc[].passwordGrant) Token is the
+// issuer's token (its lifetime is the issuer's) and there is no
+// RefreshToken.
 type LoginData struct {
 	Token        string       `json:"token"`
-	RefreshToken string       `json:"refresh_token"`
+	RefreshToken string       `json:"refresh_token,omitempty"`
 	AgentID      string       `json:"agentId"`
 	KeycloakUser KeycloakUser `json:"keycloak_User"`
 }
 
 // KeycloakUser is the user as ExpertFlow desks expect it from Keycloak: id
 // is the agent id; roles are ["agent"], or ["agent","supervisor"] for a
-// supervisor. Token is the login's token again: seed 004 connects with
+// supervisor (and "admin" for an OpenID admin by role). Token is the login's token again: seed 004 connects with
 // io(origin, {path, auth: {agent: keycloak_User, fcm: ""}}) and nothing
 // else, so the user object must carry what the Socket.IO handshake checks
 // (agentdesk reads auth.agent.token).
@@ -83,6 +89,9 @@ func (s *api) login(w http.ResponseWriter, r *http.Request, _ auth.Principal) er
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
 	defer cancel()
+	if s.auth.PasswordGrant() && !s.auth.HasLocalUser(b.Username) {
+		return s.issuerLogin(ctx, w, r, b, userKey, addrKey, fail)
+	}
 	select {
 	case s.logins <- struct{}{}:
 	case <-ctx.Done():
@@ -101,6 +110,47 @@ func (s *api) login(w http.ResponseWriter, r *http.Request, _ auth.Principal) er
 	}
 	s.loginBackoff.Succeed(userKey)
 	s.loginAnswer(w, r, token, refresh, agentID, b.Username)
+	return nil
+}
+
+// issuerLogin passes a username that is not a local login, and its
+// password, to the OpenID issuers that allow it (auth.PasswordLogin) and
+// answers as for a local user, the token being the issuer's (verified as a
+// bearer token; no refresh_token: the desk logs in again, or refreshes at
+// its provider). A wrong password is the local login's 401 and counts for
+// the backoff; an issuer that cannot be asked is 503
+// IDENTITY_PROVIDER_UNAVAILABLE and does not count.
+func (s *api) issuerLogin(ctx context.Context, w http.ResponseWriter, r *http.Request, b LoginBody, userKey, addrKey string, fail func(error) error) error {
+	select {
+	case s.issuerLogins <- struct{}{}:
+	case <-ctx.Done():
+		w.Header().Set("Retry-After", "1")
+		return fail(errorf(http.StatusTooManyRequests, CodeTooManyRequests, "too many logins at once; retry"))
+	}
+	token, p, err := s.auth.PasswordLogin(ctx, b.Username, b.Password)
+	<-s.issuerLogins
+	switch {
+	case errors.Is(err, auth.ErrUnauthorized):
+		s.loginBackoff.Fail(userKey)
+		s.addrBackoff.Fail(addrKey)
+		return fail(errorf(http.StatusUnauthorized, CodeUnauthorized, "invalid username or password"))
+	case errors.Is(err, auth.ErrIssuerUnavailable):
+		s.log.Warn("restapi: login at the identity provider failed", "err", err)
+		w.Header().Set("Retry-After", "5")
+		return fail(errorf(http.StatusServiceUnavailable, CodeIdentityProviderUnavailable,
+			"the identity provider could not be reached; nothing was checked, try again"))
+	case err != nil:
+		return fail(err)
+	}
+	s.loginBackoff.Succeed(userKey)
+	var extra []string
+	if p.Supervisor {
+		extra = append(extra, "supervisor")
+	}
+	if p.Kind == auth.Admin {
+		extra = append(extra, "admin")
+	}
+	s.loginAnswer(w, r, token, "", p.AgentID, b.Username, extra...)
 	return nil
 }
 
@@ -140,8 +190,10 @@ func (s *api) revokeTokens(w http.ResponseWriter, r *http.Request, _ auth.Princi
 	return nil
 }
 
-// loginAnswer writes the ExpertFlow login answer for agentID.
-func (s *api) loginAnswer(w http.ResponseWriter, r *http.Request, token, refresh, agentID, username string) {
+// loginAnswer writes the ExpertFlow login answer for agentID; roles are
+// added to the user's ("agent", and "supervisor" for a supervisor of the
+// routing state).
+func (s *api) loginAnswer(w http.ResponseWriter, r *http.Request, token, refresh, agentID, username string, roles ...string) {
 	user := KeycloakUser{ID: agentID, Username: username, Name: username, Roles: []string{"agent"}, Token: token}
 	// The name and role are a courtesy for the desk: when the node cannot
 	// answer quickly the login still succeeds with the username as name.
@@ -155,6 +207,11 @@ func (s *api) loginAnswer(w http.ResponseWriter, r *http.Request, token, refresh
 		user.Name = agent.Agent.Name
 		if agent.Agent.Role == routing.RoleSupervisor {
 			user.Roles = append(user.Roles, "supervisor")
+		}
+	}
+	for _, role := range roles {
+		if !slices.Contains(user.Roles, role) {
+			user.Roles = append(user.Roles, role)
 		}
 	}
 	writeJSON(w, http.StatusOK, LoginResponse{StatusCode: http.StatusOK,

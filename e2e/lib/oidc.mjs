@@ -4,7 +4,7 @@
 // interactions: a login form, then a consent form) and gets an ID token.
 import http from "node:http";
 import { createHash, generateKeyPairSync, randomBytes } from "node:crypto";
-import Provider from "oidc-provider";
+import Provider, { errors } from "oidc-provider";
 
 export const CLIENT_ID = "omniroute";
 const REDIRECT_URI = "http://127.0.0.1/callback";
@@ -17,29 +17,46 @@ export function signingKey(kid) {
 
 // startProvider serves an OpenID provider on a loopback port for test t.
 // roles maps a login name to its realm roles (Keycloak's realm_access.roles
-// claim); keys are the JWKs, the first signs. It resolves with
-// { issuer, rotate(keys), setIdTokenTTL(seconds) }: rotate swaps in a new
-// provider with the same issuer and accounts but other keys (what a
-// provider's key rotation looks like from outside).
+// claim); keys are the JWKs, the first signs. The provider also takes the
+// resource owner password grant (grant_type=password, what Keycloak calls
+// direct access grants; oidc-provider has none built in, so it is
+// registered with provider.registerGrantType): the password of a login
+// name is "<name>-pass", and the answer carries an ID token as the code
+// flow's does. It resolves with
+// { issuer, rotate(keys), setIdTokenTTL(seconds), stop() }: rotate swaps in
+// a new provider with the same issuer and accounts but other keys (what a
+// provider's key rotation looks like from outside); stop closes the
+// listener and its connections (the provider is then unreachable).
 export async function startProvider(t, roles, keys) {
   let idTokenTTL = 3600;
   const server = http.createServer();
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
   const issuer = `http://127.0.0.1:${server.address().port}`;
+  const account = (sub) => ({
+    accountId: sub,
+    claims: () => ({ sub, preferred_username: sub, realm_access: { roles: roles[sub] ?? [] } }),
+  });
   const make = (jwks) => {
     const p = new Provider(issuer, {
       clients: [{ client_id: CLIENT_ID, token_endpoint_auth_method: "none", redirect_uris: [REDIRECT_URI],
-        grant_types: ["authorization_code"], response_types: ["code"] }],
+        grant_types: ["authorization_code", "password"], response_types: ["code"] }],
       jwks: { keys: jwks },
       pkce: { required: () => true },
       claims: { openid: ["sub"], profile: ["preferred_username", "realm_access"] },
-      findAccount: (ctx, sub) => ({
-        accountId: sub,
-        claims: () => ({ sub, preferred_username: sub, realm_access: { roles: roles[sub] ?? [] } }),
-      }),
+      findAccount: (_ctx, sub) => account(sub),
       conformIdTokenClaims: false, // profile claims in the ID token, as Keycloak puts them
       ttl: { IdToken: () => idTokenTTL },
     });
+    p.registerGrantType("password", async (ctx) => {
+      const { username, password } = ctx.oidc.params;
+      if (!username || !(username in roles) || password !== `${username}-pass`) {
+        throw new errors.InvalidGrant("invalid resource owner credentials");
+      }
+      const idToken = new p.IdToken(account(username).claims(), { ctx });
+      idToken.scope = "openid profile";
+      ctx.body = { access_token: randomBytes(16).toString("hex"), token_type: "Bearer", expires_in: idTokenTTL,
+        id_token: await idToken.issue({ use: "idtoken" }) };
+    }, ["username", "password", "scope"]);
     p.on("server_error", (_ctx, err) => console.error("oidc-provider:", err));
     return p.callback();
   };
@@ -53,6 +70,10 @@ export async function startProvider(t, roles, keys) {
     },
     setIdTokenTTL(seconds) {
       idTokenTTL = seconds;
+    },
+    stop() {
+      server.close();
+      server.closeAllConnections();
     },
   };
 }

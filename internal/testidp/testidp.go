@@ -1,0 +1,205 @@
+// Package testidp is a small OpenID provider for Go tests of the password
+// pass-through (auth.PasswordLogin, POST /agent-manager/agent/login): the
+// discovery document, a JWKS and a token endpoint taking the resource owner
+// password grant, signing ID tokens (ES256) with go-jose. The certified
+// provider (npm oidc-provider) is what the end-to-end tests use; this one
+// lets unit tests make it answer as a broken or hostile provider would.
+package testidp
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+)
+
+// User is an account of the provider.
+type User struct {
+	Password string
+	Roles    []string // the realm_access.roles claim
+}
+
+// Behavior is how the provider answers; change it with Provider.Set.
+type Behavior struct {
+	// Audience goes in the tokens' aud (default the client id).
+	Audience string
+	// Users by username.
+	Users map[string]User
+	// TTL is the tokens' lifetime (0: an hour; negative: already expired).
+	TTL time.Duration
+	// TokenStatus, when set, is the token endpoint's answer status for
+	// every request (with {"error":TokenError}); 0 answers normally.
+	TokenStatus int
+	TokenError  string
+	// Issuer, when set, is put in the tokens' iss instead of the URL.
+	Issuer string
+	// SignWith, when set, signs tokens with another key than the
+	// published one.
+	SignWith *ecdsa.PrivateKey
+	// OnlyAccessToken answers without an id_token.
+	OnlyAccessToken bool
+}
+
+// Provider is a running test provider.
+type Provider struct {
+	// URL is the issuer (http://127.0.0.1:port).
+	URL string
+	// ClientID is the only client the token endpoint accepts (public, no
+	// secret).
+	ClientID string
+	// TokenRequests counts token endpoint requests.
+	TokenRequests atomic.Int64
+
+	mu       sync.Mutex
+	b        Behavior
+	lastForm map[string][]string
+
+	key *ecdsa.PrivateKey
+	srv *httptest.Server
+}
+
+// Set changes the provider's behavior for the requests that follow.
+func (p *Provider) Set(fn func(b *Behavior)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fn(&p.b)
+}
+
+// Start serves a provider for t (closed at its end).
+func Start(t testing.TB, clientID string, users map[string]User) *Provider {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Provider{ClientID: clientID, b: Behavior{Users: users}, key: key}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /.well-known/openid-configuration", p.discovery)
+	mux.HandleFunc("GET /jwks", p.jwks)
+	mux.HandleFunc("POST /token", p.token)
+	p.srv = httptest.NewServer(mux)
+	p.URL = p.srv.URL
+	t.Cleanup(p.srv.Close)
+	return p
+}
+
+// NewKey returns a fresh key (for SignWith).
+func NewKey(t testing.TB) *ecdsa.PrivateKey {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// Close stops the provider (it is then unreachable).
+func (p *Provider) Close() { p.srv.Close() }
+
+// LastForm returns the form of the last token request.
+func (p *Provider) LastForm() map[string][]string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.lastForm
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (p *Provider) discovery(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, 200, map[string]any{
+		"issuer": p.URL, "jwks_uri": p.URL + "/jwks", "token_endpoint": p.URL + "/token",
+		"authorization_endpoint": p.URL + "/auth", "grant_types_supported": []string{"password"},
+		"id_token_signing_alg_values_supported": []string{"ES256"},
+	})
+}
+
+func (p *Provider) jwks(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, 200, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &p.key.PublicKey, KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
+}
+
+func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
+	p.TokenRequests.Add(1)
+	if err := r.ParseForm(); err != nil {
+		writeJSON(w, 400, map[string]string{"error": "invalid_request"})
+		return
+	}
+	p.mu.Lock()
+	p.lastForm = r.PostForm
+	b := p.b
+	p.mu.Unlock()
+	if b.TokenStatus != 0 {
+		writeJSON(w, b.TokenStatus, map[string]string{"error": b.TokenError})
+		return
+	}
+	if r.PostForm.Get("client_id") != p.ClientID {
+		writeJSON(w, 401, map[string]string{"error": "invalid_client"})
+		return
+	}
+	if r.PostForm.Get("grant_type") != "password" {
+		writeJSON(w, 400, map[string]string{"error": "unsupported_grant_type"})
+		return
+	}
+	name := r.PostForm.Get("username")
+	u, ok := b.Users[name]
+	if !ok || u.Password != r.PostForm.Get("password") {
+		writeJSON(w, 400, map[string]string{"error": "invalid_grant", "error_description": "invalid credentials"})
+		return
+	}
+	tok, err := p.sign(b, name, u.Roles)
+	if err != nil {
+		writeJSON(w, 500, map[string]string{"error": "server_error"})
+		return
+	}
+	ttl := b.ttl()
+	answer := map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": int(ttl.Seconds()), "id_token": tok}
+	if b.OnlyAccessToken {
+		delete(answer, "id_token")
+	}
+	writeJSON(w, 200, answer)
+}
+
+func (b Behavior) ttl() time.Duration {
+	if b.TTL != 0 {
+		return b.TTL
+	}
+	return time.Hour
+}
+
+// sign returns a token for user with roles (ES256, kid k1).
+func (p *Provider) sign(b Behavior, user string, roles []string) (string, error) {
+	key := p.key
+	if b.SignWith != nil {
+		key = b.SignWith
+	}
+	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: key, KeyID: "k1"}},
+		(&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		return "", err
+	}
+	iss, aud := p.URL, b.Audience
+	if b.Issuer != "" {
+		iss = b.Issuer
+	}
+	if aud == "" {
+		aud = p.ClientID
+	}
+	now := time.Now()
+	claims, _ := json.Marshal(map[string]any{"iss": iss, "aud": aud, "sub": user, "preferred_username": user,
+		"realm_access": map[string]any{"roles": roles}, "iat": now.Unix(), "exp": now.Add(b.ttl()).Unix()})
+	jws, err := sig.Sign(claims)
+	if err != nil {
+		return "", err
+	}
+	return jws.CompactSerialize()
+}
