@@ -130,12 +130,14 @@ function connectorFrame(page) {
 
 // openCRM opens the test CRM page for agent and partner and waits for the
 // seed 002 handshake (connector ready, answered, SSE open).
-async function openCRM(t, srv, partner, agent, base = srv.crm) {
+// extra is appended to the page's query, e.g. "&delay=150" (a CRM that
+// applies omniroute's requests 150 ms after they arrive).
+async function openCRM(t, srv, partner, agent, base = srv.crm, extra = "") {
   const ctx = await browser.newContext();
   t.after(() => ctx.close());
   const page = await ctx.newPage();
   page.on("pageerror", (e) => { throw e; });
-  await page.goto(`${base}/crm?partner=${partner}&agent=${agent}`);
+  await page.goto(`${base}/crm?partner=${partner}&agent=${agent}${extra}`);
   return page;
 }
 
@@ -323,4 +325,128 @@ test("a postMessage from a wrong origin is ignored", async (t) => {
   }, AVAIL);
   await waitOmni(srv, "alice", "READY");
   assert.ok((await decisions(srv, "alice")).length > before);
+});
+
+// The partner-side decisions of agent (the CRM's reports), from index k on.
+const reports = async (srv, agent, partner, k = 0) =>
+  (await decisions(srv, agent)).slice(k).filter((d) => d.partner === partner && d.side === "partner");
+
+test("synchronized: the CRM's answer to omniroute's work request is not a CRM change (issue 9 item 11)", async (t) => {
+  const srv = await startServer(t);
+  const page = await openCRM(t, srv, "crm-sync", "alice");
+  await handshake(page);
+  await waitCRM(page, OFFLINE);
+  await click(page, AVAIL);
+  await waitOmni(srv, "alice", "READY");
+
+  // A chat is offered: omniroute asks the CRM for the work status and the
+  // CRM answers omnichannelResponse with it, as seed 002 requires.
+  const k = (await decisions(srv, "alice")).length;
+  const c1 = await createConversation(srv, "c1");
+  assert.equal(c1.agent, "alice", JSON.stringify(c1));
+  await waitCRM(page, ON_WORK);
+  await waitAnswered(srv, "alice", "crm-sync", ON_WORK);
+  const answer = (await reports(srv, "alice", "crm-sync", k)).find((d) => d.change === `omnichannelResponse ${ON_WORK}`);
+  assert.equal(answer.outcome, "in-sync", JSON.stringify(answer));
+  // The agent stays READY mid-chat ...
+  assert.equal((await omniState(srv, "alice")).state, "READY");
+  await api(srv, "POST", `/test/tasks/${c1.task}/accept`, { agent: "alice" });
+  assert.equal((await omniState(srv, "alice")).state, "READY");
+  // ... and takes a second chat (chat capacity 2).
+  const c2 = await createConversation(srv, "c2");
+  assert.equal(c2.agent, "alice", `second chat not offered to alice: ${JSON.stringify(c2)} ${JSON.stringify(await omniState(srv, "alice"))}`);
+  await api(srv, "POST", `/test/tasks/${c2.task}/accept`, { agent: "alice" });
+  const mid = await omniState(srv, "alice");
+  assert.equal(mid.state, "READY", JSON.stringify(mid));
+  assert.equal(await crmPresence(page), ON_WORK);
+
+  // The work ends: the CRM is asked back to the state the agent chose.
+  await api(srv, "POST", `/test/tasks/${c1.task}/close`, { agent: "alice" });
+  assert.equal(await crmPresence(page), ON_WORK, "one chat is still going on");
+  await api(srv, "POST", `/test/tasks/${c2.task}/close`, { agent: "alice" });
+  await waitCRM(page, AVAIL);
+  await waitAnswered(srv, "alice", "crm-sync", AVAIL);
+  const end = await omniState(srv, "alice");
+  assert.deepEqual([end.state, end.reasonCode || ""], ["READY", ""], JSON.stringify(end));
+  const moved = (await reports(srv, "alice", "crm-sync", k)).filter((d) => d.outcome === "applied");
+  assert.deepEqual(moved, [], "a CRM answer moved omniroute");
+  assert.equal(await connectorFrame(page).evaluate(() => window.omnirouteConnector.errors), 0);
+});
+
+for (const delay of [150, 0]) {
+  test(`synchronized: a late CRM answer never undoes a newer omniroute change (issue 9 item 12, CRM applies after ${delay} ms)`, async (t) => {
+    const srv = await startServer(t);
+    const page = await openCRM(t, srv, "crm-sync", "alice", srv.crm, `&delay=${delay}`);
+    await handshake(page);
+    await waitCRM(page, OFFLINE);
+    await click(page, AVAIL);
+    await waitOmni(srv, "alice", "READY");
+    const k = (await decisions(srv, "alice")).length;
+    const h = (await page.evaluate(() => window.crm.history)).length;
+
+    // omniroute NOT_READY/busy, then 40 ms later NOT_READY/break. The
+    // 40 ms only shapes the scenario (the second change is sent while the
+    // CRM still holds the first); nothing is asserted on time.
+    await setOmni(srv, "alice", "NOT_READY", "busy");
+    await new Promise((r) => setTimeout(r, 40));
+    await setOmni(srv, "alice", "NOT_READY", "break");
+
+    // Settled: the CRM applied everything it was asked, both sides on break.
+    await waitFor(async () => {
+      const crm = await page.evaluate(() => window.crm);
+      const s = await omniState(srv, "alice");
+      const last = (await reports(srv, "alice", "crm-sync", k)).at(-1);
+      return crm.pending === 0 && crm.presence === AWAY && s.state === "NOT_READY" && s.reasonCode === "break" &&
+        last?.change === `omnichannelResponse ${AWAY}`;
+    }, async () => `not settled: CRM ${JSON.stringify(await page.evaluate(() => window.crm))}, omniroute ${JSON.stringify(await omniState(srv, "alice"))}, reports ${JSON.stringify(await reports(srv, "alice", "crm-sync", k))}`);
+
+    const all = await decisions(srv, "alice");
+    const rs = await reports(srv, "alice", "crm-sync", k);
+    assert.deepEqual(rs.filter((d) => d.outcome === "applied"), [], `an older CRM report moved omniroute: ${JSON.stringify(rs)}`);
+    // The CRM never went back to busy once it showed break.
+    const hist = (await page.evaluate(() => window.crm.history)).slice(h);
+    const firstAway = hist.indexOf(AWAY);
+    assert.ok(firstAway >= 0, JSON.stringify(hist));
+    assert.ok(!hist.slice(firstAway).includes(BUSY), `CRM history ${JSON.stringify(hist)}`);
+    const s = await omniState(srv, "alice");
+    assert.deepEqual([s.state, s.reasonCode], ["NOT_READY", "break"]);
+    // Where the CRM's busy answer did arrive after omniroute's break, it
+    // was taken for what it is: stale.
+    const iBreak = all.findIndex((d, i) => i >= k && d.side === "omniroute" && d.partner === "crm-sync" && /break/.test(d.change));
+    const iBusy = all.findIndex((d, i) => i >= k && d.side === "partner" && d.partner === "crm-sync" && d.change === `omnichannelResponse ${BUSY}`);
+    if (iBreak >= 0 && iBusy > iBreak) assert.equal(all[iBusy].outcome, "stale", JSON.stringify(all.slice(k)));
+    else t.diagnostic(`the busy answer came before omniroute's break (delay ${delay} ms): no late answer this run`);
+  });
+}
+
+test("synchronized: the mapping between Not Ready statuses is followed (issue 9 item 13)", async (t) => {
+  const srv = await startServer(t);
+  const page = await openCRM(t, srv, "crm-sync", "alice");
+  await handshake(page);
+  await waitCRM(page, OFFLINE);
+  await click(page, AVAIL);
+  await waitOmni(srv, "alice", "READY");
+
+  // CRM case (a work status) -> away -> case -> busy: omniroute follows each.
+  await click(page, CRM_WORK);
+  await waitOmni(srv, "alice", "NOT_READY", "crm-work");
+  await click(page, AWAY);
+  await waitOmni(srv, "alice", "NOT_READY", "break");
+  await click(page, CRM_WORK);
+  await waitOmni(srv, "alice", "NOT_READY", "crm-work");
+  await click(page, BUSY);
+  await waitOmni(srv, "alice", "NOT_READY", "busy");
+
+  // omniroute itself on NOT_READY/break (the CRM answers Away); then the
+  // CRM's away -> case is a change, not "already in sync".
+  await setOmni(srv, "alice", "NOT_READY", "break");
+  await waitCRM(page, AWAY);
+  await waitAnswered(srv, "alice", "crm-sync", AWAY);
+  const k = (await decisions(srv, "alice")).length;
+  await click(page, CRM_WORK);
+  await waitOmni(srv, "alice", "NOT_READY", "crm-work");
+  const d = (await reports(srv, "alice", "crm-sync", k)).find((x) => x.change === `omnichannelResponse ${CRM_WORK}`);
+  assert.equal(d?.outcome, "applied", JSON.stringify(d));
+  await click(page, AWAY);
+  await waitOmni(srv, "alice", "NOT_READY", "break");
 });

@@ -10,7 +10,9 @@ import (
 // driving Debian's headless /usr/bin/chromium) against
 // presencesync/internal/crmtestserver, built here: the seed 002 connector
 // in a cross-origin iframe of a test CRM page, both modes, work on either
-// side, a wrong-origin postMessage. It is skipped when node, Chromium or
+// side, a wrong-origin postMessage, and issue 9 items 11-13 (the CRM's
+// answer to omniroute's own request, a CRM that applies requests after
+// 150 ms, the mapping between Not Ready statuses). It is skipped when node, Chromium or
 // e2e/node_modules/playwright-core (npm ci in e2e/) is missing, and fails
 // when the node test run fails.
 //

@@ -11,9 +11,11 @@
 //     POST /test/conversations {"id","queue"}                work arriving: CreateConversation -> {"task","agent"}
 //     POST /test/tasks/{task}/accept {"agent"}               AcceptTask
 //     POST /test/tasks/{task}/close {"agent"}                CloseTask
-//   - a test CRM page on http://localhost:B/crm?partner=&agent= (the
-//     partners' configured origin): the Client Application of seed 002,
-//     embedding the connector in an iframe.
+//   - a test CRM page on http://localhost:B/crm?partner=&agent=[&delay=]
+//     (the partners' configured origin): the Client Application of seed
+//     002, embedding the connector in an iframe. delay (milliseconds,
+//     0..10000, default 0) is how long the CRM takes to apply each
+//     requestSyncOmnichannel, a slow CRM.
 //   - the same page on http://localhost:C/crm (an origin no partner
 //     accepts), for the wrong-origin check.
 //
@@ -35,6 +37,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -271,13 +274,25 @@ func testAPI(m *http.ServeMux, n *node.Node) {
 
 // crmPage is the test CRM: the seed 002 Client Application. It keeps a
 // "CRM presence" (shown in #presence), answers the connector's ready,
-// applies requestSyncOmnichannel (first id of statusId) and sends
-// omnichannelResponse on every CRM presence change (a button click or
-// window.setCrmPresence(id)).
+// applies requestSyncOmnichannel (first id of statusId) after the query's
+// delay milliseconds (0..10000, default 0; anything else is answered 400)
+// and sends omnichannelResponse on every CRM presence change (a button
+// click or window.setCrmPresence(id)). window.crm holds what it did:
+// requests (status ids asked, in order of arrival), history (every
+// presence it took, in order), pending (requests not yet applied).
 func crmPage(a *auth.Authenticator, omniURL string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		agent, partner := q.Get("agent"), q.Get("partner")
+		delay := 0
+		if d := q.Get("delay"); d != "" {
+			n, err := strconv.Atoi(d)
+			if err != nil || n < 0 || n > 10000 {
+				http.Error(w, "delay: want milliseconds 0..10000, got "+strconv.Quote(d), http.StatusBadRequest)
+				return
+			}
+			delay = n
+		}
 		// The CRM's back end mints the connector's ticket with the agent's
 		// token (over REST that is POST /v1/tickets {"scope":"crm-connector"});
 		// only the single-use ticket goes into the iframe's URL.
@@ -293,7 +308,7 @@ func crmPage(a *auth.Authenticator, omniURL string) http.HandlerFunc {
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
-		pageTmpl.Execute(w, map[string]any{"Src": src, "Origin": omniURL, "Catalog": catalog})
+		pageTmpl.Execute(w, map[string]any{"Src": src, "Origin": omniURL, "Catalog": catalog, "Delay": delay})
 	}
 }
 
@@ -310,9 +325,10 @@ var pageTmpl = template.Must(template.New("crm").Parse(`<!doctype html>
 (function () {
   "use strict";
   var OMNI = {{.Origin}};
+  var DELAY = {{.Delay}};
   var frame = document.getElementById("connector");
   var presenceEl = document.getElementById("presence");
-  var crm = (window.crm = { presence: null, readyCount: 0, requests: [], sent: [] });
+  var crm = (window.crm = { presence: null, readyCount: 0, requests: [], history: [], pending: 0, sent: [] });
   function log(s) { var li = document.createElement("li"); li.textContent = s; document.getElementById("log").appendChild(li); }
   function publish(action, data) {
     var m = { type: "ClientAppMessage", action: action };
@@ -322,6 +338,7 @@ var pageTmpl = template.Must(template.New("crm").Parse(`<!doctype html>
   }
   function setPresence(id) {
     crm.presence = id;
+    crm.history.push(id);
     presenceEl.textContent = id;
     presenceEl.dataset.status = id;
     log("presence " + id);
@@ -341,9 +358,12 @@ var pageTmpl = template.Must(template.New("crm").Parse(`<!doctype html>
       document.getElementById("handshake").textContent = "ready";
       publish("ready");
     } else if (m.action === "requestSyncOmnichannel" && m.data && typeof m.data.statusId === "string") {
-      crm.requests.push(m.data.statusId);
-      log("request " + m.data.statusId);
-      setPresence(m.data.statusId.split(";")[0]);
+      var id = m.data.statusId;
+      crm.requests.push(id);
+      log("request " + id);
+      if (DELAY <= 0) { setPresence(id.split(";")[0]); return; }
+      crm.pending++;
+      setTimeout(function () { crm.pending--; setPresence(id.split(";")[0]); }, DELAY);
     }
   });
 })();
