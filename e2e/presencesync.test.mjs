@@ -28,6 +28,7 @@ const ROUTABLE = new Set([AVAIL]); // the catalog's hasChannels statuses
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "..");
 let binary = process.env.OMNIROUTE_CRMTESTSERVER;
+let omniBinary = process.env.OMNIROUTE_BIN; // omniroute itself, for the shipped try-it page
 let buildDir, browser;
 
 before(async () => {
@@ -35,6 +36,11 @@ before(async () => {
     buildDir = mkdtempSync(path.join(tmpdir(), "omniroute-crmtest-"));
     binary = path.join(buildDir, "crmtestserver");
     execFileSync("go", ["build", "-o", binary, "./presencesync/internal/crmtestserver"], { cwd: root, stdio: "inherit" });
+  }
+  if (!omniBinary) {
+    buildDir ??= mkdtempSync(path.join(tmpdir(), "omniroute-crmtest-"));
+    omniBinary = path.join(buildDir, "omniroute");
+    execFileSync("go", ["build", "-o", omniBinary, "./cmd/omniroute"], { cwd: root, stdio: "inherit" });
   }
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
@@ -449,4 +455,82 @@ test("synchronized: the mapping between Not Ready statuses is followed (issue 9 
   assert.equal(d?.outcome, "applied", JSON.stringify(d));
   await click(page, AWAY);
   await waitOmni(srv, "alice", "NOT_READY", "break");
+});
+
+// ------------------------------------------------- the shipped try-it page
+
+// startServe starts the real `omniroute serve` with the example config
+// (examples/omniroute.yaml, unchanged) on a random loopback port and a
+// fresh data directory; it resolves to the server's URL.
+function startServe(t) {
+  const dir = mkdtempSync(path.join(tmpdir(), "omniroute-crmtest-serve-"));
+  const child = spawn(omniBinary, ["serve", "--config", path.join(root, "examples", "omniroute.yaml"),
+    "--listen", "127.0.0.1:0", "--data-dir", dir], { stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (b) => { stderr = (stderr + b).slice(-4000); });
+  t.after(async () => {
+    if (child.exitCode === null) {
+      const gone = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await gone;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`omniroute serve did not print its URL: ${stderr}`)), 60_000);
+    child.once("exit", (code) => reject(new Error(`omniroute serve exited with ${code}: ${stderr}`)));
+    readline.createInterface({ input: child.stdout }).on("line", (line) => {
+      const m = /^omniroute listening on (\S+)$/.exec(line);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+  });
+}
+
+test("the shipped CRM test page from `omniroute serve` with the example config (issue 9 item 14)", async (t) => {
+  const omni = await startServe(t);
+  // The example's CRM partner accepts the origin http://127.0.0.1:8080,
+  // the page's documented address. The server listens on a random port, so
+  // Chromium reaches that address through the server itself, used as its
+  // HTTP proxy: the page, its origin and the connector are exactly what a
+  // person opening http://127.0.0.1:8080/presencesync/crm/crmtest.html gets.
+  const ctx = await browser.newContext({ proxy: { server: omni } });
+  t.after(() => ctx.close());
+  const page = await ctx.newPage();
+  page.on("pageerror", (e) => { throw e; });
+  const EXAMPLE = "http://127.0.0.1:8080";
+  await page.goto(`${EXAMPLE}/presencesync/crm/crmtest.html`);
+  assert.equal(await page.inputValue("#partner"), "demo-crm");
+  await page.fill("#username", "alice");
+  await page.fill("#password", "alice-pass");
+  await page.click("#login button");
+
+  // The connector (in the page's iframe) shows it is connected.
+  await waitFor(() => page.frames().some((f) => f.url().includes("/presencesync/crm/connector.html")),
+    async () => `no connector frame; page log: ${await page.textContent("#log")}`);
+  const f = connectorFrame(page);
+  try {
+    await f.waitForFunction(() => window.omnirouteConnector && window.omnirouteConnector.status === "connected", null, { timeout: STEP_MS });
+  } catch {
+    assert.fail(`connector not connected: ${await f.evaluate(() => JSON.stringify(window.omnirouteConnector))}; page log: ${await page.textContent("#log")}`);
+  }
+  assert.match(await f.textContent("#status"), /connected/);
+  await page.waitForSelector("#statuses button", { timeout: STEP_MS });
+
+  // A click on a CRM status changes alice's state in omniroute (REST,
+  // the example's admin token).
+  const agentState = async () => {
+    const r = await fetch(`${omni}/v1/agents/alice/state`, { headers: { Authorization: "Bearer dev-admin-token" } });
+    const j = await r.json();
+    assert.equal(r.status, 200, JSON.stringify(j));
+    return j;
+  };
+  const clickStatus = (name) => page.click(`#statuses button:text-is("${name}")`);
+  const want = async (state, reasonCode) => waitFor(async () => {
+    const s = await agentState();
+    return s.state === state && (s.reasonCode || "") === reasonCode;
+  }, async () => `alice is ${JSON.stringify(await agentState())}, want ${state}/${reasonCode}; page log: ${await page.textContent("#log")}`);
+  await clickStatus("Available");
+  await want("READY", "");
+  await clickStatus("Away");
+  await want("NOT_READY", "break");
 });
