@@ -3,8 +3,9 @@ package agentdesk
 import "github.com/omniroute/omniroute/routing"
 
 // Conversations closed by someone else (an administrator's POST
-// /v1/conversations/{id}/close, a TTL, a customer gone for good, a
-// supervisor, the last agent leaving): PROTOCOLS.md lists topicClosed among
+// /v1/conversations/{id}/close, the TTL of the request it waits on, a
+// customer gone for good, the last agent leaving; a supervisor has no way
+// to close one): PROTOCOLS.md lists topicClosed among
 // the Agent Manager's events, the shape of topicUnsubscription with task
 // "topicClosed". The engine makes every participant leave in the command
 // that closes the conversation (routing.ParticipantLeft: agents' ACTIVE

@@ -74,10 +74,15 @@
 //     NO_AGENT_AVAILABLE to a requester whose transfer expired.
 //   - wrapupTimerStarted: a task entered WRAP_UP.
 //   - topicClosed: the conversation was closed (by an administrator, a
-//     TTL, the customer, a supervisor, its last agent) to every participant
+//     TTL, the customer gone, its last agent leaving) to every participant
 //     still in it; the shape of topicUnsubscription with task "topicClosed"
 //     and the close reason (closed.go). Their tasks were closed or put in
-//     WRAP_UP by the same command.
+//     WRAP_UP by the same command. A TTL bounds a request only, so it never
+//     closes a conversation with an ACTIVE agent; a customer who left while
+//     an agent is ACTIVE reaches the desks as the CUSTOMER_LEFT onCimEvent
+//     and the conversation closes when its last agent leaves. A supervisor
+//     cannot close one (seed 004 has no such event; the REST close is the
+//     admin's): its leave closes nothing.
 //   - errors: a refused or malformed request.
 //   - connect_error: a refused handshake.
 //   - tokenExpiring {"expiresAt","expiresInSeconds"}: the socket's token
