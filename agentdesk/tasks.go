@@ -274,7 +274,7 @@ func onTopicDataOf(st routing.View, keys *erasure.Keyring, task, conversation, a
 		return OnTopicData{}, false
 	}
 	q, _ := st.Queue(cv.Queue)
-	attrs := cv.Attributes
+	attrs := keys.ShowAttributes(cv.Attributes)
 	if attrs == nil {
 		attrs = map[string]string{}
 	}

@@ -24,6 +24,9 @@
 //
 //	{"omnirouteSealed":1,"ref":"<ref>","box":"<base64 nonce|AES-GCM ciphertext>"}
 //
+// Attributes are sealed value by value (SealAttributes: the value becomes
+// the text of a sealed value), so a map of strings stays one.
+//
 // Scope: the keyring file is per node; in cluster mode every node would
 // need the same keys, which this package does not replicate.
 package erasure

@@ -21,7 +21,8 @@ import (
 
 // create serves POST /genesys/1/service/callback/{service} (seed 003 "Create
 // chat (delay) service"): fields _customer_number, usr_* (kept as
-// conversation attributes under their own names), _device_notification_id,
+// conversation attributes under their own names, their values sealed with
+// customer keys on: plainAttributes), _device_notification_id,
 // _device_os, and any other field (also kept as an attribute). The
 // gms_user header is required: it owns the callback. Answer:
 // {"_id": "<prefix>-<uuid>", "_text": "We will notify you when agent is
@@ -80,6 +81,11 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, name string) err
 	}
 	// Rated once the request is known good, so a refusal costs no token.
 	if err := s.createAllowed(w, r, user); err != nil {
+		return err
+	}
+	// The customer's fields are sealed in the attributes too, since the
+	// journal keeps them (plainAttributes stay as given).
+	if attrs, err = s.o.CustomerKeys.SealAttributes(attrs, customerOf(cb.id, cb.customerNumber, nil), personalAttribute); err != nil {
 		return err
 	}
 	// Registered before the command, so that the follower, which may see
@@ -324,7 +330,7 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request, cb *callback, _
 	var sub string
 	_ = s.n.View(r.Context(), func(st routing.View) {
 		if c, ok := st.Conversation(cb.id); ok {
-			sub = c.Attributes["usr_subject"]
+			sub = s.o.CustomerKeys.ShowAttributes(c.Attributes)["usr_subject"]
 		}
 	})
 	if sub != "" {
@@ -423,8 +429,11 @@ func (s *Server) startChat(w http.ResponseWriter, r *http.Request, cb *callback,
 		return fail(http.StatusServiceUnavailable, ExcUnavailable, "no agent is available for callback %q yet; wait for the agent-available notification", cb.id)
 	}
 	customer, attrs := chatCustomer(f, cb.customerNumber)
-	customer, err := s.o.CustomerKeys.SealCustomer(customer, "conversation:"+cb.id)
+	attrs, err := s.o.CustomerKeys.SealAttributes(attrs, customerOf(cb.id, cb.customerNumber, f), personalAttribute)
 	if err != nil {
+		return err
+	}
+	if customer, err = s.o.CustomerKeys.SealCustomer(customer, "conversation:"+cb.id); err != nil {
 		return err
 	}
 	if _, err := s.n.Submit(r.Context(), routing.ConfirmHold{Request: cb.id, Customer: customer, Attributes: attrs}); err != nil {

@@ -145,10 +145,12 @@ const (
 
 // Options configure a Server.
 type Options struct {
-	// CustomerKeys seals the customer object a chat callback gives the
-	// engine (ConfirmHold) with its customer's key, the callback's
-	// _customer_number naming the customer (package erasure); nil: stored
-	// as given.
+	// CustomerKeys seals, with the customer's key (package erasure), the
+	// customer object a chat callback gives the engine (ConfirmHold), the
+	// customer's attributes (every form field but plainAttributes) and the
+	// customer fields of the Store's records (Record.Sealed); the
+	// callback's _customer_number names the customer (customerOf). nil:
+	// stored as given.
 	CustomerKeys *erasure.Keyring
 	// Pushers by _device_os. A device whose OS has none gets its
 	// notifications only through retrieve-notifications.
@@ -295,6 +297,7 @@ func New(n *node.Node, o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	o.Store = sealStore(o.Store, o.CustomerKeys)
 	s := &Server{n: n, o: o, log: o.Logger, done: make(chan struct{}), services: map[string]*service{},
 		callbacks: map[string]*callback{}, stats: map[string]*queueStats{}, tasks: map[string]taskInfo{},
 		liveByService:    map[string]int{},

@@ -47,6 +47,11 @@ type Record struct {
 	// (every node applies those itself), else "" (a device's or agent's
 	// request, or a push that failed: changes only the writing node saw).
 	Source string `json:"source,omitempty"`
+	// Sealed, with customer keys on (Options.CustomerKeys), holds
+	// CustomerNumber, Chat, ToDevice and ToAgent sealed with the
+	// customer's key ({"omnirouteSealed":1,...}, package erasure), those
+	// fields then empty; a Store's Load and Watch give the record unsealed.
+	Sealed json.RawMessage `json:"sealed,omitempty"`
 }
 
 // SourceEvent marks a Record written because of an engine event.

@@ -96,6 +96,7 @@ func (s *api) listConversations(w http.ResponseWriter, r *http.Request, p auth.P
 	}
 	for i := range page.Items { // unsealed outside the node's loop
 		page.Items[i].Customer = s.keys.Show(page.Items[i].Customer)
+		page.Items[i].Attributes = s.keys.ShowAttributes(page.Items[i].Attributes)
 	}
 	writeJSON(w, http.StatusOK, page)
 	return nil

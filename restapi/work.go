@@ -174,7 +174,7 @@ func (s *api) writeConversationFor(w http.ResponseWriter, r *http.Request, id st
 	if !ok {
 		return &routing.Error{Code: routing.CodeConversationNotFound, Message: "conversation " + quote(id) + " does not exist"}
 	}
-	c.Customer = s.keys.Show(c.Customer)
+	c.Customer, c.Attributes = s.keys.Show(c.Customer), s.keys.ShowAttributes(c.Attributes)
 	writeJSON(w, http.StatusOK, c)
 	return nil
 }

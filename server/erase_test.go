@@ -64,13 +64,21 @@ func transcriptOfWith(t *testing.T, base, id, token string, n int) []string {
 // an HMAC of the id). After a restart the
 // routing state is recovered as it was (both conversations, queue, state,
 // request), the erased customer and its transcript read {"erased":true},
-// and the other customer reads in full.
+// and the other customer reads in full. Each customer also has a GMS
+// callback, its _customer_number (the GMS customer id) and a usr_ field
+// sealed in the callback record of the gms bucket and in the
+// conversation's attributes: erasing that number leaves neither in any
+// file, and after the restart the kept callback shows its number and its
+// usr_ attribute again (unsealed from the stored record and the
+// journal), the erased one neither.
 func TestEraseCustomer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
 	defer cancel()
-	type customer struct{ id, name, iban, card string }
-	gone := customer{"cust-erase-41", "Erika Mustermann", "DE44500105175407324931", "4111111111111111"}
-	kept := customer{"cust-keep-42", "Keeper Jones", "GB29NWBK60161331926819", "5500005555555559"}
+	type customer struct{ id, name, iban, card, phone, note string }
+	gone := customer{"cust-erase-41", "Erika Mustermann", "DE44500105175407324931", "4111111111111111",
+		"4085550141", "usr-note-erika-7731"}
+	kept := customer{"cust-keep-42", "Keeper Jones", "GB29NWBK60161331926819", "5500005555555559",
+		"4085550142", "usr-note-keeper-8842"}
 	snapEvery := func(c *config.Config) { c.Server.SnapshotEvery = 1 }
 	open := func(srv *server.Server, c customer) string {
 		t.Helper()
@@ -102,7 +110,56 @@ func TestEraseCustomer(t *testing.T) {
 		}
 		return v
 	}
-	fields := func(c customer) []string { return []string{c.id, c.name, c.iban, c.card} }
+	fields := func(c customer) []string { return []string{c.id, c.name, c.iban, c.card, c.phone, c.note} }
+	const gmsUser = "b16416334828b1d26ef14f329628b55b5a8c631d8928a371a5584722dd7fb673"
+	gmsSend := func(srv *server.Server, method, path, body string) (int, []byte) {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(ctx, method, srv.URL()+path, strings.NewReader(body))
+		if body != "" {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		req.Header.Set("gms_user", gmsUser)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var buf bytes.Buffer
+		buf.ReadFrom(resp.Body)
+		return resp.StatusCode, buf.Bytes()
+	}
+	// callback starts a GMS callback of c (the seed's fields: a number and
+	// a usr_ field) and returns its id.
+	callback := func(srv *server.Server, c customer) string {
+		t.Helper()
+		st, b := gmsSend(srv, "POST", "/genesys/1/service/callback/chat-delay",
+			"_customer_number="+c.phone+"&usr_note="+c.note+"&_device_os=ios&_device_notification_id=device-"+c.phone[len(c.phone)-1:])
+		var cr struct {
+			ID string `json:"_id"`
+		}
+		if st != 200 || json.Unmarshal(b, &cr) != nil || cr.ID == "" {
+			t.Fatalf("start callback: %d %s", st, b)
+		}
+		return cr.ID
+	}
+	// callbackShows is the callback's _customer_number (GMS) and its usr_note
+	// attribute (REST conversation view).
+	callbackShows := func(srv *server.Server, id string) (number, note string) {
+		t.Helper()
+		st, b := gmsSend(srv, "GET", "/genesys/1/service/callback/chat-delay/"+id, "")
+		var cv struct {
+			Number string `json:"_customer_number"`
+		}
+		if st != 200 || json.Unmarshal(b, &cv) != nil {
+			t.Fatalf("get callback %s: %d %s", id, st, b)
+		}
+		st, b = call(t, "GET", srv.URL()+"/v1/conversations/"+id, "dev-admin-token", "")
+		var v struct{ Attributes map[string]string }
+		if st != 200 || json.Unmarshal(b, &v) != nil {
+			t.Fatalf("get conversation %s: %d %s", id, st, b)
+		}
+		return cv.Number, v.Attributes["usr_note"]
+	}
 
 	// Customer keys off: the grep finds the IBAN in the journal.
 	plain := t.TempDir()
@@ -115,9 +172,12 @@ func TestEraseCustomer(t *testing.T) {
 		t.Fatal(err)
 	}
 	open(srv, gone)
+	callback(srv, gone)
 	srv.Close()
-	if got := filesHolding(t, plain, gone.iban); len(got) == 0 {
-		t.Fatal("customer keys off: the IBAN is in no file, so the greps below prove nothing")
+	for _, f := range []string{gone.iban, gone.phone, gone.note} {
+		if got := filesHolding(t, plain, f); len(got) == 0 {
+			t.Fatalf("customer keys off: %q is in no file, so the greps below prove nothing", f)
+		}
 	}
 
 	dir := t.TempDir()
@@ -126,6 +186,10 @@ func TestEraseCustomer(t *testing.T) {
 	}
 	a, b := open(srv, gone), open(srv, kept)
 	before := map[string]view{a: get(srv, a), b: get(srv, b)}
+	cbGone, cbKept := callback(srv, gone), callback(srv, kept)
+	if n, note := callbackShows(srv, cbKept); n != kept.phone || note != kept.note {
+		t.Fatalf("callback shows number %q, usr_note %q; want %q, %q", n, note, kept.phone, kept.note)
+	}
 	if !bytes.Contains(before[a].Customer, []byte(gone.iban)) {
 		t.Fatalf("the customer is not shown unsealed: %s", before[a].Customer)
 	}
@@ -162,11 +226,13 @@ func TestEraseCustomer(t *testing.T) {
 		t.Fatal("the customer's key is in no file before erase, so the check after it proves nothing")
 	}
 
-	out.Reset()
-	if err := cli.Execute(ctx, eraseArgs, &out, &out); err != nil {
-		t.Fatalf("erase: %v (%s)", err, out.String())
+	for _, args := range [][]string{eraseArgs, {"erase", "--customer", gone.phone, "--data-dir", dir}} {
+		out.Reset()
+		if err := cli.Execute(ctx, args, &out, &out); err != nil {
+			t.Fatalf("erase: %v (%s)", err, out.String())
+		}
+		t.Logf("erase: %s", strings.TrimSpace(out.String()))
 	}
-	t.Logf("erase: %s", strings.TrimSpace(out.String()))
 	for _, needle := range append(fields(gone), key) {
 		if got := filesHolding(t, dir, needle); len(got) > 0 {
 			t.Fatalf("after erase, %q is in %v", needle, got)
@@ -197,8 +263,14 @@ func TestEraseCustomer(t *testing.T) {
 	if tr := transcriptOf(t, srv.URL(), b, 2); !strings.Contains(strings.Join(tr, "\n"), kept.card) {
 		t.Fatalf("kept transcript reads %s", tr)
 	}
+	if n, note := callbackShows(srv, cbKept); n != kept.phone || note != kept.note {
+		t.Fatalf("kept callback after restart: number %q, usr_note %q; want %q, %q", n, note, kept.phone, kept.note)
+	}
+	if n, note := callbackShows(srv, cbGone); n != "" || note != "" {
+		t.Fatalf("erased callback after restart: number %q, usr_note %q; want neither", n, note)
+	}
 	// The queue still works: a new conversation routes as before.
-	if id := open(srv, customer{"cust-new-43", "New", "FR1420041010050500013M02606", "340000000000009"}); get(srv, id).State == "" {
+	if id := open(srv, customer{"cust-new-43", "New", "FR1420041010050500013M02606", "340000000000009", "", ""}); get(srv, id).State == "" {
 		t.Fatal("no state for a conversation after the restart")
 	}
 }
