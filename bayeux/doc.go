@@ -42,7 +42,8 @@
 //     or "400::..." (bad input) with successful false. Malformed requests
 //     (not JSON, not an array of objects) get HTTP 400 with a one-element
 //     array holding the 400 reply.
-//   - A session with no connect in progress for MaxInterval is removed.
+//   - A session with no connect in progress for MaxInterval is removed, and
+//     so is one whose identity is Expiring once its credentials expired.
 //
 // # Acknowledgement extension
 //

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -68,5 +70,45 @@ func TestUnconnectedSessionExpires(t *testing.T) {
 	}
 	if ts.srv.Client(live) == nil {
 		t.Fatal("the connected session was removed too")
+	}
+}
+
+// expiringIdentity is a handshake identity whose credentials end at at.
+type expiringIdentity struct{ at time.Time }
+
+func (e expiringIdentity) Expiry() time.Time { return e.at }
+
+// TestExpiringIdentityEndsSession: a session whose identity is Expiring
+// ends once its expiry has passed (its held connect answered, then 402
+// with advice handshake), while one with a zero expiry lives on.
+func TestExpiringIdentityEndsSession(t *testing.T) {
+	var ended atomic.Value
+	ts := newTestServer(t, Options{MaxInterval: time.Minute, UnconnectedTimeout: time.Minute, ConnectTimeout: time.Minute,
+		OnSessionEnd: func(_ *Client, reason string) { ended.Store(reason) },
+		Authorizer: AuthorizerFuncs{HandshakeFunc: func(_ *http.Request, m *Message) (any, error) {
+			if _, short := m.Ext["short"]; short {
+				return expiringIdentity{time.Now().Add(300 * time.Millisecond)}, nil
+			}
+			return expiringIdentity{}, nil
+		}}})
+	short := ts.handshake(map[string]any{"short": true})
+	forever := ts.handshake(nil)
+	for _, id := range []string{short, forever} {
+		if r := ts.reply(ts.connect(id, 0, -1), "/meta/connect"); !r.ok() {
+			t.Fatalf("first connect: %v", r)
+		}
+	}
+	held := async(func() []msg { return ts.connect(short, -1, -1) })
+	recv(t, held, "the held connect of the expired session")
+	waitUntil(t, "the expired session to end", func() bool { return ts.srv.Client(short) == nil })
+	if r, _ := ended.Load().(string); r != "credentials expired" {
+		t.Fatalf("OnSessionEnd reason %q", r)
+	}
+	r := ts.reply(ts.connect(short, 0, -1), "/meta/connect")
+	if r.ok() || !strings.HasPrefix(r.str("error"), "402") || r.obj("advice").str("reconnect") != "handshake" {
+		t.Fatalf("connect after expiry: %v", r)
+	}
+	if ts.srv.Client(forever) == nil {
+		t.Fatal("the session with a zero expiry ended too")
 	}
 }

@@ -170,6 +170,17 @@ type Authorizer interface {
 	Publish(c *Client, m *Message) error
 }
 
+// Expiring is an identity (what Authorizer.Handshake returned) whose
+// credentials end, such as an OpenID token's exp. Once Expiry has passed
+// the server ends the session at its next sweep (within a second; reason
+// "credentials expired", OnSessionEnd called): a held connect is answered,
+// and the client's next message gets 402::Unknown client with advice
+// handshake, so it hands fresh credentials to a new handshake. A zero
+// Expiry never ends.
+type Expiring interface {
+	Expiry() time.Time
+}
+
 // AuthorizerFuncs adapts functions to Authorizer. A nil Handshake or
 // Subscribe allows; a nil Publish refuses, because publishing from clients
 // is off unless an adapter asks for it.

@@ -145,9 +145,15 @@ func (s *Server) sweep() {
 		case <-s.closing:
 			return
 		case now := <-t.C:
-			var expired []*Client
+			var expired, ended []*Client
 			s.mu.RLock()
 			for _, c := range s.clients {
+				if ex, ok := c.identity.(Expiring); ok {
+					if at := ex.Expiry(); !at.IsZero() && !now.Before(at) {
+						ended = append(ended, c)
+						continue
+					}
+				}
 				c.mu.Lock()
 				if c.cur == nil && now.Sub(c.lastActive) > s.opts.MaxInterval ||
 					!c.connected && now.Sub(c.created) > s.opts.UnconnectedTimeout {
@@ -159,6 +165,10 @@ func (s *Server) sweep() {
 			for _, c := range expired {
 				s.log.Info("bayeux: session expired", "clientId", c.id, "maxInterval", s.opts.MaxInterval)
 				s.removeClient(c, "expired")
+			}
+			for _, c := range ended {
+				s.log.Info("bayeux: session ended: credentials expired", "clientId", c.id)
+				s.removeClient(c, "credentials expired")
 			}
 		}
 	}

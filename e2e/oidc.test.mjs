@@ -14,6 +14,7 @@ import path from "node:path";
 import readline from "node:readline";
 import { startProvider, signingKey, idToken, CLIENT_ID } from "./lib/oidc.mjs";
 import { connect, connected, connectError } from "./lib/desk.mjs";
+import { newCometD, cometdHandshake, waitFor, withTimeout } from "./lib/cometd.mjs";
 
 const bin = process.env.OMNIROUTE_BIN;
 
@@ -40,7 +41,9 @@ auth:
       adminRoles: [cc-admin]
 ${more}
 mrds: [{id: chat, name: Chat, maxRequests: 3}]
-queues: [{id: support, name: Support, mrd: chat}]
+queues:
+  - {id: support, name: Support, mrd: chat}
+  - {id: ext, name: External, mrd: chat, mode: external}
 agents:
   - {id: alice, name: Alice, role: agent}
   - {id: sam, name: Sam, role: supervisor}
@@ -99,6 +102,18 @@ test("OpenID Connect: login, roles, Socket.IO, rotation, expiry, other issuer", 
   const desk = connect(t, url, { token: alice, agent: "alice", fcm: "" });
   await connected(desk);
   desk.close();
+
+  // The CRM connector page: a ticket minted with alice's OpenID token
+  // opens a session that hands that token back.
+  let res = await fetch(`${url}/v1/tickets`, { method: "POST", body: JSON.stringify({ scope: "crm-connector" }),
+    headers: { authorization: `Bearer ${alice}`, "content-type": "application/json" } });
+  assert.equal(res.status, 201);
+  const { ticket } = await res.json();
+  res = await fetch(`${url}/presencesync/crm/session`, { method: "POST", body: JSON.stringify({ ticket }),
+    headers: { "content-type": "application/json" } });
+  const session = await res.json();
+  assert.equal(res.status, 200, JSON.stringify(session));
+  assert.deepEqual({ token: session.token, agent: session.agent }, { token: alice, agent: "alice" });
 
   // Another issuer, same claims: refused on REST and on the socket.
   const forged = await idToken(other.issuer, "alice");
@@ -182,4 +197,58 @@ test("OpenID Connect: password pass-through at the agent login", { skip: !bin &&
   r = await login(url, "root", "root-pass");
   assert.equal(r.status, 503, JSON.stringify(r.body));
   assert.equal(r.body.error.code, "IDENTITY_PROVIDER_UNAVAILABLE");
+});
+
+// cometdRefusal handshakes on endpoint with token and resolves with the
+// refusal's error ("401::..."), failing if the handshake succeeds.
+async function cometdRefusal(t, endpoint, token) {
+  const cometd = newCometD(t, endpoint, "long-polling", { requestHeaders: { Authorization: `Bearer ${token}` } });
+  try {
+    await cometdHandshake(cometd);
+  } catch (err) {
+    if (!err.reply) throw err;
+    cometd.disconnect();
+    return err.reply.error;
+  }
+  throw new Error("the handshake succeeded");
+}
+
+test("OpenID Connect: partner CometD streaming with an admin token", { skip: !bin && "OMNIROUTE_BIN not set" }, async (t) => {
+  const idp = await startProvider(t, roles, [signingKey("cd")]);
+  const other = await startProvider(t, roles, [signingKey("other-cd")]);
+  const url = await serve(t, idp.issuer);
+  const endpoint = `${url}/cometd/59.0`;
+  const channel = "/topic/PendingServiceRoutingTopic";
+
+  // An admin by role streams the PSR events as a partner does (the
+  // official CometD client, the token in the Authorization header).
+  const root = await idToken(idp.issuer, "root");
+  const cometd = newCometD(t, endpoint, "long-polling", { requestHeaders: { Authorization: `Bearer ${root}` } });
+  const hs = await cometdHandshake(cometd, { ext: { replay: true } });
+  assert.equal(hs.successful, true);
+  const events = [];
+  const sub = await withTimeout("subscribe", new Promise((resolve) => cometd.subscribe(channel, (m) => events.push(m.data), resolve)));
+  assert.equal(sub.successful, true, JSON.stringify(sub));
+  const res = await fetch(`${url}/v1/conversations`, { method: "POST", body: JSON.stringify({ queue: "ext", customer: { id: "cust-1" } }),
+    headers: { authorization: `Bearer ${root}`, "content-type": "application/json" } });
+  assert.equal(res.status, 201, await res.text());
+  const ev = await waitFor("a PSR event", () => events.find((d) => d.event?.type === "created"));
+  assert.ok(ev.sobject?.Id, JSON.stringify(ev));
+  cometd.disconnect();
+
+  // Refused: an agent's token, the same admin claims from another issuer.
+  assert.match(await cometdRefusal(t, endpoint, await idToken(idp.issuer, "alice")), /^401::/, "an agent token");
+  assert.match(await cometdRefusal(t, endpoint, await idToken(other.issuer, "root")), /^401::/, "another issuer's token");
+
+  // Expiry: a 5 s admin token handshakes; once it expired the server ends
+  // the session (the client's re-handshake with the same header is
+  // refused) and a new handshake with it is refused.
+  idp.setIdTokenTTL(5);
+  const short = await idToken(idp.issuer, "root");
+  const expiring = newCometD(t, endpoint, "long-polling", { requestHeaders: { Authorization: `Bearer ${short}` } });
+  const handshakes = [];
+  expiring.addListener("/meta/handshake", (m) => handshakes.push(m));
+  await cometdHandshake(expiring);
+  await waitFor("the session ended at the token's expiry", () => handshakes.some((m) => !m.successful && /^401::/.test(m.error)), 30_000);
+  assert.match(await cometdRefusal(t, endpoint, short), /^401::/, "an expired admin token");
 });

@@ -43,6 +43,13 @@ type Partner struct {
 type Options struct {
 	// Partners and their bearer tokens; none means nobody gets in.
 	Partners []Partner
+	// Admin, when set, says whether a bearer token that is no partner's is
+	// an admin's (a configured admin token, or an OpenID token with an
+	// admin role) and until when it is valid (zero: no expiry). Admins may
+	// then handshake on /cometd/{version} to watch the PSR stream; the
+	// session ends when the token expires (bayeux.Expiring). Nil: partner
+	// tokens only.
+	Admin func(token string) (expiry time.Time, ok bool)
 	// Topic is the configured PushTopic name (default DefaultTopic).
 	Topic string
 	// Stream names the JetStream stream (default DefaultStream).
@@ -518,14 +525,24 @@ var topicName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,79}$`)
 
 func validTopic(name string) bool { return topicName.MatchString(name) }
 
-// partner returns the partner id of the request's bearer token, or "".
-func (a *Adapter) partner(r *http.Request) string {
+// bearer returns the request's bearer token ("Bearer" or jsforce's older
+// "OAuth" scheme), or "".
+func bearer(r *http.Request) string {
 	h := r.Header.Get("Authorization")
 	tok, ok := strings.CutPrefix(h, "Bearer ")
 	if !ok {
 		tok, ok = strings.CutPrefix(h, "OAuth ") // jsforce's older header
 	}
-	if !ok || tok == "" {
+	if !ok {
+		return ""
+	}
+	return tok
+}
+
+// partner returns the partner id of the request's bearer token, or "".
+func (a *Adapter) partner(r *http.Request) string {
+	tok := bearer(r)
+	if tok == "" {
 		return ""
 	}
 	found := ""
@@ -537,9 +554,30 @@ func (a *Adapter) partner(r *http.Request) string {
 	return found
 }
 
+// AdminIdentity is the CometD session identity of an admin (Options.Admin);
+// a partner's session has its partner id (a string).
+type AdminIdentity struct {
+	// Until is when the admin's token expires (zero: never).
+	Until time.Time
+}
+
+// Expiry makes the session end with the token (bayeux.Expiring).
+func (a AdminIdentity) Expiry() time.Time { return a.Until }
+
+// handshake lets in a partner (identity: its id) or, with Options.Admin, an
+// admin (identity: AdminIdentity, ended at its token's expiry).
 func (a *Adapter) handshake(r *http.Request, m *bayeux.Message) (any, error) {
-	id := a.partner(r)
-	if id == "" {
+	var id any
+	if p := a.partner(r); p != "" {
+		id = p
+	} else if a.opts.Admin != nil {
+		if tok := bearer(r); tok != "" {
+			if exp, ok := a.opts.Admin(tok); ok && (exp.IsZero() || time.Now().Before(exp)) {
+				id = AdminIdentity{Until: exp}
+			}
+		}
+	}
+	if id == nil {
 		return nil, &bayeux.Error{Code: 401, Message: "Authentication invalid"}
 	}
 	// The Salesforce replay extension sends ext {"replay": true}; jsforce

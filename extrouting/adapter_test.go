@@ -279,6 +279,38 @@ func TestCometDAuthAndPaths(t *testing.T) {
 	}
 }
 
+// TestCometDAdminHandshake: an admin token (Options.Admin) handshakes on
+// the partner CometD endpoint and subscribes to the PushTopic, its session
+// identity carrying the token's expiry; an expired admin token and a token
+// that is neither a partner's nor an admin's are refused with 401.
+func TestCometDAdminHandshake(t *testing.T) {
+	e := newEnv(t)
+	hs := map[string]any{"channel": "/meta/handshake", "version": "1.0", "supportedConnectionTypes": []string{"long-polling"}}
+	for _, tok := range []string{expiredAdminToken, "an-agent-token-not-admin"} {
+		_, out := e.post("/cometd/59.0", tok, hs)
+		if rep := find(out, "/meta/handshake"); rep == nil || rep["successful"] != false || !strings.HasPrefix(rep["error"].(string), "401::") {
+			t.Fatalf("handshake with %s: %v", tok, out)
+		}
+	}
+	for _, tok := range []string{adminToken, hourAdminToken} {
+		_, out := e.post("/cometd/59.0", tok, hs)
+		rep := find(out, "/meta/handshake")
+		if rep == nil || rep["successful"] != true {
+			t.Fatalf("admin handshake with %s: %v", tok, out)
+		}
+		id, _ := rep["clientId"].(string)
+		_, out = e.post("/cometd/59.0", tok, map[string]any{"channel": "/meta/subscribe", "clientId": id, "subscription": "/topic/" + DefaultTopic})
+		if rep := find(out, "/meta/subscribe"); rep == nil || rep["successful"] != true {
+			t.Fatalf("admin subscribe: %v", out)
+		}
+		c := e.ad.bx.Client(id)
+		ident, ok := c.Identity().(AdminIdentity)
+		if !ok || (tok == adminToken) != ident.Until.IsZero() {
+			t.Fatalf("identity of %s: %#v", tok, c.Identity())
+		}
+	}
+}
+
 // Replay -2, n and -1, and replay across a restart of NATS, node and
 // adapter on the same data: no loss, no duplicate.
 func TestReplayAcrossRestart(t *testing.T) {

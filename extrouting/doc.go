@@ -111,5 +111,8 @@
 // Every REST request and CometD handshake carries "Authorization: Bearer
 // <token>" with a partner token from the config file (config.PartnerSpec);
 // otherwise REST answers 401 and the handshake fails with "401::Authentication
-// invalid" and advice reconnect "none".
+// invalid" and advice reconnect "none". The CometD handshake also takes an
+// admin token when Options.Admin accepts it (the server: a configured admin
+// token or an OpenID token with an admin role); that session ends when the
+// token expires (AdminIdentity, bayeux.Expiring).
 package extrouting

@@ -50,6 +50,25 @@ type env struct {
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
+// Admin tokens of the tests (Options.Admin): adminToken (v1_test.go) does
+// not expire, one is valid an hour, one expired a minute ago.
+const (
+	hourAdminToken    = "hour-admin-token-hour-admin"
+	expiredAdminToken = "expired-admin-token-expired"
+)
+
+func testAdmin(token string) (time.Time, bool) {
+	switch token {
+	case adminToken:
+		return time.Time{}, true
+	case hourAdminToken:
+		return time.Now().Add(time.Hour), true
+	case expiredAdminToken:
+		return time.Now().Add(-time.Minute), true
+	}
+	return time.Time{}, false
+}
+
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir(), j: memjournal.New(), clock: clocktest.New(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC))}
@@ -84,7 +103,7 @@ func (e *env) start(configure bool) {
 		}
 	}
 	e.ad, err = New(context.Background(), e.node, e.nc, Options{Partners: []Partner{{ID: "p1", Token: partnerToken}, {ID: "p2", Token: otherPartnerToken}},
-		ConnectTimeout: 300 * time.Millisecond, Logger: quiet})
+		ConnectTimeout: 300 * time.Millisecond, Logger: quiet, Admin: testAdmin})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -135,7 +135,6 @@ func (s *api) issuerLogin(ctx context.Context, w http.ResponseWriter, r *http.Re
 		s.addrBackoff.Fail(addrKey)
 		return fail(errorf(http.StatusUnauthorized, CodeUnauthorized, "invalid username or password"))
 	case errors.Is(err, auth.ErrIssuerUnavailable):
-		s.log.Warn("restapi: login at the identity provider failed", "err", err)
 		w.Header().Set("Retry-After", "5")
 		return fail(errorf(http.StatusServiceUnavailable, CodeIdentityProviderUnavailable,
 			"the identity provider could not be reached; nothing was checked, try again"))

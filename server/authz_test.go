@@ -231,7 +231,7 @@ var matrixRules = map[string]string{
 	"PATCH /v1/requests/{id}":                                           "UFFFFUUAU",
 	"POST /agent-manager/agent/login":                                   "AAAAAAAAA",
 	"POST /agent-manager/agent/refresh":                                 "UUUUUUUUU",
-	"POST /cometd/{version}":                                            "UUUUUAUUU",
+	"POST /cometd/{version}":                                            "UUUUUAUAU",
 	"POST /genesys/1/service/callback/{service}":                        "NNNNNNNNN",
 	"POST /genesys/1/service/{id}/agent-notification":                   "NNNNNNNNN",
 	"POST /genesys/1/service/{id}/check-queue-position":                 "NNNNNNNNN",

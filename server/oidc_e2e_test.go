@@ -7,11 +7,12 @@ import (
 )
 
 // TestOIDCE2E runs e2e/oidc.test.mjs: a real OpenID provider (npm
-// oidc-provider) and `omniroute serve` configured with it as issuer.
+// oidc-provider) and `omniroute serve` configured with it as issuer: REST,
+// Socket.IO, the password pass-through and the partner CometD handshake.
 func TestOIDCE2E(t *testing.T) {
 	nodee2e.Run(t, nodee2e.Options{
 		File:      "e2e/oidc.test.mjs",
-		Packages:  []string{"oidc-provider", "socket.io-client"},
+		Packages:  []string{"oidc-provider", "socket.io-client", "cometd", "cometd-nodejs-client", "faye"},
 		Server:    "./cmd/omniroute",
 		ServerEnv: "OMNIROUTE_BIN",
 		SkipShort: true,

@@ -230,7 +230,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		partners = append(partners, extrouting.Partner{ID: p.ID, Token: p.Token})
 	}
 	er := c.ExternalRouting
-	s.ext, err = extrouting.New(ctx, s.node, s.nc, extrouting.Options{Partners: partners, Logger: o.Logger,
+	s.ext, err = extrouting.New(ctx, s.node, s.nc, extrouting.Options{Partners: partners, Logger: o.Logger, Admin: s.adminTokenExpiry,
 		Topic: er.Topic, Retention: er.Retention(), MaxReplay: er.MaxReplay, Replicas: replicas})
 	if err != nil {
 		return nil, fmt.Errorf("server: external routing: %w", err)
@@ -471,6 +471,15 @@ func (s *Server) shareRevocations(ctx context.Context, replicas int) error {
 		return fmt.Errorf("server: %w", err)
 	}
 	return nil
+}
+
+// adminTokenExpiry reports whether token is an admin bearer token (a
+// configured one, or an OpenID token with an admin role) and when it
+// expires: the partner CometD handshake lets admins watch the PSR stream
+// until then. The listener serves only once s.auth is set.
+func (s *Server) adminTokenExpiry(token string) (time.Time, bool) {
+	p, err := s.auth.Verify(token)
+	return p.Expiry, err == nil && p.Kind == auth.Admin
 }
 
 // revokeAtLogout revokes an agent's tokens when it goes LOGOUT, however it
