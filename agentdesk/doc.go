@@ -141,9 +141,12 @@
 //     request id; revokeTask also carries taskId and reason.
 //   - agentPresence carries the state when it is sent (see AgentPresence).
 //   - An agent invited to a conference (taskRequest.taskDirection
-//     DIRECT_CONFERENCE) accepts it like any offer: topicSubscription with
-//     topicParticipant.role PRIMARY (or no role); every agent holding a task
-//     is a PRIMARY participant.
+//     DIRECT_CONFERENCE) accepts it like any offer: the desk sends
+//     topicSubscription with topicParticipant.role PRIMARY (or no role),
+//     the role a desk asks for when it takes a task. The conversation then
+//     lists the invitee as a CONFERENCE participant (onTopicData's
+//     topicParticipant.role CONFERENCE) beside the PRIMARY agent who
+//     invited it.
 //   - agentParticipant in directTransferRequest / directConferenceRequest
 //     may be the agent ({"id": agent}, a CCUser) or the requester's
 //     topicParticipant from onTopicData ({"id": task, "participant":
