@@ -10,7 +10,9 @@
 //   - the seed's connect snippet, auth {agent: keycloak_User, fcm: ""}, with
 //     the user object the login returns;
 //   - topicClosed to every participant of a conversation closed by an
-//     administrator, with wrap-up where the queue has it;
+//     administrator, by the customer gone then its last agent leaving, by a
+//     request's TTL, with wrap-up where the queue has it; a supervisor
+//     cannot close one;
 //   - agentParticipant in the agent form and the topicParticipant form;
 //   - READY with a reasonCode refused (seed 004: it must be null).
 //
@@ -210,6 +212,108 @@ test("a conversation closed by an administrator sends topicClosed to its partici
   tasks = await api(url, "GET", "/v1/tasks?agent=a1");
   const list2 = tasks.body.items;
   assert.ok(!list2.some((x) => x.id === c.taskId && x.state === "ACTIVE"), JSON.stringify(list2));
+});
+
+const GONE_QUEUES = `  - {id: chat-requeue, name: Chat requeued, mrd: chat, ronaTimeoutSeconds: 30, wrapUpSeconds: 60, lastAgentLeaves: requeue}
+  - {id: support, name: Support, mrd: chat, ronaTimeoutSeconds: 30, ttlSeconds: 1, members: [a3]}
+`;
+
+// startGone is startServer with two more queues: chat-requeue (wrap-up,
+// lastAgentLeaves requeue) and support (request TTL 1 s, only a3, who is
+// never READY here).
+async function startGone(t) {
+  const cfg = BASE_CONFIG.replace("agents:\n", GONE_QUEUES + "agents:\n");
+  assert.notEqual(cfg, BASE_CONFIG);
+  const { url } = await startOmniroute(t, binary(), dataDir(t, cfg, { prefix: "omniroute-deskgaps-" }));
+  return url;
+}
+
+function checkTopicClosed(tc, conversationId, taskId, reason) {
+  assert.equal(tc.task, "topicClosed", JSON.stringify(tc));
+  assert.equal(tc.conversationId, conversationId);
+  assert.equal(tc.statusCode, 200);
+  assert.equal(tc.roomInfo?.id, conversationId, JSON.stringify(tc));
+  assert.equal(tc.reason, reason, JSON.stringify(tc));
+  assert.equal(tc.taskId, taskId, JSON.stringify(tc));
+}
+
+test("the customer gone for good, then the last agent leaving: topicClosed to every participant, task in wrap-up", async (t) => {
+  const url = await startGone(t);
+  const a1 = await desk(t, url, "a1");
+  assert.equal((await emitAck(a1, "changeAgentState", agentState("a1", "READY"))).ok, true);
+  const s1 = await desk(t, url, "s1");
+  const w = await offerAccepted(url, a1, "chat-requeue");
+  assert.equal((await emitAck(s1, "JoinAsSilentMonitor", { conversationId: w.id, agentId: "s1" })).ok, true);
+
+  // The customer leaves while a1 is ACTIVE: both desks hear it at once and
+  // a1 keeps a live chat to finish.
+  const left = await api(url, "POST", `/v1/conversations/${w.id}/customer-left`);
+  assert.equal(left.status, 200, JSON.stringify(left.body));
+  for (const sock of [a1, s1]) {
+    await next(sock, "onCimEvent", (e) => e.cimEvent?.name === "CUSTOMER_LEFT" && e.cimEvent?.conversationId === w.id);
+  }
+  let conv = await api(url, "GET", `/v1/conversations/${w.id}`);
+  assert.equal(conv.body.state, "OPEN", JSON.stringify(conv.body));
+
+  // a1 leaves: with the customer gone nothing is requeued, the
+  // conversation closes (DONE).
+  assert.equal((await emitAck(a1, "topicUnsubscription_", { conversationId: w.id, taskId: w.taskId, agentId: "a1" })).ok, true);
+  checkTopicClosed(await next(s1, "topicClosed", (e) => e.conversationId === w.id), w.id, `${w.id}:s1`, "DONE");
+  checkTopicClosed(await next(a1, "topicClosed", (e) => e.conversationId === w.id), w.id, w.taskId, "DONE");
+  await next(a1, "wrapupTimerStarted", (e) => e.conversationId === w.id);
+  conv = await api(url, "GET", `/v1/conversations/${w.id}`);
+  assert.equal(conv.body.state, "CLOSED", JSON.stringify(conv.body));
+  const tasks = await api(url, "GET", "/v1/tasks?agent=a1");
+  assert.equal(tasks.body.items.find((x) => x.id === w.taskId)?.state, "WRAP_UP", JSON.stringify(tasks.body));
+});
+
+test("a request's TTL closes a conversation its agent left: the supervisor still in it gets topicClosed", async (t) => {
+  const url = await startGone(t);
+  const a1 = await desk(t, url, "a1");
+  assert.equal((await emitAck(a1, "changeAgentState", agentState("a1", "READY"))).ok, true);
+  const s1 = await desk(t, url, "s1");
+  const c = await offerAccepted(url, a1, "chat");
+  assert.equal((await emitAck(s1, "JoinAsSilentMonitor", { conversationId: c.id, agentId: "s1" })).ok, true);
+
+  // The TTL passes while a1 is ACTIVE: the conference fails, nothing closes.
+  assert.equal((await emitAck(a1, "directConferenceRequest", { conversationId: c.id, mode: "queue", queueId: "support" })).ok, true);
+  await next(a1, "onCimEvent", (e) => e.cimEvent?.name === "NO_AGENT_AVAILABLE" && e.cimEvent?.conversationId === c.id);
+  let conv = await api(url, "GET", `/v1/conversations/${c.id}`);
+  assert.equal(conv.body.state, "OPEN", JSON.stringify(conv.body));
+  let tasks = await api(url, "GET", "/v1/tasks?agent=a1");
+  assert.equal(tasks.body.items.find((x) => x.id === c.taskId)?.state, "ACTIVE", JSON.stringify(tasks.body));
+
+  // a1 leaves while a second conference request waits: its TTL closes the
+  // conversation (NO_AGENT_AVAILABLE).
+  assert.equal((await emitAck(a1, "directConferenceRequest", { conversationId: c.id, mode: "queue", queueId: "support" })).ok, true);
+  assert.equal((await emitAck(a1, "topicUnsubscription_", { conversationId: c.id, taskId: c.taskId, agentId: "a1" })).ok, true);
+  checkTopicClosed(await next(s1, "topicClosed", (e) => e.conversationId === c.id), c.id, `${c.id}:s1`, "NO_AGENT_AVAILABLE");
+  conv = await api(url, "GET", `/v1/conversations/${c.id}`);
+  assert.equal(conv.body.state, "CLOSED", JSON.stringify(conv.body));
+  tasks = await api(url, "GET", "/v1/tasks?agent=a1");
+  assert.ok(!tasks.body.items.some((x) => x.id === c.taskId && x.state === "ACTIVE"), JSON.stringify(tasks.body));
+});
+
+test("a supervisor cannot close a conversation; its leave closes nothing", async (t) => {
+  const url = await startServer(t);
+  const a1 = await desk(t, url, "a1");
+  assert.equal((await emitAck(a1, "changeAgentState", agentState("a1", "READY"))).ok, true);
+  const s1 = await desk(t, url, "s1");
+  const c = await offerAccepted(url, a1, "chat");
+  assert.equal((await emitAck(s1, "JoinAsBargeIn", { conversationId: c.id, agentId: "s1" })).ok, true);
+  const s1Token = (await loginREST(url, "s1")).token;
+  const refused = await api(url, "POST", `/v1/conversations/${c.id}/close`, undefined, s1Token);
+  assert.equal(refused.status, 403, JSON.stringify(refused.body));
+  assert.equal((await emitAck(s1, "topicUnsubscription_", { conversationId: c.id })).ok, true);
+  await next(s1, "topicUnsubscription", (e) => e.conversationId === c.id);
+  const conv = await api(url, "GET", `/v1/conversations/${c.id}`);
+  assert.equal(conv.body.state, "OPEN", JSON.stringify(conv.body));
+  const tasks = await api(url, "GET", "/v1/tasks?agent=a1");
+  assert.equal(tasks.body.items.find((x) => x.id === c.taskId)?.state, "ACTIVE", JSON.stringify(tasks.body));
+  // Then the admin closes it: a1 gets topicClosed, s1 (gone) does not.
+  assert.ok((await api(url, "POST", `/v1/conversations/${c.id}/close`)).status < 300);
+  checkTopicClosed(await next(a1, "topicClosed", (e) => e.conversationId === c.id), c.id, c.taskId, "DONE");
+  await none(s1, "topicClosed", 200);
 });
 
 // ------------------------------------------------------------- item 6

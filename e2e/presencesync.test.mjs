@@ -368,6 +368,7 @@ test("synchronized: the CRM's answer to omniroute's work request is not a CRM ch
 
   // The work ends: the CRM is asked back to the state the agent chose.
   await api(srv, "POST", `/test/tasks/${c1.task}/close`, { agent: "alice" });
+  assert.equal((await omniState(srv, "alice")).state, "READY");
   assert.equal(await crmPresence(page), ON_WORK, "one chat is still going on");
   await api(srv, "POST", `/test/tasks/${c2.task}/close`, { agent: "alice" });
   await waitCRM(page, AVAIL);
@@ -393,6 +394,17 @@ for (const delay of [150, 0]) {
     // omniroute NOT_READY/busy, then 40 ms later NOT_READY/break. The
     // 40 ms only shapes the scenario (the second change is sent while the
     // CRM still holds the first); nothing is asserted on time.
+    // What the desk would show: omniroute's state sampled until settled.
+    const seen = [];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const s = await omniState(srv, "alice");
+        const v = `${s.state}/${s.reasonCode || ""}`;
+        if (seen.at(-1) !== v) seen.push(v);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
     await setOmni(srv, "alice", "NOT_READY", "busy");
     await new Promise((r) => setTimeout(r, 40));
     await setOmni(srv, "alice", "NOT_READY", "break");
@@ -406,6 +418,11 @@ for (const delay of [150, 0]) {
         last?.change === `omnichannelResponse ${AWAY}`;
     }, async () => `not settled: CRM ${JSON.stringify(await page.evaluate(() => window.crm))}, omniroute ${JSON.stringify(await omniState(srv, "alice"))}, reports ${JSON.stringify(await reports(srv, "alice", "crm-sync", k))}`);
 
+    sampling = false;
+    await sampler;
+    const iBreakSeen = seen.indexOf("NOT_READY/break");
+    assert.ok(iBreakSeen >= 0 && !seen.slice(iBreakSeen).includes("NOT_READY/busy"), `omniroute went ${seen.join(" > ")}`);
+    t.diagnostic(`omniroute went ${seen.join(" > ")}`);
     const all = await decisions(srv, "alice");
     const rs = await reports(srv, "alice", "crm-sync", k);
     assert.deepEqual(rs.filter((d) => d.outcome === "applied"), [], `an older CRM report moved omniroute: ${JSON.stringify(rs)}`);
@@ -424,6 +441,30 @@ for (const delay of [150, 0]) {
     else t.diagnostic(`the busy answer came before omniroute's break (delay ${delay} ms): no late answer this run`);
   });
 }
+
+test("synchronized: a Not Ready chosen mid-chat is where both sides end after the chat (issue 9 item 11)", async (t) => {
+  const srv = await startServer(t);
+  const page = await openCRM(t, srv, "crm-sync", "alice");
+  await handshake(page);
+  await waitCRM(page, OFFLINE);
+  await click(page, AVAIL);
+  await waitOmni(srv, "alice", "READY");
+  const c1 = await createConversation(srv, "c1");
+  assert.equal(c1.agent, "alice", JSON.stringify(c1));
+  await api(srv, "POST", `/test/tasks/${c1.task}/accept`, { agent: "alice" });
+  await waitCRM(page, ON_WORK);
+  await waitAnswered(srv, "alice", "crm-sync", ON_WORK);
+
+  // Mid-chat the agent chooses Not Ready/break in omniroute: the CRM keeps
+  // showing the work while it lasts, then shows the chosen Away.
+  await setOmni(srv, "alice", "NOT_READY", "break");
+  await api(srv, "POST", `/test/tasks/${c1.task}/close`, { agent: "alice" });
+  await waitCRM(page, AWAY);
+  await waitAnswered(srv, "alice", "crm-sync", AWAY);
+  await waitOmni(srv, "alice", "NOT_READY", "break");
+  const hist = await page.evaluate(() => window.crm.history);
+  assert.ok(!hist.slice(hist.lastIndexOf(ON_WORK)).includes(AVAIL), `CRM history ${JSON.stringify(hist)}`);
+});
 
 test("synchronized: the mapping between Not Ready statuses is followed (issue 9 item 13)", async (t) => {
   const srv = await startServer(t);
