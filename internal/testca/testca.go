@@ -1,7 +1,7 @@
 // Package testca makes a throw-away certificate authority and a server
 // certificate it signed, for tests that run TLS end to end (Go clients,
 // Node's socket.io-client, cometd and jsforce with NODE_EXTRA_CA_CERTS, and
-// Chromium with the CA's SPKI pinned). ECDSA P-256, valid one day.
+// Chromium with the server key's SPKI pinned, CertSPKI). ECDSA P-256, valid one day.
 package testca
 
 import (
