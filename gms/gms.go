@@ -66,6 +66,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -267,9 +268,11 @@ type Server struct {
 	pushW sync.WaitGroup
 
 	mu sync.Mutex
-	// origin is "<entry>.<command>" of the event being applied (follow),
-	// "" otherwise: the key of ClaimPush.
-	origin    string
+	// origin is the journal entry and command of the event being applied
+	// (follow; set false otherwise), the key of ClaimPush (eventOrigin.key).
+	// Kept as numbers: most events push nothing, so the key is formatted
+	// only when a push needs it.
+	origin    eventOrigin
 	services  map[string]*service
 	callbacks map[string]*callback
 	live      int
@@ -441,11 +444,11 @@ func (s *Server) follow(ch <-chan node.Published, cancel func()) {
 				continue
 			}
 			s.mu.Lock()
-			s.origin = fmt.Sprintf("%d.%d", p.Seq, p.Cmd)
+			s.origin = eventOrigin{seq: p.Seq, cmd: p.Cmd, set: true}
 			s.mu.Unlock()
 			s.apply(p.Event)
 			s.mu.Lock()
-			s.origin = ""
+			s.origin = eventOrigin{}
 			s.mu.Unlock()
 		}
 	}
@@ -453,6 +456,22 @@ func (s *Server) follow(ch <-chan node.Published, cancel func()) {
 
 // apply updates the state from one event, then stores the callbacks it
 // changed.
+// eventOrigin names the node.Published event being applied: its journal
+// entry and command within it.
+type eventOrigin struct {
+	seq uint64
+	cmd int
+	set bool
+}
+
+// key is "<entry>.<command>", "" when no event is being applied.
+func (o eventOrigin) key() string {
+	if !o.set {
+		return ""
+	}
+	return strconv.FormatUint(o.seq, 10) + "." + strconv.Itoa(o.cmd)
+}
+
 func (s *Server) apply(ev routing.Event) {
 	s.mu.Lock()
 	changed := s.applyLocked(ev)
@@ -550,7 +569,7 @@ func (s *Server) notifyLocked(cb *callback, n Notification) {
 		s.queueToDevice(cb, n.Message)
 		return
 	}
-	origin := s.origin
+	origin := s.origin.key()
 	s.pushW.Add(1)
 	go func() {
 		defer s.pushW.Done()

@@ -43,9 +43,14 @@ func (s *Server) auditHandler(next http.Handler) http.Handler {
 	for _, p := range auditedRoutes {
 		match.Handle(p, http.NotFoundHandler())
 	}
+	// Every other request matches the catch-all: a mux that finds no
+	// pattern works out which methods the path would allow (a map, a
+	// sort: 19 allocations instead of 7 for POST /v1/conversations).
+	const unaudited = "/"
+	match.Handle(unaudited, http.NotFoundHandler())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, pattern := match.Handler(r)
-		if pattern == "" {
+		if pattern == "" || pattern == unaudited {
 			next.ServeHTTP(w, r)
 			return
 		}
