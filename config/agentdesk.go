@@ -1,5 +1,10 @@
 package config
 
+import (
+	"math"
+	"time"
+)
+
 // Limits of the agentDesk section.
 const (
 	// DefaultMaxMessageBytes is agentDesk.maxMessageBytes when absent or 0:
@@ -39,7 +44,21 @@ type AgentDesk struct {
 	// MaxEventsPerSecond bounds the events one socket may send (0: 50,
 	// burst twice that).
 	MaxEventsPerSecond float64 `json:"maxEventsPerSecond,omitempty" yaml:"maxEventsPerSecond"`
+	// DisconnectGraceSeconds is how long, in seconds, an agent may have
+	// no desk socket before it is made NOT_READY with reason DISCONNECTED
+	// and its offers are routed again (0..MaxDisconnectGraceSeconds; 0:
+	// agentdesk.DefaultDisconnectGrace, 30 s). A desk that reconnects
+	// within it keeps its state and offers.
+	DisconnectGraceSeconds float64 `json:"disconnectGraceSeconds,omitempty" yaml:"disconnectGraceSeconds"`
 }
+
+// MaxDisconnectGraceSeconds bounds agentDesk.disconnectGraceSeconds: an
+// hour (an agent gone longer still holds offers nobody answers).
+const MaxDisconnectGraceSeconds = 3600
+
+// DisconnectGrace is DisconnectGraceSeconds as a duration (0: the desk's
+// default).
+func (a AgentDesk) DisconnectGrace() time.Duration { return Seconds(a.DisconnectGraceSeconds) }
 
 // MaxConnectionsLimit bounds agentDesk.maxConnections: past it one node's
 // memory and file descriptors run out long before (BENCHMARKS.md, issue 14).
@@ -65,6 +84,9 @@ func (a AgentDesk) validate(p *problems) {
 	}
 	if m := a.MaxSocketsPerAgent; m < 0 || m > 1000 {
 		p.addf("agentDesk.maxSocketsPerAgent", "%d must be 1..1000 or absent for the default", m)
+	}
+	if g := a.DisconnectGraceSeconds; math.IsNaN(g) || g < 0 || g > MaxDisconnectGraceSeconds {
+		p.addf("agentDesk.disconnectGraceSeconds", "%s must be 0..%d (seconds; 0: the default of 30)", fmtSeconds(g), MaxDisconnectGraceSeconds)
 	}
 	if m := a.MaxEventsPerSecond; m < 0 || m > 100_000 {
 		p.addf("agentDesk.maxEventsPerSecond", "%v must be above 0 and at most 100000, or absent for the default", m)

@@ -365,10 +365,17 @@ func TestAgentDeskSection(t *testing.T) {
 	if got := c.AgentDesk.MessageBytes(); got != 65536 {
 		t.Fatalf("maxMessageBytes %d", got)
 	}
+	c, err = Parse([]byte("agentDesk: {disconnectGraceSeconds: 1.5}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.AgentDesk.DisconnectGrace(); got != 1500*time.Millisecond {
+		t.Fatalf("disconnectGraceSeconds: %v", got)
+	}
 	for _, bad := range []string{"agentDesk: {maxMessageBytes: 100}\n", "agentDesk: {maxMessageBytes: -1}\n",
 		"agentDesk: {maxMessageBytes: 1073741824}\n", "agentDesk: {maxFrame: 1}\n",
 		"agentDesk: {maxConnections: -1}\n", "agentDesk: {maxPendingPerAddress: -5}\n", "agentDesk: {maxSocketsPerAgent: 5000}\n",
-		"agentDesk: {maxEventsPerSecond: -1}\n"} {
+		"agentDesk: {maxEventsPerSecond: -1}\n", "agentDesk: {disconnectGraceSeconds: -1}\n", "agentDesk: {disconnectGraceSeconds: 7200}\n"} {
 		if _, err := Parse([]byte(bad)); err == nil {
 			t.Errorf("%q accepted", bad)
 		} else if key := strings.TrimPrefix(strings.SplitN(bad, ":", 3)[1], " {"); !strings.Contains(err.Error(), key) {

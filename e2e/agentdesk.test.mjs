@@ -6,25 +6,26 @@
 //
 //   node --test e2e/agentdesk.test.mjs
 //
-// The server is agentdesk/internal/e2eserver (a test-only Go command with a
-// fixed fixture: MRDs chat (cap 2) and voice, queues chat, chat-rona (RONA
-// 300 ms), voice; agents a1..a3 with tokens token-a1..token-a3). It is built
-// with `go build` into a temporary directory unless OMNIROUTE_E2ESERVER
-// names a binary already built (`go test ./agentdesk/... -run TestE2E` does
-// that). Every test starts its own server process, so tests share no state.
+// The server is the real `omniroute serve` (lib/server.mjs: built with `go
+// build` unless OMNIROUTE_BIN names the binary, as `go test ./agentdesk/...
+// -run TestE2E` does) on the desk fixture's configuration (lib/deskfixture.mjs:
+// MRDs chat (cap 2) and voice, queues chat, chat-rona (RONA 300 ms), voice;
+// agents a1..a3 whose desk tokens it mints with the admin API). Every test
+// starts its own server on its own data directory, so tests share no state.
 // Every wait has a timeout; nothing sleeps to assert.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { goBinary, startServer as start } from "./lib/server.mjs";
-import { connect, next, none, connected, connectError, emitAck, login, post, agentView, agentState, mrdState, isState } from "./lib/desk.mjs";
+import { omniroute } from "./lib/server.mjs";
+import { startDesk, tokenOf, unknownAgentToken, createConversation, agentView, setAgentState } from "./lib/deskfixture.mjs";
+import { connect, next, none, connected, connectError, emitAck, login, agentState, mrdState, isState } from "./lib/desk.mjs";
 
-const binary = goBinary({ env: "OMNIROUTE_E2ESERVER", pkg: "./agentdesk/internal/e2eserver", prefix: "omniroute-e2e-" });
+const binary = omniroute();
 
 // ---------------------------------------------------------------- helpers
-// (shared ones: lib/server.mjs, lib/desk.mjs)
+// (shared ones: lib/server.mjs, lib/deskfixture.mjs, lib/desk.mjs)
 
-// startServer starts an e2eserver for test t and resolves with its URL.
-const startServer = (t) => start(t, binary());
+// startServer starts the server for test t and resolves with its URL.
+const startServer = (t) => startDesk(t, binary());
 
 // ------------------------------------------------------ shape assertions
 // PROTOCOLS.md, "ExpertFlow CX Agent Manager".
@@ -93,7 +94,7 @@ function assertTaskRequest(r, agent, conversationId) {
 
 test("connect: polling then websocket upgrade, agentPresence on connect", async (t) => {
   const url = await startServer(t);
-  const socket = connect(t, url, { agent: "a1", fcm: "", token: "token-a1" });
+  const socket = connect(t, url, { agent: "a1", fcm: "", token: tokenOf(url, "a1") });
   await connected(socket);
   const p = await next(socket, "agentPresence");
   assertPresence(p, "a1");
@@ -110,7 +111,7 @@ test("connect: polling then websocket upgrade, agentPresence on connect", async 
 
 test("connect: keycloak user object, token in auth.agent, websocket only", async (t) => {
   const url = await startServer(t);
-  const socket = connect(t, url, { agent: { id: "a2", username: "a2", firstName: "Agent", token: "token-a2" }, fcm: "" }, { transports: ["websocket"] });
+  const socket = connect(t, url, { agent: { id: "a2", username: "a2", firstName: "Agent", token: tokenOf(url, "a2") }, fcm: "" }, { transports: ["websocket"] });
   await connected(socket);
   assertPresence(await next(socket, "agentPresence"), "a2");
   assert.equal(socket.io.engine.transport.name, "websocket");
@@ -118,19 +119,21 @@ test("connect: keycloak user object, token in auth.agent, websocket only", async
 
 test("connect: Authorization Bearer header", async (t) => {
   const url = await startServer(t);
-  const socket = connect(t, url, { agent: "a3", fcm: "" }, { extraHeaders: { Authorization: "Bearer token-a3" } });
+  const socket = connect(t, url, { agent: "a3", fcm: "" }, { extraHeaders: { Authorization: `Bearer ${tokenOf(url, "a3")}` } });
   await connected(socket);
   assertPresence(await next(socket, "agentPresence"), "a3");
 });
 
 test("connect_error: UNAUTHORIZED, AGENT_MISMATCH, UNKNOWN_AGENT", async (t) => {
   const url = await startServer(t);
+  // A valid token (same secret) of an agent this server does not have.
+  const tokenZZ = await unknownAgentToken(t, binary(), "zz");
   for (const [label, auth, code, opts] of [
     ["no token", { agent: "a1", fcm: "" }, "UNAUTHORIZED", {}],
     ["bad token", { agent: "a1", fcm: "", token: "nope" }, "UNAUTHORIZED", { transports: ["websocket"] }],
-    ["other agent", { agent: "a2", fcm: "", token: "token-a1" }, "AGENT_MISMATCH", {}],
-    ["other keycloak user", { agent: { id: "a2", username: "a2" }, fcm: "", token: "token-a1" }, "AGENT_MISMATCH", { transports: ["websocket"] }],
-    ["unknown agent", { agent: "zz", fcm: "", token: "token-zz" }, "UNKNOWN_AGENT", {}],
+    ["other agent", { agent: "a2", fcm: "", token: tokenOf(url, "a1") }, "AGENT_MISMATCH", {}],
+    ["other keycloak user", { agent: { id: "a2", username: "a2" }, fcm: "", token: tokenOf(url, "a1") }, "AGENT_MISMATCH", { transports: ["websocket"] }],
+    ["unknown agent", { agent: "zz", fcm: "", token: tokenZZ }, "UNKNOWN_AGENT", {}],
   ]) {
     const socket = connect(t, url, auth, opts);
     const err = await connectError(socket, label);
@@ -179,7 +182,7 @@ test("changeAgentState agentState: READY, NOT_READY with reason, LOGOUT reach ev
   }
 
   // A change made outside the desk (REST, supervisor) reaches it too.
-  await post(url, "/test/agents/a1/state", { state: "NOT_READY" });
+  await setAgentState(url, "a1", { state: "NOT_READY" });
   const p = await next(s1, "agentPresence", isState("NOT_READY"));
   assert.equal(p.agentStateChanged, true);
   assert.equal(p.state.reasonCode, null);
@@ -221,7 +224,7 @@ test("taskRequest -> topicSubscription -> onTopicData -> topicUnsubscription_ ->
   s1.emit("changeAgentState", agentState("a1", "READY"));
   await next(s1, "agentPresence", isState("READY"));
 
-  const conv = await post(url, "/test/conversations", { queue: "chat", customer: { id: "cust-1", firstName: "Ada" }, attributes: { topic: "billing" } });
+  const conv = await createConversation(url, { queue: "chat", customer: { id: "cust-1", firstName: "Ada" }, attributes: { topic: "billing" } });
   let offer;
   for (const s of [s1, s2]) {
     offer = await next(s, "taskRequest");
@@ -282,7 +285,7 @@ test("revokeTask on RONA, agent NOT_READY with reason RONA, late accept refused"
   socket.emit("changeAgentState", agentState("a2", "READY"));
   await next(socket, "agentPresence", isState("READY"));
 
-  const conv = await post(url, "/test/conversations", { queue: "chat-rona" });
+  const conv = await createConversation(url, { queue: "chat-rona" });
   const offer = await next(socket, "taskRequest");
   assertTaskRequest(offer, "a2", conv.id);
   assert.equal(offer.channelSession.channel.channelConfig.routingPolicy.agentRequestTtl, 0.3);
@@ -306,7 +309,7 @@ test("reconnect: a RESERVED offer is sent again", async (t) => {
   const first = await login(t, url, "a3");
   first.socket.emit("changeAgentState", agentState("a3", "READY"));
   await next(first.socket, "agentPresence", isState("READY"));
-  const conv = await post(url, "/test/conversations", { queue: "voice" });
+  const conv = await createConversation(url, { queue: "voice" });
   const offer = await next(first.socket, "taskRequest");
   first.socket.close();
 

@@ -2,35 +2,36 @@
 // connection life of omniroute's Agent Manager API (package agentdesk,
 // Issue 3) against the official socket.io-client 4.4.0 (seed 004), with the
 // test playing both the agent (Socket.IO) and the customer (HTTP + SSE on
-// agentdesk/internal/e2eserver's /test/conversations/{id}/... routes, the
-// calls restapi makes for /v1/conversations/{id}/messages, /events and
-// /customer-left).
+// the real server's /v1/conversations/{id}/messages, /events and
+// /customer-left with the admin token, as a channel back end calls them).
 //
 //   node --test e2e/agentdesk_cim.test.mjs
 //
-// Same server fixture and build rule as agentdesk.test.mjs
-// (OMNIROUTE_E2ESERVER, else `go build`); this file starts its servers with
-// -grace 1s so the grace period can be watched. Every wait has a timeout.
+// Same server, fixture and build rule as agentdesk.test.mjs (`omniroute
+// serve` on lib/deskfixture.mjs's configuration; OMNIROUTE_BIN, else `go
+// build`); this file configures agentDesk.disconnectGraceSeconds 1 so the
+// grace period can be watched. Every wait has a timeout.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { goBinary, startServer as start } from "./lib/server.mjs";
+import { omniroute } from "./lib/server.mjs";
+import { ADMIN_TOKEN, startDesk, tokenOf, agentView } from "./lib/deskfixture.mjs";
 import { STEP_TIMEOUT_MS, connect, next, connected, emitAck } from "./lib/desk.mjs";
 
 const GRACE_MS = 1000;
 
-const binary = goBinary({ env: "OMNIROUTE_E2ESERVER", pkg: "./agentdesk/internal/e2eserver", prefix: "omniroute-e2e-cim-" });
+const binary = omniroute();
 
-// (shared helpers: lib/server.mjs, lib/desk.mjs)
-const startServer = (t) => start(t, binary(), ["-grace", `${GRACE_MS}ms`]);
+// (shared helpers: lib/server.mjs, lib/deskfixture.mjs, lib/desk.mjs)
+const startServer = (t) => startDesk(t, binary(), { graceSeconds: GRACE_MS / 1000 });
 
-const auth = (agent) => ({ agent, fcm: "", token: `token-${agent}` });
+const auth = (url, agent) => ({ agent, fcm: "", token: tokenOf(url, agent) });
 const agentState = (agentId, name) => ({ agentId, action: "agentState", state: { name, reasonCode: null } });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function http(url, method, body) {
   const res = await fetch(url, {
     method,
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_TOKEN}` },
     body: body === undefined ? undefined : JSON.stringify(body),
     signal: AbortSignal.timeout(STEP_TIMEOUT_MS),
   });
@@ -45,7 +46,7 @@ function customerStream(t, url, conv, after = 0) {
   t.after(() => ctrl.abort());
   const s = { events: [], waiters: new Set() };
   (async () => {
-    const res = await fetch(`${url}/test/conversations/${conv}/events?after=${after}`, { signal: ctrl.signal });
+    const res = await fetch(`${url}/v1/conversations/${conv}/events?after=${after}`, { signal: ctrl.signal, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
     const dec = new TextDecoder();
     let buf = "";
     for await (const chunk of res.body) {
@@ -83,18 +84,20 @@ function customerStream(t, url, conv, after = 0) {
   return s;
 }
 
-// activeChat: a1 READY, a conversation offered and accepted.
-async function activeChat(t, url, agent, conv) {
-  const socket = connect(t, url, auth(agent));
+// activeChat: a1 READY, a conversation offered and accepted; resolves with
+// {socket, taskId, conv: the conversation's id (the server names it)}.
+async function activeChat(t, url, agent) {
+  const socket = connect(t, url, auth(url, agent));
   await connected(socket);
   await next(socket, "agentPresence");
   assert.equal((await emitAck(socket, "changeAgentState", agentState(agent, "READY"))).ok, true);
-  const created = await http(`${url}/test/conversations`, "POST", { id: conv, queue: "chat", customer: { firstName: "Ada" } });
+  const created = await http(`${url}/v1/conversations`, "POST", { queue: "chat", customer: { firstName: "Ada" } });
   assert.equal(created.status, 201);
+  const conv = created.body.id;
   const offer = await next(socket, "taskRequest", (p) => p.conversationId === conv);
   assert.equal((await emitAck(socket, "topicSubscription", { conversationId: conv, taskId: offer.taskId })).ok, true);
   await next(socket, "onTopicData");
-  return { socket, taskId: offer.taskId };
+  return { socket, taskId: offer.taskId, conv };
 }
 
 const agentMessage = (conv, body, data = {}) => ({
@@ -114,15 +117,15 @@ const BODIES = [
 
 test("messages both ways with every body type, reply by id, whisper never reaches the customer", async (t) => {
   const url = await startServer(t);
-  const { socket } = await activeChat(t, url, "a1", "cv1");
-  const customer = customerStream(t, url, "cv1");
+  const { socket, conv: cv1 } = await activeChat(t, url, "a1");
+  const customer = customerStream(t, url, cv1);
   await customer.wait("AGENT_SUBSCRIBED");
 
   for (const body of BODIES) {
-    const ack = await emitAck(socket, "publishCimEvent", agentMessage("cv1", body));
+    const ack = await emitAck(socket, "publishCimEvent", agentMessage(cv1, body));
     assert.equal(ack.ok, true, JSON.stringify(ack));
     const ev = await next(socket, "onCimEvent", (p) => p.cimEvent.name === "AGENT_MESSAGE" && p.cimEvent.data.body.type === body.type);
-    assert.equal(ev.conversationId, "cv1");
+    assert.equal(ev.conversationId, cv1);
     assert.equal(ev.cimEvent.data.header.sender.id, "a1");
     assert.equal(ev.cimEvent.type, "MESSAGE");
     const seen = await customer.wait("AGENT_MESSAGE", (c) => c.data.body.type === body.type);
@@ -130,7 +133,7 @@ test("messages both ways with every body type, reply by id, whisper never reache
   }
 
   for (const body of BODIES) {
-    const res = await http(`${url}/test/conversations/cv1/messages`, "POST", { body });
+    const res = await http(`${url}/v1/conversations/${cv1}/messages`, "POST", { body });
     assert.equal(res.status, 201, JSON.stringify(res.body));
     const ev = await next(socket, "onCimEvent", (p) => p.cimEvent.name === "CUSTOMER_MESSAGE" && p.cimEvent.data.body.type === body.type);
     assert.equal(ev.cimEvent.data.header.sender.type, "CUSTOMER");
@@ -140,7 +143,7 @@ test("messages both ways with every body type, reply by id, whisper never reache
 
   // Reply by id (seed 004: data.id is the id of the message replied to).
   const first = customer.events.find((e) => e.cim.name === "CUSTOMER_MESSAGE").cim;
-  const ack = await emitAck(socket, "publishCimEvent", agentMessage("cv1", { type: "PLAIN", markdownText: "re: that" }, { id: first.data.id }));
+  const ack = await emitAck(socket, "publishCimEvent", agentMessage(cv1, { type: "PLAIN", markdownText: "re: that" }, { id: first.data.id }));
   assert.equal(ack.ok, true);
   const reply = await next(socket, "onCimEvent", (p) => p.cimEvent.data?.body?.markdownText === "re: that");
   assert.equal(reply.cimEvent.data.header.originalMessageId, first.data.id);
@@ -148,51 +151,51 @@ test("messages both ways with every body type, reply by id, whisper never reache
   await customer.wait("AGENT_MESSAGE", (c) => c.data.header.originalMessageId === first.data.id);
 
   // Whisper: the agent gets it, the customer never does.
-  const w = await emitAck(socket, "publishCimEvent", { conversationId: "cv1", cimEvent: { name: "WHISPER_MESSAGE", data: { body: { type: "PLAIN", markdownText: "psst" } } } });
+  const w = await emitAck(socket, "publishCimEvent", { conversationId: cv1, cimEvent: { name: "WHISPER_MESSAGE", data: { body: { type: "PLAIN", markdownText: "psst" } } } });
   assert.equal(w.ok, true);
   await next(socket, "onCimEvent", (p) => p.cimEvent.name === "WHISPER_MESSAGE");
-  await http(`${url}/test/conversations/cv1/messages`, "POST", { body: { type: "PLAIN", markdownText: "marker" } });
+  await http(`${url}/v1/conversations/${cv1}/messages`, "POST", { body: { type: "PLAIN", markdownText: "marker" } });
   await customer.wait("CUSTOMER_MESSAGE", (c) => c.data.body.markdownText === "marker");
   assert.equal(customer.events.some((e) => e.cim.name === "WHISPER_MESSAGE"), false);
 
   // Refusals: errors event with a stable code, nothing stored.
-  let bad = await emitAck(socket, "publishCimEvent", agentMessage("cv1", { type: "BUTTON", buttons: [1, 2, 3].map((i) => ({ title: `${i}`.repeat(7000) })) }));
+  let bad = await emitAck(socket, "publishCimEvent", agentMessage(cv1, { type: "BUTTON", buttons: [1, 2, 3].map((i) => ({ title: `${i}`.repeat(7000) })) }));
   assert.equal(bad.code, "PAYLOAD_TOO_LARGE");
   assert.equal((await next(socket, "errors")).code, "PAYLOAD_TOO_LARGE");
   bad = await emitAck(socket, "publishCimEvent", agentMessage("nope", { type: "PLAIN", markdownText: "x" }));
   assert.equal(bad.code, "CONVERSATION_NOT_FOUND");
   assert.equal((await next(socket, "errors")).code, "CONVERSATION_NOT_FOUND");
-  bad = await emitAck(socket, "publishCimEvent", { conversationId: "cv1", cimEvent: { name: "AGENT_MESSAGE", data: { body: { type: "HOLOGRAM" } } } });
+  bad = await emitAck(socket, "publishCimEvent", { conversationId: cv1, cimEvent: { name: "AGENT_MESSAGE", data: { body: { type: "HOLOGRAM" } } } });
   assert.equal(bad.code, "INVALID_FIELD");
   assert.equal((await next(socket, "errors")).field, "cimEvent.data.body.type");
-  const other = connect(t, url, auth("a2"));
+  const other = connect(t, url, auth(url, "a2"));
   await connected(other);
-  bad = await emitAck(other, "publishCimEvent", { ...agentMessage("cv1", { type: "PLAIN", markdownText: "intruder" }), agentId: "a2" });
+  bad = await emitAck(other, "publishCimEvent", { ...agentMessage(cv1, { type: "PLAIN", markdownText: "intruder" }), agentId: "a2" });
   assert.equal(bad.code, "NOT_PARTICIPANT");
-  const badHTTP = await http(`${url}/test/conversations/cv1/messages`, "POST", { body: { type: "PLAIN" } });
+  const badHTTP = await http(`${url}/v1/conversations/${cv1}/messages`, "POST", { body: { type: "PLAIN" } });
   assert.equal(badHTTP.body.error.code, "MISSING_FIELD");
   await sleep(100);
   assert.equal(customer.events.some((e) => JSON.stringify(e.cim).includes("intruder")), false);
 
   // The customer leaves: CUSTOMER_LEFT reaches the agent.
-  const left = await http(`${url}/test/conversations/cv1/customer-left`, "POST");
+  const left = await http(`${url}/v1/conversations/${cv1}/customer-left`, "POST");
   assert.equal(left.status, 200);
   await next(socket, "onCimEvent", (p) => p.cimEvent.name === "CUSTOMER_LEFT");
 });
 
 test("the transcript comes back whole in onTopicData after a reconnect", async (t) => {
   const url = await startServer(t);
-  const { socket, taskId } = await activeChat(t, url, "a1", "cv2");
-  await emitAck(socket, "publishCimEvent", agentMessage("cv2", { type: "PLAIN", markdownText: "one" }));
-  await http(`${url}/test/conversations/cv2/messages`, "POST", { body: { type: "PLAIN", markdownText: "two" } });
-  await emitAck(socket, "publishCimEvent", { conversationId: "cv2", cimEvent: { name: "WHISPER_MESSAGE", data: { body: { type: "PLAIN", markdownText: "three" } } } });
+  const { socket, taskId, conv: cv2 } = await activeChat(t, url, "a1");
+  await emitAck(socket, "publishCimEvent", agentMessage(cv2, { type: "PLAIN", markdownText: "one" }));
+  await http(`${url}/v1/conversations/${cv2}/messages`, "POST", { body: { type: "PLAIN", markdownText: "two" } });
+  await emitAck(socket, "publishCimEvent", { conversationId: cv2, cimEvent: { name: "WHISPER_MESSAGE", data: { body: { type: "PLAIN", markdownText: "three" } } } });
   await next(socket, "onCimEvent", (p) => p.cimEvent.name === "WHISPER_MESSAGE");
   socket.close();
 
-  const again = connect(t, url, auth("a1"));
+  const again = connect(t, url, auth(url, "a1"));
   await connected(again);
   await next(again, "agentPresence");
-  assert.equal((await emitAck(again, "topicSubscription", { conversationId: "cv2", taskId })).ok, true);
+  assert.equal((await emitAck(again, "topicSubscription", { conversationId: cv2, taskId })).ok, true);
   const data = await next(again, "onTopicData");
   const texts = data.topicData.topicEvents.filter((e) => e.type === "MESSAGE").map((e) => e.data.body.markdownText);
   assert.deepEqual(texts, ["one", "two", "three"]);
@@ -203,33 +206,33 @@ test("the transcript comes back whole in onTopicData after a reconnect", async (
 
 test("grace period: a reconnect inside it keeps everything; after it the agent is NOT_READY DISCONNECTED and the offer is re-routed", async (t) => {
   const url = await startServer(t);
-  const a1 = connect(t, url, auth("a1"));
+  const a1 = connect(t, url, auth(url, "a1"));
   await connected(a1);
   await next(a1, "agentPresence");
   await emitAck(a1, "changeAgentState", agentState("a1", "READY"));
-  await http(`${url}/test/conversations`, "POST", { id: "g1", queue: "chat" });
+  const g1 = (await http(`${url}/v1/conversations`, "POST", { queue: "chat" })).body.id;
   const offer = await next(a1, "taskRequest");
 
   // Drop and come back within the grace period: still READY, offer re-sent.
   a1.close();
   await sleep(GRACE_MS / 4);
-  const back = connect(t, url, auth("a1"));
+  const back = connect(t, url, auth(url, "a1"));
   await connected(back);
   const pres = await next(back, "agentPresence");
   assert.equal(pres.state.name, "READY");
   assert.equal((await next(back, "taskRequest")).taskId, offer.taskId);
   await sleep(GRACE_MS * 1.5);
-  let st = (await http(`${url}/test/agents/a1`, "GET")).body;
+  let st = await agentView(url, "a1");
   assert.equal(st.status.state, "READY");
 
   // Drop for good: after the grace period the offer goes to a2.
-  const a2 = connect(t, url, auth("a2"));
+  const a2 = connect(t, url, auth(url, "a2"));
   await connected(a2);
   await emitAck(a2, "changeAgentState", agentState("a2", "READY"));
   back.close();
-  const rerouted = await next(a2, "taskRequest", (p) => p.conversationId === "g1");
+  const rerouted = await next(a2, "taskRequest", (p) => p.conversationId === g1);
   assert.notEqual(rerouted.taskId, offer.taskId);
-  st = (await http(`${url}/test/agents/a1`, "GET")).body;
+  st = await agentView(url, "a1");
   assert.equal(st.status.state, "NOT_READY");
   assert.equal(st.status.reasonCode, "DISCONNECTED");
   assert.equal(st.tasks.length, 0);
@@ -237,31 +240,31 @@ test("grace period: a reconnect inside it keeps everything; after it the agent i
 
 test("supervisors: whispers reach agents and supervisors only, role rules, joinAsWhisper, barge-in reaches the customer, logout leaves", async (t) => {
   const url = await startServer(t);
-  const { socket: a1 } = await activeChat(t, url, "a1", "cv1");
-  const customer = customerStream(t, url, "cv1");
+  const { socket: a1, conv: cv1 } = await activeChat(t, url, "a1");
+  const customer = customerStream(t, url, cv1);
   await customer.wait("AGENT_SUBSCRIBED");
   // One at a time: connected() listens for the next "connect" only.
-  const s1 = connect(t, url, auth("s1"));
+  const s1 = connect(t, url, auth(url, "s1"));
   await connected(s1, "s1 connect");
-  const s3 = connect(t, url, auth("s3"));
+  const s3 = connect(t, url, auth(url, "s3"));
   await connected(s3, "s3 connect");
 
   // s1 (team sales) joins silently, s3 (team sales) as WHISPER with the
   // PROTOCOLS.md shape of joinAsWhisper.
-  assert.deepEqual(await emitAck(s1, "JoinAsSilentMonitor", { agentId: "s1", topicParticipant: { topicId: "cv1" }, channelSession: { conversationId: "cv1" } }), { ok: true });
-  assert.equal((await next(s1, "onTopicData", (d) => d.conversationId === "cv1")).topicData.topicParticipant.role, "SILENT_MONITOR");
-  assert.deepEqual(await emitAck(s3, "joinAsWhisper", { participantId: "cv1:s3", conversationId: "cv1", roomInfo: { id: "cv1", mode: "CONTACT_CENTER" } }), { ok: true });
-  const td = await next(s3, "onTopicData", (d) => d.conversationId === "cv1");
+  assert.deepEqual(await emitAck(s1, "JoinAsSilentMonitor", { agentId: "s1", topicParticipant: { topicId: cv1 }, channelSession: { conversationId: cv1 } }), { ok: true });
+  assert.equal((await next(s1, "onTopicData", (d) => d.conversationId === cv1)).topicData.topicParticipant.role, "SILENT_MONITOR");
+  assert.deepEqual(await emitAck(s3, "joinAsWhisper", { participantId: `${cv1}:s3`, conversationId: cv1, roomInfo: { id: cv1, mode: "CONTACT_CENTER" } }), { ok: true });
+  const td = await next(s3, "onTopicData", (d) => d.conversationId === cv1);
   assert.equal(td.topicData.topicParticipant.role, "WHISPER");
-  assert.equal(td.topicData.topicParticipant.id, "cv1:s3");
+  assert.equal(td.topicData.topicParticipant.id, `${cv1}:s3`);
   // s2 (team support) may not whisper in a sales conversation.
-  const s2 = connect(t, url, auth("s2"));
+  const s2 = connect(t, url, auth(url, "s2"));
   await connected(s2, "s2 connect");
-  assert.equal((await emitAck(s2, "joinAsWhisper", { conversationId: "cv1" })).code, "TEAM_MISMATCH");
+  assert.equal((await emitAck(s2, "joinAsWhisper", { conversationId: cv1 })).code, "TEAM_MISMATCH");
   assert.equal((await next(s2, "errors")).code, "TEAM_MISMATCH");
 
   // The silent monitor whispers: a1, s1 (echo) and s3 get onCimEvent.
-  const whisper = (who, text) => ({ agentId: who, conversationId: "cv1", cimEvent: { name: "WHISPER_MESSAGE", type: "MESSAGE", data: { body: { type: "PLAIN", markdownText: text } } } });
+  const whisper = (who, text) => ({ agentId: who, conversationId: cv1, cimEvent: { name: "WHISPER_MESSAGE", type: "MESSAGE", data: { body: { type: "PLAIN", markdownText: text } } } });
   assert.deepEqual(await emitAck(s1, "publishCimEvent", whisper("s1", "offer 10%")), { ok: true });
   for (const [who, sock] of [["a1", a1], ["s1", s1], ["s3", s3]]) {
     const ev = await next(sock, "onCimEvent", (p) => p.cimEvent.name === "WHISPER_MESSAGE" && p.cimEvent.data.body.markdownText === "offer 10%", `${who} whisper`);
@@ -272,7 +275,7 @@ test("supervisors: whispers reach agents and supervisors only, role rules, joinA
 
   // Anything else from SILENT_MONITOR or WHISPER: ROLE_NOT_ALLOWED, nothing stored.
   for (const [who, sock] of [["s1", s1], ["s3", s3]]) {
-    const ack = await emitAck(sock, "publishCimEvent", { agentId: who, conversationId: "cv1", cimEvent: { name: "AGENT_MESSAGE", type: "MESSAGE", data: { body: { type: "PLAIN", markdownText: `forbidden from ${who}` } } } });
+    const ack = await emitAck(sock, "publishCimEvent", { agentId: who, conversationId: cv1, cimEvent: { name: "AGENT_MESSAGE", type: "MESSAGE", data: { body: { type: "PLAIN", markdownText: `forbidden from ${who}` } } } });
     assert.equal(ack.code, "ROLE_NOT_ALLOWED");
     const err = await next(sock, "errors");
     assert.equal(err.code, "ROLE_NOT_ALLOWED");
@@ -281,9 +284,9 @@ test("supervisors: whispers reach agents and supervisors only, role rules, joinA
   await sleep(200);
   assert.equal(a1.received.some((r) => JSON.stringify(r.args[0]).includes("forbidden from")), false);
   // Barge in: s1's AGENT_MESSAGE reaches a1 and the customer.
-  assert.deepEqual(await emitAck(s1, "JoinAsBargeIn", { participantId: "cv1:s1", conversationId: "cv1", roomInfo: { id: "cv1" } }), { ok: true });
+  assert.deepEqual(await emitAck(s1, "JoinAsBargeIn", { participantId: `${cv1}:s1`, conversationId: cv1, roomInfo: { id: cv1 } }), { ok: true });
   await next(a1, "onCimEvent", (p) => p.cimEvent.name === "PARTICIPANT_ROLE_CHANGED" && p.cimEvent.data.role === "BARGE_IN");
-  assert.deepEqual(await emitAck(s1, "publishCimEvent", { agentId: "s1", conversationId: "cv1", cimEvent: { name: "AGENT_MESSAGE", type: "MESSAGE", data: { body: { type: "PLAIN", markdownText: "supervisor here" } } } }), { ok: true });
+  assert.deepEqual(await emitAck(s1, "publishCimEvent", { agentId: "s1", conversationId: cv1, cimEvent: { name: "AGENT_MESSAGE", type: "MESSAGE", data: { body: { type: "PLAIN", markdownText: "supervisor here" } } } }), { ok: true });
   await next(a1, "onCimEvent", (p) => p.cimEvent.data.body?.markdownText === "supervisor here");
   const seen = await customer.wait("AGENT_MESSAGE", (c) => c.data.body.markdownText === "supervisor here");
   assert.equal(seen.cim.data.header.sender.id, "s1");
@@ -296,7 +299,7 @@ test("supervisors: whispers reach agents and supervisors only, role rules, joinA
   // s3 logs in and out: it leaves cv1 (topicUnsubscription AGENT_LOGOUT), a1 sees it go.
   assert.equal((await emitAck(s3, "changeAgentState", agentState("s3", "READY"))).ok, true);
   assert.equal((await emitAck(s3, "changeAgentState", agentState("s3", "LOGOUT"))).ok, true);
-  const left = await next(s3, "topicUnsubscription", (u) => u.conversationId === "cv1");
+  const left = await next(s3, "topicUnsubscription", (u) => u.conversationId === cv1);
   assert.equal(left.reason, "AGENT_LOGOUT");
   await next(a1, "onCimEvent", (p) => p.cimEvent.name === "AGENT_UNSUBSCRIBED" && p.cimEvent.data.agentId === "s3");
   assert.equal((await emitAck(s3, "publishCimEvent", whisper("s3", "still here?"))).code, "NOT_PARTICIPANT");

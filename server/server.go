@@ -322,7 +322,8 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		CustomerKeys:    s.customerKeys,
 		MaxPayloadBytes: c.AgentDesk.MessageBytes(), MaxConnections: c.AgentDesk.MaxConnections,
 		MaxPendingPerAddress: c.AgentDesk.MaxPendingPerAddress, MaxSocketsPerAgent: c.AgentDesk.MaxSocketsPerAgent,
-		MaxEventsPerSecond: c.AgentDesk.MaxEventsPerSecond, AllowedOrigins: s.browser.AllowedOrigins})
+		MaxEventsPerSecond: c.AgentDesk.MaxEventsPerSecond, AllowedOrigins: s.browser.AllowedOrigins,
+		DisconnectGrace: c.AgentDesk.DisconnectGrace()})
 	if err != nil {
 		return nil, err
 	}

@@ -1,9 +1,10 @@
 // desk.mjs: socket.io-client 4.4.0 helpers for the Agent Desk (package
 // agentdesk) e2e tests: connect and record every event, wait for events,
-// acks and connection outcomes (every wait has a timeout), log in fixture
-// agents, and call the e2eserver's /test routes.
-import assert from "node:assert/strict";
+// acks and connection outcomes (every wait has a timeout), and log in the
+// agents of the desk fixture (lib/deskfixture.mjs: tokens minted by the
+// real server).
 import { io } from "socket.io-client";
+import { tokenOf } from "./deskfixture.mjs";
 
 export const STEP_TIMEOUT_MS = 10_000;
 
@@ -115,26 +116,14 @@ export function emitAck(socket, event, payload) {
   });
 }
 
-// login connects agent `id` (with its fixture token) and resolves with the
-// socket once connected and its first agentPresence arrived.
+// login connects agent `id` of the desk fixture (with the token startDesk
+// minted on the server at url) and resolves with the socket once connected
+// and its first agentPresence arrived.
 export async function login(t, url, id, opts = {}) {
-  const socket = connect(t, url, { agent: id, fcm: "", token: `token-${id}` }, opts);
+  const socket = connect(t, url, { agent: id, fcm: "", token: tokenOf(url, id) }, opts);
   await connected(socket, `${id} connect`);
   const presence = await next(socket, "agentPresence", (p) => p.agent.id === id, `${id} presence on connect`);
   return { socket, presence };
-}
-
-export async function post(url, route, body) {
-  const res = await fetch(url + route, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-  const text = await res.text();
-  assert.ok(res.ok, `POST ${route}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : undefined;
-}
-
-export async function agentView(url, id) {
-  const res = await fetch(`${url}/test/agents/${id}`);
-  assert.equal(res.status, 200);
-  return res.json();
 }
 
 export const agentState = (agentId, name, reasonCode = null) => ({ agentId, action: "agentState", state: { name, reasonCode } });

@@ -17,7 +17,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const root = path.resolve(here, "..", "..");
 
 // goBinary registers before/after hooks on the calling file's root test:
-// before builds the Go package pkg (e.g. "./agentdesk/internal/e2eserver")
+// before builds the Go package pkg (e.g. "./bayeux/internal/e2eserver")
 // into a temporary directory named with prefix, as file name, unless the
 // environment variable env names a binary; after removes that directory.
 // It returns a function that gives the binary's path (known once before ran).

@@ -205,8 +205,9 @@ func build(goBin, pkg string) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	// The whole package path names the file: several packages have an
-	// internal/e2eserver, and their test processes run at the same time.
+	// The whole package path names the file: the component servers of
+	// several packages may share a base name, and their test processes
+	// run at the same time.
 	name := strings.NewReplacer("./", "", "/", "-").Replace(strings.TrimSuffix(pkg, "/"))
 	bin := filepath.Join(dir, name)
 	tmp := fmt.Sprintf("%s.%d.tmp", bin, os.Getpid())

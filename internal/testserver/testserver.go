@@ -1,10 +1,12 @@
 // Package testserver is the one home of what the test-only component
-// servers under the adapters share (agentdesk/internal/e2eserver and
-// benchserver, bayeux/internal/e2eserver, gms/internal/pushserver,
-// presencesync/internal/crmtestserver): the component suites that need
-// fault injection or a fixture the real `omniroute serve` does not have.
-// Suites about the whole server start the real binary instead
-// (internal/nodee2e.Build, e2e/lib/server.mjs startOmniroute).
+// servers share (agentdesk/internal/benchserver,
+// bayeux/internal/e2eserver, presencesync/internal/crmtestserver): a
+// benchmark of one component alone, or a component suite that needs what
+// the real `omniroute serve` does not have (bayeux's echo channel,
+// server-side publish and forced connection drops). Every other suite
+// starts the real binary (internal/nodee2e.Build, e2e/lib/server.mjs
+// startOmniroute) on a config file it writes, and sets state up through
+// the REST API.
 //
 // The protocol between a test and such a server: it listens on loopback,
 // prints "LISTEN <url>" on stdout once it serves, and stops, shutting its

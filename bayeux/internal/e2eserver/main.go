@@ -14,6 +14,15 @@
 // may publish to /echo/** only. Connect timeout is -timeout (default 2s) so
 // long-polls cycle quickly. It prints "LISTEN <url>" on stdout once it
 // serves and stops on SIGINT, SIGTERM or end of stdin.
+//
+// It is the one component server the Node suites still use: the real
+// `omniroute serve` mounts Bayeux only under gms (/genesys/cometd, channel
+// /_genesys, no client publish) and extrouting (/cometd/{version}, partner
+// credentials, PushTopic channels), and has no echo channel, no publish of
+// arbitrary data to a channel, and no way to cut a connection in the middle
+// of a delivery (the ack extension test), nor should it. The suites of
+// those two mounts run on the real server (e2e/gms_push.test.mjs,
+// e2e/extrouting.test.mjs).
 package main
 
 import (
