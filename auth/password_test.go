@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,10 +44,11 @@ func TestPasswordLogin(t *testing.T) {
 		t.Fatalf("PasswordGrant %v, HasLocalUser alice %v carol %v", a.PasswordGrant(), a.HasLocalUser("alice"), a.HasLocalUser("carol"))
 	}
 	ctx := context.Background()
-	tok, p, err := a.PasswordLogin(ctx, "carol", "carol-pass")
+	l, err := a.PasswordLogin(ctx, "carol", "carol-pass")
 	if err != nil {
 		t.Fatal(err)
 	}
+	tok, p := l.Token, l.Principal
 	if p.Kind != Agent || p.AgentID != "carol" || !p.Supervisor || p.Issuer != idp.URL || p.Expiry.IsZero() {
 		t.Fatalf("principal %+v", p)
 	}
@@ -60,13 +62,13 @@ func TestPasswordLogin(t *testing.T) {
 	if got := form["scope"]; len(got) != 1 || got[0] != "openid profile" {
 		t.Errorf("scope %v", got)
 	}
-	if _, p, err = a.PasswordLogin(ctx, "root", "root-pass"); err != nil || p.Kind != Admin || p.AgentID != "root" {
-		t.Fatalf("admin by role: %+v %v", p, err)
+	if l, err = a.PasswordLogin(ctx, "root", "root-pass"); err != nil || l.Principal.Kind != Admin || l.Principal.AgentID != "root" {
+		t.Fatalf("admin by role: %+v %v", l, err)
 	}
 	// An answer with only an access token (a JWT) is verified the same.
 	idp.Set(func(b *testidp.Behavior) { b.OnlyAccessToken = true })
-	if _, p, err = a.PasswordLogin(ctx, "carol", "carol-pass"); err != nil || p.AgentID != "carol" {
-		t.Fatalf("access token only: %+v %v", p, err)
+	if l, err = a.PasswordLogin(ctx, "carol", "carol-pass"); err != nil || l.Principal.AgentID != "carol" {
+		t.Fatalf("access token only: %+v %v", l, err)
 	}
 }
 
@@ -81,7 +83,7 @@ func TestPasswordLoginRefusals(t *testing.T) {
 	t.Run("not allowed", func(t *testing.T) {
 		a := passwordAuth(t, idp, false)
 		before := idp.TokenRequests.Load()
-		if _, _, err := a.PasswordLogin(ctx, "carol", "carol-pass"); !errors.Is(err, ErrUnauthorized) {
+		if _, err := a.PasswordLogin(ctx, "carol", "carol-pass"); !errors.Is(err, ErrUnauthorized) {
 			t.Fatalf("got %v", err)
 		}
 		if a.PasswordGrant() || idp.TokenRequests.Load() != before {
@@ -110,9 +112,9 @@ func TestPasswordLoginRefusals(t *testing.T) {
 				idp.Set(c.set)
 			}
 			a := passwordAuth(t, idp, true)
-			tok, p, err := a.PasswordLogin(ctx, c.user, c.pass)
-			if !errors.Is(err, ErrUnauthorized) || tok != "" || p.AgentID != "" {
-				t.Fatalf("got %q %+v %v, want ErrUnauthorized", tok, p, err)
+			l, err := a.PasswordLogin(ctx, c.user, c.pass)
+			if !errors.Is(err, ErrUnauthorized) || l.Token != "" || l.Refresh != "" || l.Principal.AgentID != "" {
+				t.Fatalf("got %+v %v, want ErrUnauthorized", l, err)
 			}
 		})
 	}
@@ -132,7 +134,7 @@ func TestPasswordLoginRefusals(t *testing.T) {
 			idp.Set(func(b *testidp.Behavior) { b.TokenStatus, b.TokenError = c.status, c.code })
 			defer idp.Set(func(b *testidp.Behavior) { b.TokenStatus = 0 })
 			a := passwordAuth(t, idp, true)
-			if _, _, err := a.PasswordLogin(ctx, "carol", "carol-pass"); !errors.Is(err, ErrIssuerUnavailable) {
+			if _, err := a.PasswordLogin(ctx, "carol", "carol-pass"); !errors.Is(err, ErrIssuerUnavailable) {
 				t.Fatalf("got %v, want ErrIssuerUnavailable", err)
 			}
 		})
@@ -142,8 +144,61 @@ func TestPasswordLoginRefusals(t *testing.T) {
 		down := testidp.Start(t, "omniroute", idpUsers)
 		down.Close()
 		a := passwordAuth(t, down, true)
-		if _, _, err := a.PasswordLogin(ctx, "carol", "carol-pass"); !errors.Is(err, ErrIssuerUnavailable) {
+		if _, err := a.PasswordLogin(ctx, "carol", "carol-pass"); !errors.Is(err, ErrIssuerUnavailable) {
 			t.Fatalf("got %v, want ErrIssuerUnavailable", err)
 		}
 	})
+}
+
+// TestRefreshIssuer: an issuer login's refresh token (the issuer's, with
+// the issuer in front) gets a new login from that issuer, verified as the
+// first; a used, garbled or foreign refresh token is ErrUnauthorized, a
+// user whose roles were taken away too, and an issuer down is
+// ErrIssuerUnavailable.
+func TestRefreshIssuer(t *testing.T) {
+	ctx := context.Background()
+	users := map[string]testidp.User{"carol": idpUsers["carol"], "dora": {Password: "dora-pass", Roles: []string{"agent"}}}
+	idp := testidp.Start(t, "omniroute", users)
+	a := passwordAuth(t, idp, true)
+	l, err := a.PasswordLogin(ctx, "carol", "carol-pass")
+	if err != nil || !IsIssuerRefresh(l.Refresh) || IsIssuerRefresh(l.Token) {
+		t.Fatalf("login %+v %v", l, err)
+	}
+	r, err := a.RefreshIssuer(ctx, l.Refresh)
+	if err != nil || r.Principal.AgentID != "carol" || !r.Principal.Supervisor || r.Refresh == "" || r.Refresh == l.Refresh {
+		t.Fatalf("refresh %+v %v", r, err)
+	}
+	if _, err := a.VerifyContext(ctx, r.Token); err != nil {
+		t.Fatalf("the refreshed token as a bearer token: %v", err)
+	}
+	if _, _, _, err := a.Refresh(r.Refresh); !errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("an issuer refresh token at Refresh: %v", err)
+	}
+	for name, tok := range map[string]string{
+		"used":           l.Refresh,
+		"garbled":        "oidc~%%%~x",
+		"no token":       "oidc~" + strings.Split(l.Refresh, "~")[1] + "~",
+		"another issuer": "oidc~aHR0cHM6Ly9ldmlsLmV4YW1wbGU~" + strings.Split(r.Refresh, "~")[2],
+		"a local one":    "not-an-issuer-refresh",
+	} {
+		if _, err := a.RefreshIssuer(ctx, tok); !errors.Is(err, ErrUnauthorized) {
+			t.Errorf("%s refresh token: %v", name, err)
+		}
+	}
+	// The user lost the agent role at the issuer: the refreshed token is
+	// refused by the mapping.
+	d, err := a.PasswordLogin(ctx, "dora", "dora-pass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	idp.Set(func(b *testidp.Behavior) {
+		b.Users = map[string]testidp.User{"dora": {Password: "dora-pass", Roles: []string{"visitor"}}}
+	})
+	if _, err := a.RefreshIssuer(ctx, d.Refresh); !errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("refresh of a user without the agent role: %v", err)
+	}
+	idp.Close()
+	if _, err := a.RefreshIssuer(ctx, r.Refresh); !errors.Is(err, ErrIssuerUnavailable) {
+		t.Fatalf("issuer down: %v", err)
+	}
 }

@@ -42,8 +42,9 @@ type LoginResponse struct {
 // tokenTtlSeconds); RefreshToken (refreshTtlSeconds) gets a new pair from
 // POST /agent-manager/agent/refresh and is never a bearer token. For a
 // login passed to an OpenID issuer (auth.oidc[].passwordGrant) Token is the
-// issuer's token (its lifetime is the issuer's) and there is no
-// RefreshToken.
+// issuer's token (its lifetime is the issuer's) and RefreshToken, when the
+// issuer gave one, is the issuer's ("oidc~"..., auth.IssuerLogin), which
+// the refresh route passes back to it.
 type LoginData struct {
 	Token        string       `json:"token"`
 	RefreshToken string       `json:"refresh_token,omitempty"`
@@ -116,8 +117,8 @@ func (s *api) login(w http.ResponseWriter, r *http.Request, _ auth.Principal) er
 // issuerLogin passes a username that is not a local login, and its
 // password, to the OpenID issuers that allow it (auth.PasswordLogin) and
 // answers as for a local user, the token being the issuer's (verified as a
-// bearer token; no refresh_token: the desk logs in again, or refreshes at
-// its provider). A wrong password is the local login's 401 and counts for
+// bearer token; its refresh_token, when the issuer gave one, goes back to
+// that issuer through POST /agent-manager/agent/refresh). A wrong password is the local login's 401 and counts for
 // the backoff; an issuer that cannot be asked is 503
 // IDENTITY_PROVIDER_UNAVAILABLE and does not count.
 func (s *api) issuerLogin(ctx context.Context, w http.ResponseWriter, r *http.Request, b LoginBody, userKey, addrKey string, fail func(error) error) error {
@@ -127,30 +128,41 @@ func (s *api) issuerLogin(ctx context.Context, w http.ResponseWriter, r *http.Re
 		w.Header().Set("Retry-After", "1")
 		return fail(errorf(http.StatusTooManyRequests, CodeTooManyRequests, "too many logins at once; retry"))
 	}
-	token, p, err := s.auth.PasswordLogin(ctx, b.Username, b.Password)
+	l, err := s.auth.PasswordLogin(ctx, b.Username, b.Password)
 	<-s.issuerLogins
 	switch {
 	case errors.Is(err, auth.ErrUnauthorized):
 		s.loginBackoff.Fail(userKey)
 		s.addrBackoff.Fail(addrKey)
 		return fail(errorf(http.StatusUnauthorized, CodeUnauthorized, "invalid username or password"))
-	case errors.Is(err, auth.ErrIssuerUnavailable):
-		w.Header().Set("Retry-After", "5")
-		return fail(errorf(http.StatusServiceUnavailable, CodeIdentityProviderUnavailable,
-			"the identity provider could not be reached; nothing was checked, try again"))
 	case err != nil:
-		return fail(err)
+		return fail(issuerError(w, err))
 	}
 	s.loginBackoff.Succeed(userKey)
+	s.issuerAnswer(w, r, l, b.Username)
+	return nil
+}
+
+// issuerError maps an issuer login's error other than ErrUnauthorized.
+func issuerError(w http.ResponseWriter, err error) error {
+	if errors.Is(err, auth.ErrIssuerUnavailable) {
+		w.Header().Set("Retry-After", "5")
+		return errorf(http.StatusServiceUnavailable, CodeIdentityProviderUnavailable,
+			"the identity provider could not be reached; nothing was checked, try again")
+	}
+	return err
+}
+
+// issuerAnswer writes the login answer of a login passed to an issuer.
+func (s *api) issuerAnswer(w http.ResponseWriter, r *http.Request, l auth.IssuerLogin, username string) {
 	var extra []string
-	if p.Supervisor {
+	if l.Principal.Supervisor {
 		extra = append(extra, "supervisor")
 	}
-	if p.Kind == auth.Admin {
+	if l.Principal.Kind == auth.Admin {
 		extra = append(extra, "admin")
 	}
-	s.loginAnswer(w, r, token, "", p.AgentID, b.Username, extra...)
-	return nil
+	s.loginAnswer(w, r, l.Token, l.Refresh, l.Principal.AgentID, username, extra...)
 }
 
 // RefreshBody is POST /agent-manager/agent/refresh: {"refresh_token"},
@@ -160,14 +172,30 @@ type RefreshBody struct {
 }
 
 // refresh exchanges a refresh token for a new token pair, answered as the
-// login is. Errors: 401 UNAUTHORIZED for an invalid, expired or revoked
-// refresh token (an access token is not one).
+// login is; the refresh token of a login passed to an OpenID issuer goes to
+// that issuer (refresh_token grant). Errors: 401 UNAUTHORIZED for an
+// invalid, expired or revoked refresh token (an access token is not one),
+// 503 IDENTITY_PROVIDER_UNAVAILABLE when the issuer cannot be asked.
 func (s *api) refresh(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 	var b RefreshBody
 	if err := decodeBody(w, r, MaxBodyBytes, &b, true); err != nil {
 		status, code, msg := s.classify(err)
 		writeJSON(w, status, LoginResponse{StatusCode: status, Error: &ErrorDetail{Code: code, Message: msg}})
 		return nil
+	}
+	if auth.IsIssuerRefresh(b.RefreshToken) {
+		ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
+		defer cancel()
+		l, err := s.auth.RefreshIssuer(ctx, b.RefreshToken)
+		if err != nil && !errors.Is(err, auth.ErrUnauthorized) {
+			status, code, msg := s.classify(issuerError(w, err))
+			writeJSON(w, status, LoginResponse{StatusCode: status, Error: &ErrorDetail{Code: code, Message: msg}})
+			return nil
+		}
+		if err == nil {
+			s.issuerAnswer(w, r, l, l.Principal.AgentID)
+			return nil
+		}
 	}
 	token, refresh, agentID, err := s.auth.Refresh(b.RefreshToken)
 	if err != nil {

@@ -37,7 +37,8 @@ func (e *env) withIssuer(t *testing.T, idp *testidp.Provider) {
 
 // TestLoginPassThrough: a username that is not a local login goes to the
 // issuer; its token comes back in the local login's shape and works as a
-// bearer token; local users still log in locally (the issuer is not
+// bearer token, and its refresh token goes back to the issuer; local users
+// still log in locally (the issuer is not
 // asked); a wrong password at the issuer is the local 401 and counts for
 // the backoff; an issuer that fails is 503 IDENTITY_PROVIDER_UNAVAILABLE,
 // which does not count.
@@ -56,14 +57,25 @@ func TestLoginPassThrough(t *testing.T) {
 		t.Fatalf("issuer login: %d %s", w.Code, w.Body)
 	}
 	d := lr.Data
-	if d.AgentID != "carol" || d.Token == "" || d.RefreshToken != "" || d.KeycloakUser.ID != "carol" ||
+	if d.AgentID != "carol" || d.Token == "" || !auth.IsIssuerRefresh(d.RefreshToken) || d.KeycloakUser.ID != "carol" ||
 		d.KeycloakUser.Token != d.Token || !slices.Equal(d.KeycloakUser.Roles, []string{"agent", "supervisor"}) {
 		t.Fatalf("issuer login answer %s", w.Body)
 	}
-	if strings.Contains(w.Body.String(), "refresh_token") {
-		t.Fatalf("an issuer login has no refresh token: %s", w.Body)
-	}
 	e.ok(200, "GET", "/v1/me", d.Token, "")
+	// Its refresh token goes back to the issuer and gives a new pair in
+	// the same shape; a used one is refused as a bad local one is.
+	var rr LoginResponse
+	e.ok(200, "POST", "/agent-manager/agent/refresh", "", `{"refresh_token":"`+d.RefreshToken+`"}`).decode(t, &rr)
+	if rr.Data == nil || rr.Data.AgentID != "carol" || rr.Data.Token == "" || !auth.IsIssuerRefresh(rr.Data.RefreshToken) ||
+		rr.Data.RefreshToken == d.RefreshToken || !slices.Equal(rr.Data.KeycloakUser.Roles, []string{"agent", "supervisor"}) {
+		t.Fatalf("issuer refresh answer %+v", rr)
+	}
+	e.ok(200, "GET", "/v1/me", rr.Data.Token, "")
+	used := e.do("POST", "/agent-manager/agent/refresh", "", `{"refresh_token":"`+d.RefreshToken+`"}`)
+	bad := e.do("POST", "/agent-manager/agent/refresh", "", `{"refresh_token":"garbage"}`)
+	if used.status != 401 || string(used.body) != string(bad.body) {
+		t.Fatalf("a used issuer refresh token: %d %s (a bad one: %s)", used.status, used.body, bad.body)
+	}
 
 	// A local user is checked locally, even when the issuer knows the name.
 	asked := idp.TokenRequests.Load()
@@ -92,6 +104,9 @@ func TestLoginPassThrough(t *testing.T) {
 			w.Header().Get("Retry-After") == "" {
 			t.Fatalf("issuer down: %d %q %s", w.Code, w.Header().Get("Retry-After"), w.Body)
 		}
+	}
+	if r := e.do("POST", "/agent-manager/agent/refresh", "", `{"refresh_token":"`+rr.Data.RefreshToken+`"}`); r.status != 503 || r.errorCode() != CodeIdentityProviderUnavailable {
+		t.Fatalf("refresh with the issuer down: %d %s", r.status, r.body)
 	}
 	idp.Set(func(b *testidp.Behavior) { b.TokenStatus = 0 })
 	if w := e.loginFrom(addr, "carol", "carol-pass"); w.Code != 200 {

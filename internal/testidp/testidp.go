@@ -1,7 +1,8 @@
 // Package testidp is a small OpenID provider for Go tests of the password
 // pass-through (auth.PasswordLogin, POST /agent-manager/agent/login): the
 // discovery document, a JWKS and a token endpoint taking the resource owner
-// password grant, signing ID tokens (ES256) with go-jose. The certified
+// password grant and the refresh token grant (refresh tokens used once),
+// signing ID tokens (ES256) with go-jose. The certified
 // provider (npm oidc-provider) is what the end-to-end tests use; this one
 // lets unit tests make it answer as a broken or hostile provider would.
 package testidp
@@ -61,6 +62,7 @@ type Provider struct {
 	mu       sync.Mutex
 	b        Behavior
 	lastForm map[string][]string
+	refresh  map[string]string // live refresh tokens -> username
 
 	key *ecdsa.PrivateKey
 	srv *httptest.Server
@@ -80,7 +82,7 @@ func Start(t testing.TB, clientID string, users map[string]User) *Provider {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Provider{ClientID: clientID, b: Behavior{Users: users}, key: key}
+	p := &Provider{ClientID: clientID, b: Behavior{Users: users}, key: key, refresh: map[string]string{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", p.discovery)
 	mux.HandleFunc("GET /jwks", p.jwks)
@@ -146,23 +148,40 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 401, map[string]string{"error": "invalid_client"})
 		return
 	}
-	if r.PostForm.Get("grant_type") != "password" {
+	var name string
+	switch r.PostForm.Get("grant_type") {
+	case "password":
+		name = r.PostForm.Get("username")
+		if u, ok := b.Users[name]; !ok || u.Password != r.PostForm.Get("password") {
+			writeJSON(w, 400, map[string]string{"error": "invalid_grant", "error_description": "invalid credentials"})
+			return
+		}
+	case "refresh_token":
+		// Refresh tokens are used once: each refresh gives a new one.
+		p.mu.Lock()
+		name = p.refresh[r.PostForm.Get("refresh_token")]
+		delete(p.refresh, r.PostForm.Get("refresh_token"))
+		p.mu.Unlock()
+		if name == "" {
+			writeJSON(w, 400, map[string]string{"error": "invalid_grant", "error_description": "unknown or used refresh token"})
+			return
+		}
+	default:
 		writeJSON(w, 400, map[string]string{"error": "unsupported_grant_type"})
 		return
 	}
-	name := r.PostForm.Get("username")
-	u, ok := b.Users[name]
-	if !ok || u.Password != r.PostForm.Get("password") {
-		writeJSON(w, 400, map[string]string{"error": "invalid_grant", "error_description": "invalid credentials"})
-		return
-	}
+	u := b.Users[name]
 	tok, err := p.sign(b, name, u.Roles)
 	if err != nil {
 		writeJSON(w, 500, map[string]string{"error": "server_error"})
 		return
 	}
 	ttl := b.ttl()
-	answer := map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": int(ttl.Seconds()), "id_token": tok}
+	rt := rand.Text()
+	p.mu.Lock()
+	p.refresh[rt] = name
+	p.mu.Unlock()
+	answer := map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": int(ttl.Seconds()), "id_token": tok, "refresh_token": rt}
 	if b.OnlyAccessToken {
 		delete(answer, "id_token")
 	}
