@@ -489,8 +489,12 @@ func (s *Server) adminTokenExpiry(token string) (time.Time, bool) {
 // LOGOUT and records it under its journal entry (auth.RevokeLogout).
 func (s *Server) revokeAtLogout() {
 	events, stop := s.node.Subscribe()
-	s.stopRevoke = stop
+	done := make(chan struct{})
+	// Stopping waits for the revocation being written (revocations.json
+	// under the data dir), so nothing writes there after Close.
+	s.stopRevoke = func() { stop(); <-done }
 	go func() {
+		defer close(done)
 		for p := range events {
 			if e, ok := p.Event.(routing.AgentStateChanged); ok && e.State == routing.AgentLogout && e.Previous != routing.AgentLogout {
 				if err := s.auth.RevokeLogout(e.Agent, p.Seq); err != nil {
