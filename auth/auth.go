@@ -160,6 +160,9 @@ type Authenticator struct {
 	// passwordIssuers take passwords (Issuer.PasswordGrant), in
 	// configuration order.
 	passwordIssuers []*oidcIssuer
+	// browserIssuers are offered on the web pages (Issuer.BrowserLogin),
+	// in configuration order.
+	browserIssuers []*oidcIssuer
 	// channels are the channel tokens (channel.go), by digest.
 	channels []channelToken
 }
@@ -208,6 +211,9 @@ func New(o Options) (*Authenticator, error) {
 		a.issuers[is.URL] = oi
 		if is.PasswordGrant {
 			a.passwordIssuers = append(a.passwordIssuers, oi)
+		}
+		if is.BrowserLogin {
+			a.browserIssuers = append(a.browserIssuers, oi)
 		}
 	}
 	if err := a.addChannels(o.Channels); err != nil {
@@ -260,7 +266,8 @@ func OptionsFromConfig(c *config.Config, secret []byte, now func() time.Time) (O
 	for _, is := range c.Auth.OIDC {
 		o.Issuers = append(o.Issuers, Issuer{URL: is.Issuer, Audience: is.Audience, AgentClaim: is.AgentClaim,
 			RolesClaim: is.RolesClaim, AgentRoles: is.AgentRoles, SupervisorRoles: is.SupervisorRoles, AdminRoles: is.AdminRoles,
-			PasswordGrant: is.PasswordGrant, ClientID: is.ClientID, ClientSecret: is.ClientSecret, Scopes: is.Scopes})
+			PasswordGrant: is.PasswordGrant, ClientID: is.ClientID, ClientSecret: is.ClientSecret, Scopes: is.Scopes,
+			BrowserLogin: is.BrowserLogin, Name: is.Name})
 	}
 	for _, ch := range c.Auth.Channels {
 		o.Channels = append(o.Channels, Channel{ID: ch.ID, Token: ch.Token, Queues: ch.Queues})

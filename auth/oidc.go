@@ -55,8 +55,15 @@ type Issuer struct {
 	// Audience); ClientSecret is its secret, empty for a public client.
 	ClientID     string
 	ClientSecret string
-	// Scopes asked for in the password grant (default openid, profile).
+	// Scopes asked for in the password grant and the browser login
+	// (default openid, profile).
 	Scopes []string
+	// BrowserLogin offers the issuer on the web pages' login form: the
+	// authorization code flow with PKCE, the code exchanged by CodeLogin.
+	// Default false.
+	BrowserLogin bool
+	// Name is the issuer's name on that form (default the URL's host).
+	Name string
 }
 
 // Limits of OIDC verification.
@@ -84,6 +91,7 @@ type oidcIssuer struct {
 	mu       sync.Mutex
 	verifier *oidc.IDTokenVerifier
 	tokenURL string // the token endpoint, from discovery
+	authURL  string // the authorization endpoint, from discovery
 	failedAt time.Time
 	ctx      context.Context // long-lived: the key set's fetches
 }
@@ -129,6 +137,7 @@ func (o *oidcIssuer) verifierFor(ctx context.Context) (*oidc.IDTokenVerifier, er
 		return nil, err
 	}
 	o.tokenURL = p.Endpoint().TokenURL
+	o.authURL = p.Endpoint().AuthURL
 	// The provider's key set keeps the context it was made with for its
 	// fetches: the long-lived one, not this request's.
 	jwks, algs := keySetOf(p)

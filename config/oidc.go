@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 	"net/url"
+	"slices"
+	"unicode"
 )
 
 // MaxOIDCIssuers bounds auth.oidc (auth.MaxIssuers).
@@ -21,6 +23,8 @@ const MaxOIDCIssuers = 16
 //	      supervisorRoles: [supervisor]
 //	      adminRoles: [omniroute-admin]
 //	      passwordGrant: true                 # desk logins with a password
+//	      browserLogin: true                  # "Sign in with Company SSO" on the pages
+//	      name: Company SSO
 //	    - issuer: https://login.microsoftonline.com/<tenant>/v2.0    # Azure AD
 //	      audience: <application id>
 //	      agentClaim: preferred_username
@@ -46,13 +50,26 @@ type OIDCIssuer struct {
 	// resource owner password grant at its token endpoint; Keycloak:
 	// "Direct access grants" on the client). Default false.
 	PasswordGrant bool `yaml:"passwordGrant"`
-	// ClientID is the client of the password grant (default audience);
-	// ClientSecret its secret (empty for a public client); Scopes what it
-	// asks for (default [openid, profile]).
+	// BrowserLogin puts a "Sign in with <name>" button on the login form of
+	// the web pages (package webui): the authorization code flow with PKCE
+	// (S256), the page's redirect URI being <its origin>/ui/oidc/callback,
+	// which must be registered for the client at the provider. The code is
+	// exchanged by omniroute at the token endpoint. Default false.
+	BrowserLogin bool `yaml:"browserLogin"`
+	// Name is what the button says after "Sign in with" (at most
+	// MaxOIDCNameBytes, printable; default the issuer's host).
+	Name string `yaml:"name"`
+	// ClientID is the client of the password grant and of the browser login
+	// (default audience); ClientSecret its secret (empty for a public
+	// client); Scopes what it asks for (default [openid, profile]; with
+	// browserLogin it must hold openid).
 	ClientID     string   `yaml:"clientId"`
 	ClientSecret string   `yaml:"clientSecret"`
 	Scopes       []string `yaml:"scopes"`
 }
+
+// MaxOIDCNameBytes bounds auth.oidc[].name.
+const MaxOIDCNameBytes = 64
 
 func (c *Config) validateOIDC(p *problems) {
 	if len(c.Auth.OIDC) > MaxOIDCIssuers {
@@ -73,8 +90,24 @@ func (c *Config) validateOIDC(p *problems) {
 			c.Warnings = append(c.Warnings, w+": issuer over plain http; use https outside tests")
 		}
 		seen[o.Issuer] = true
+		if len(o.Name) > MaxOIDCNameBytes || !printable(o.Name) {
+			p.addf(w, "name %q must be printable and at most %d bytes", o.Name, MaxOIDCNameBytes)
+		}
+		if o.BrowserLogin && len(o.Scopes) > 0 && !slices.Contains(o.Scopes, "openid") {
+			p.addf(w, "browserLogin needs the openid scope in scopes %q", o.Scopes)
+		}
 		if o.Audience == "" {
 			p.addf(w, "audience is required (the client id the tokens are issued for)")
 		}
 	}
+}
+
+// printable: no control characters (a name shown on a page).
+func printable(s string) bool {
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
 }

@@ -7,9 +7,12 @@
 //	GET /chat/{queue}     the customer chat page
 //	GET /history          the history page (15-minute intervals, CSV)
 //	GET /ui/...           the pages' scripts, styles and vendored libraries
+//	GET /ui/oidc/callback the browser login's redirect URI (login.go)
 //
 // and the JSON and Server-Sent Events routes behind them:
 //
+//	GET  /ui/api/login-options              the OpenID issuers the login form offers (login.go)
+//	POST /ui/api/oidc/token                 {issuer, code, code_verifier, redirect_uri} -> {token, agent}
 //	GET  /ui/api/me                         who the bearer token is (kind, agent, role, teams)
 //	GET  /ui/api/board                      text/event-stream: "snapshot", then "update" (board.go)
 //	PUT  /ui/api/agents/{id}/state          {state, reasonCode}: force an agent NOT_READY or LOGOUT
@@ -21,7 +24,10 @@
 //	GET  /v1/reports/agents[.csv]           15-minute agent time in state and occupancy
 //
 // Auth is the API's: "Authorization: Bearer <token>", an admin token or an
-// agent token from POST /agent-manager/agent/login (the pages' login form).
+// agent token from POST /agent-manager/agent/login (the pages' login form),
+// or an OpenID token from the form's "Sign in with <issuer>" (the
+// authorization code flow with PKCE, the code exchanged through
+// POST /ui/api/oidc/token).
 // An admin sees everything; an agent whose role is supervisor sees every
 // queue and the agents of its teams, and may force those agents' state; any
 // other agent gets 403 FORBIDDEN on the supervisor routes and uses /desk.
@@ -133,6 +139,9 @@ type UI struct {
 	streams  atomic.Int64
 	// viewSeq orders board reads: incremented inside node.View.
 	viewSeq atomic.Uint64
+	// codeLogins holds a token per code exchange running
+	// (MaxConcurrentCodeLogins).
+	codeLogins chan struct{}
 }
 
 // Patterns are the ServeMux patterns the server routes to Handler.
@@ -160,7 +169,7 @@ func New(ctx context.Context, n *node.Node, a *auth.Authenticator, o Options) (*
 		o.ChatSecret = make([]byte, 32)
 		_, _ = rand.Read(o.ChatSecret)
 	}
-	u := &UI{node: n, auth: a, o: o, mux: http.NewServeMux()}
+	u := &UI{node: n, auth: a, o: o, mux: http.NewServeMux(), codeLogins: make(chan struct{}, MaxConcurrentCodeLogins)}
 	thresholds := &thresholdCache{node: n}
 	h, err := NewHistory(ctx, o.Store, thresholds.of, o.Logger)
 	if err != nil {
@@ -261,6 +270,9 @@ func (u *UI) routes() {
 		w.Header().Set("Cache-Control", "no-cache")
 		files.ServeHTTP(w, r)
 	}))
+	u.handle("GET "+CallbackPath, page("callback.html"))
+	u.handle("GET /ui/api/login-options", u.api(u.loginOptions))
+	u.handle("POST /ui/api/oidc/token", u.api(u.oidcToken))
 	u.handle("GET /ui/api/me", u.api(u.me))
 	u.handle("GET /ui/api/board", u.api(u.boardStream))
 	u.handle("PUT /ui/api/agents/{id}/state", u.api(u.forceState))

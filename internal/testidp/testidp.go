@@ -1,8 +1,11 @@
 // Package testidp is a small OpenID provider for Go tests of the password
-// pass-through (auth.PasswordLogin, POST /agent-manager/agent/login): the
-// discovery document, a JWKS and a token endpoint taking the resource owner
-// password grant and the refresh token grant (refresh tokens used once),
-// signing ID tokens (ES256) with go-jose. The certified
+// pass-through (auth.PasswordLogin, POST /agent-manager/agent/login) and of
+// the browser login's code exchange (auth.CodeLogin, POST
+// /ui/api/oidc/token): the discovery document, a JWKS and a token endpoint
+// taking the resource owner password grant, the refresh token grant
+// (refresh tokens used once) and the authorization code grant with PKCE
+// (codes made by Provider.Code, no login page), signing ID tokens (ES256)
+// with go-jose. The certified
 // provider (npm oidc-provider) is what the end-to-end tests use; this one
 // lets unit tests make it answer as a broken or hostile provider would.
 package testidp
@@ -11,6 +14,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -63,6 +68,7 @@ type Provider struct {
 	b        Behavior
 	lastForm map[string][]string
 	refresh  map[string]string // live refresh tokens -> username
+	codes    map[string]grant  // authorization codes not yet redeemed
 
 	key *ecdsa.PrivateKey
 	srv *httptest.Server
@@ -102,6 +108,26 @@ func NewKey(t testing.TB) *ecdsa.PrivateKey {
 	return k
 }
 
+// grant is what an authorization code was issued for.
+type grant struct{ user, challenge, redirectURI string }
+
+// Code issues a one-time authorization code for user, as the provider's
+// authorization endpoint would after a login: bound to the S256 challenge
+// of verifier (RFC 7636) and to redirectURI.
+func (p *Provider) Code(user, verifier, redirectURI string) string {
+	sum := sha256.Sum256([]byte(verifier))
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	code := base64.RawURLEncoding.EncodeToString(b)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.codes == nil {
+		p.codes = map[string]grant{}
+	}
+	p.codes[code] = grant{user: user, challenge: base64.RawURLEncoding.EncodeToString(sum[:]), redirectURI: redirectURI}
+	return code
+}
+
 // Close stops the provider (it is then unreachable).
 func (p *Provider) Close() { p.srv.Close() }
 
@@ -121,7 +147,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func (p *Provider) discovery(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, 200, map[string]any{
 		"issuer": p.URL, "jwks_uri": p.URL + "/jwks", "token_endpoint": p.URL + "/token",
-		"authorization_endpoint": p.URL + "/auth", "grant_types_supported": []string{"password"},
+		"authorization_endpoint": p.URL + "/auth", "grant_types_supported": []string{"password", "refresh_token", "authorization_code"},
 		"id_token_signing_alg_values_supported": []string{"ES256"},
 	})
 }
@@ -166,6 +192,24 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, 400, map[string]string{"error": "invalid_grant", "error_description": "unknown or used refresh token"})
 			return
 		}
+	case "authorization_code":
+		p.mu.Lock()
+		g, ok := p.codes[r.PostForm.Get("code")]
+		delete(p.codes, r.PostForm.Get("code"))
+		p.mu.Unlock()
+		sum := sha256.Sum256([]byte(r.PostForm.Get("code_verifier")))
+		switch {
+		case !ok:
+			writeJSON(w, 400, map[string]string{"error": "invalid_grant", "error_description": "unknown or used code"})
+			return
+		case g.redirectURI != r.PostForm.Get("redirect_uri"):
+			writeJSON(w, 400, map[string]string{"error": "invalid_grant", "error_description": "redirect_uri mismatch"})
+			return
+		case g.challenge != base64.RawURLEncoding.EncodeToString(sum[:]):
+			writeJSON(w, 400, map[string]string{"error": "invalid_grant", "error_description": "PKCE verification failed"})
+			return
+		}
+		name = g.user
 	default:
 		writeJSON(w, 400, map[string]string{"error": "unsupported_grant_type"})
 		return
