@@ -13,6 +13,8 @@
 //   - only the storage packages (StoragePackages) import NATS;
 //   - an adapter's package waits on its injected clock.Clock, never on
 //     package time's timers (TimerFuncs), so its tests need no sleep.
+//   - docs/ARCHITECTURE.md's package table names every package, and
+//     nothing that is no package (TablePackages, UnlistedPackages).
 //
 // The engine's own rule (routing imports no adapter, clock, randomness or
 // I/O) is routing's TestDependencies. staticcheck runs from .ci/run with

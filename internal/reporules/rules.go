@@ -146,3 +146,59 @@ func TimeCalls(name string, src []byte, funcs []string, advice string) ([]string
 	})
 	return out, nil
 }
+
+// TablePackages returns the names the first column of doc's package table
+// holds: doc is Markdown (docs/ARCHITECTURE.md), the table is the first
+// one whose header's first cell is "package", and each backquoted name in
+// a row's first cell counts ("`journal`, `journal/memjournal`"), in order.
+// It returns nil when doc has no such table.
+func TablePackages(doc string) []string {
+	var out []string
+	in := false
+	for _, line := range strings.Split(doc, "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "|") {
+			if in {
+				break
+			}
+			continue
+		}
+		cells := strings.Split(line, "|")
+		if len(cells) < 3 {
+			continue
+		}
+		first := strings.TrimSpace(cells[1])
+		if !in {
+			in = first == "package"
+			continue
+		}
+		for i, part := range strings.Split(first, "`") {
+			if i%2 == 1 && part != "" {
+				out = append(out, part)
+			}
+		}
+	}
+	return out
+}
+
+// UnlistedPackages returns one line per package of pkgs whose path below
+// Module is not in listed (TablePackages of docs/ARCHITECTURE.md), and one
+// per listed name that is no package; a listed name ending in "/" is a
+// directory without Go (e2e/) and is left alone.
+func UnlistedPackages(pkgs []Package, listed []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, p := range pkgs {
+		rel := strings.TrimPrefix(p.ImportPath, Module+"/")
+		seen[rel] = true
+		if !slices.Contains(listed, rel) {
+			out = append(out, fmt.Sprintf("%s is not in docs/ARCHITECTURE.md's package table", rel))
+		}
+	}
+	for _, l := range listed {
+		if !seen[l] && !strings.HasSuffix(l, "/") {
+			out = append(out, fmt.Sprintf("docs/ARCHITECTURE.md's package table lists %s, which is no package", l))
+		}
+	}
+	return out
+}

@@ -79,6 +79,21 @@ func TestPackageDocs(t *testing.T) { report(t, MissingDocs(list(t))) }
 
 func TestAdapterImports(t *testing.T) { report(t, AdapterCrossImports(list(t))) }
 
+// TestArchitectureTable fails when a package is missing from the package
+// table of docs/ARCHITECTURE.md, or the table names one that is gone.
+func TestArchitectureTable(t *testing.T) {
+	pkgs := list(t)
+	doc, err := os.ReadFile(filepath.Join(root(t), "docs", "ARCHITECTURE.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := TablePackages(string(doc))
+	if len(listed) < 10 {
+		t.Fatalf("found %d names in the package table: %q", len(listed), listed)
+	}
+	report(t, UnlistedPackages(pkgs, listed))
+}
+
 func TestConfigImports(t *testing.T) { report(t, ConfigImports(list(t))) }
 
 func TestNATSImports(t *testing.T) {
@@ -165,5 +180,10 @@ func TestRulesFail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	table := TablePackages("# A\n\n| package | provides |\n|---|---|\n| `gms`, `webui` | x `transcript` |\n| `e2e/` (Node) | y |\n\n| package | z |\n| `config` | w |\n")
+	check("table", table, "gms", "webui", "e2e/")
+	check("unlisted", UnlistedPackages(pkgs[:3], append(table, "journal/oldjournal")),
+		"gms/internal/pushserver is not in docs/ARCHITECTURE.md's package table",
+		"docs/ARCHITECTURE.md's package table lists journal/oldjournal, which is no package")
 	check("timers", got, "gms/f.go:5:12 uses time.AfterFunc (use the injected clock.Clock)")
 }
