@@ -4,12 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/omniroute/omniroute/erasure"
-	"github.com/omniroute/omniroute/errcode"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+	"github.com/omniroute/omniroute/erasure"
+	"github.com/omniroute/omniroute/errcode"
 	"github.com/omniroute/omniroute/node"
 	"github.com/omniroute/omniroute/routing"
 	"github.com/omniroute/omniroute/transcript"
@@ -216,7 +217,7 @@ func (c *Conversations) systemRecord(conversation, name string, data any, agents
 // transfer that found no agent); the rest is stored through
 // PublishSystemEvent.
 func SystemEvent(conversation, name string, at time.Time, data json.RawMessage) CimEvent {
-	return CimEvent{ID: newID(), Name: name, Type: "NOTIFICATION", Timestamp: at, ConversationID: conversation,
+	return CimEvent{ID: uuid.NewString(), Name: name, Type: "NOTIFICATION", Timestamp: at, ConversationID: conversation,
 		RoomID: conversation, EventEmitter: EventEmitter{ID: "omniroute", Type: "SYSTEM"}, Data: data}
 }
 
@@ -254,7 +255,7 @@ func (c *Conversations) prepare(ctx context.Context, r Request, emitter EventEmi
 	ev := CimEvent{ID: r.EventID, Name: r.Name, Type: r.Type, Timestamp: now,
 		ConversationID: conv, RoomID: conv, EventEmitter: emitter}
 	if ev.ID == "" {
-		ev.ID = newID()
+		ev.ID = uuid.NewString()
 	}
 	recID := ev.ID
 	data := r.Data
@@ -283,7 +284,7 @@ func (c *Conversations) prepare(ctx context.Context, r Request, emitter EventEmi
 			}
 		}
 		if msgID == "" {
-			msgID = newID()
+			msgID = uuid.NewString()
 		}
 		hdr, _ := data["header"].(map[string]any)
 		if hdr == nil {

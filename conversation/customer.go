@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strconv"
 
+	"github.com/google/uuid"
 	"github.com/omniroute/omniroute/errcode"
 	"github.com/omniroute/omniroute/routing"
 	"github.com/omniroute/omniroute/transcript"
@@ -152,7 +153,7 @@ func (c *Conversations) submitCustomerLeft(ctx context.Context, conversation str
 // appendCustomerLeft appends the CUSTOMER_LEFT CIM event of conversation.
 func (c *Conversations) appendCustomerLeft(ctx context.Context, conversation string) (uint64, json.RawMessage, error) {
 	id := CustomerID(conversation)
-	ev := CimEvent{ID: newID(), Name: CimCustomerLeft, Type: "NOTIFICATION", Timestamp: c.opts.Now().UTC(),
+	ev := CimEvent{ID: uuid.NewString(), Name: CimCustomerLeft, Type: "NOTIFICATION", Timestamp: c.opts.Now().UTC(),
 		ConversationID: conversation, RoomID: conversation, EventEmitter: EventEmitter{ID: id, Type: "CUSTOMER"},
 		Data: json.RawMessage(`{"reason":"CUSTOMER_LEFT"}`)}
 	out, _ := json.Marshal(ev)

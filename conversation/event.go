@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/omniroute/omniroute/errcode"
 	"github.com/omniroute/omniroute/routing"
 	"github.com/omniroute/omniroute/transcript"
@@ -97,7 +96,3 @@ type CimEvent struct {
 // CustomerID is the id the customer of conversation speaks under
 // (eventEmitter.id, header.sender.id, channelCustomerIdentifier).
 func CustomerID(conversation string) string { return conversation + ":customer" }
-
-// newID returns a random UUID version 4, the id of messages and events
-// that come without one.
-func newID() string { return uuid.NewString() }

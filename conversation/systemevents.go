@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/omniroute/omniroute/errcode"
 	"github.com/omniroute/omniroute/node"
 	"github.com/omniroute/omniroute/routing"
@@ -190,7 +191,7 @@ type systemEvent struct {
 // named name with data (one of the types above): systemRecord's result,
 // encoded once.
 func (c *Conversations) followerRecord(conversation, name string, data any, agentsOnly bool) (transcript.Record, error) {
-	ev := systemEvent{ID: newID(), Name: name, Type: "NOTIFICATION", Timestamp: c.opts.Now().UTC(),
+	ev := systemEvent{ID: uuid.NewString(), Name: name, Type: "NOTIFICATION", Timestamp: c.opts.Now().UTC(),
 		ConversationID: conversation, RoomID: conversation, EventEmitter: EventEmitter{ID: "omniroute", Type: "SYSTEM"}, Data: data}
 	out, err := json.Marshal(&ev)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/omniroute/omniroute/guard"
 	"github.com/omniroute/omniroute/routing"
 	"github.com/omniroute/omniroute/routing/waittime"
@@ -73,7 +74,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, name string) err
 	// (CreateConversation.Target, DefaultTTL): no read of the state here
 	// that could be stale by then. The record learns both from the events.
 	ttl := time.Duration(sv.spec.TTLSeconds * float64(time.Second))
-	cb := &callback{id: s.o.IDPrefix + "-" + newID(), service: name, owner: ownerKey(user), deviceOS: f["_device_os"],
+	cb := &callback{id: s.o.IDPrefix + "-" + uuid.NewString(), service: name, owner: ownerKey(user), deviceOS: f["_device_os"],
 		deviceID: f["_device_notification_id"], customerNumber: f["_customer_number"],
 		createdAt: now, desiredAt: desired, state: StateQueued}
 	if cb.deviceID == "" && cb.deviceOS == "comet" {

@@ -73,8 +73,6 @@ import (
 
 	"github.com/omniroute/omniroute/clock"
 	"github.com/omniroute/omniroute/erasure"
-
-	"github.com/google/uuid"
 	"github.com/omniroute/omniroute/guard"
 	"github.com/omniroute/omniroute/node"
 	"github.com/omniroute/omniroute/routing"
@@ -410,9 +408,8 @@ func (s *Server) PutService(spec ServiceSpec) error {
 	return nil
 }
 
-// newID returns a random UUID version 4 (RFC 9562).
-func newID() string { return uuid.NewString() }
-
+// newNotificationID returns 32 hexadecimal digits (128 bits from
+// crypto/rand), the id of a push notification.
 func newNotificationID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])

@@ -116,8 +116,8 @@ type Options struct {
 	// Registry is where the metrics collector registers and what /metrics
 	// serves. Nil: a private registry with the Go and process collectors.
 	Registry *prometheus.Registry
-	// NewID returns a fresh conversation or request id (default: a random
-	// UUID version 4 from crypto/rand).
+	// NewID returns a fresh conversation or request id (default:
+	// uuid.NewString, a random UUID version 4, RFC 9562).
 	NewID func() string
 	// RequestTimeout bounds the wait for the node (default DefaultRequestTimeout).
 	RequestTimeout time.Duration
@@ -232,7 +232,7 @@ func New(n *node.Node, a *auth.Authenticator, opts Options) http.Handler {
 		s.wall = s.now
 	}
 	if s.newID == nil {
-		s.newID = NewUUID
+		s.newID = uuid.NewString
 	}
 	if s.timeout <= 0 {
 		s.timeout = DefaultRequestTimeout
@@ -568,7 +568,3 @@ func serveOpenAPI(w http.ResponseWriter, _ *http.Request, _ auth.Principal) erro
 	_, _ = w.Write(openAPI)
 	return nil
 }
-
-// NewUUID returns a random UUID version 4 (RFC 9562), the default id of
-// conversations and requests.
-func NewUUID() string { return uuid.NewString() }

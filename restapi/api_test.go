@@ -675,10 +675,20 @@ func TestEWT(t *testing.T) {
 	}
 }
 
-func TestNewUUID(t *testing.T) {
-	a, b := NewUUID(), NewUUID()
-	if a == b || len(a) != 36 || a[14] != '4' || !strings.ContainsAny(a[19:20], "89ab") {
-		t.Fatalf("uuids %q %q", a, b)
+// TestDefaultIDs: without Options.NewID, a new conversation and its
+// request get two random UUIDs version 4.
+func TestDefaultIDs(t *testing.T) {
+	e := newEnv(t)
+	e.h = New(e.node, e.auth, Options{Now: e.clock.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	var c ConversationCreated
+	e.ok(201, "POST", "/v1/conversations", adminToken, `{"queue":"sales"}`).decode(t, &c)
+	for _, id := range []string{c.ID, c.RequestID} {
+		if len(id) != 36 || id[14] != '4' || !strings.ContainsAny(id[19:20], "89ab") {
+			t.Fatalf("ids %q %q", c.ID, c.RequestID)
+		}
+	}
+	if c.ID == c.RequestID {
+		t.Fatalf("one id twice: %q", c.ID)
 	}
 }
 
