@@ -18,3 +18,19 @@ func TestOIDCE2E(t *testing.T) {
 		SkipShort: true,
 	})
 }
+
+// TestOIDCBrowserE2E runs e2e/oidc_browser.test.mjs: "Sign in with
+// <issuer>" on the agent desk in Debian Chromium (playwright-core), the
+// authorization code flow with PKCE at a real OpenID provider (npm
+// oidc-provider), the code exchanged by `omniroute serve`; a tampered state
+// and a user without the agent role refused on the page.
+func TestOIDCBrowserE2E(t *testing.T) {
+	nodee2e.Run(t, nodee2e.Options{
+		File:         "e2e/oidc_browser.test.mjs",
+		Packages:     []string{"oidc-provider", "playwright-core"},
+		Server:       "./cmd/omniroute",
+		ServerEnv:    "OMNIROUTE_BIN",
+		SkipShort:    true,
+		RequireFiles: []string{"/usr/bin/chromium"},
+	})
+}

@@ -23,10 +23,14 @@ export function signingKey(kid) {
 // registered with provider.registerGrantType): the password of a login
 // name is "<name>-pass", and the answer carries an ID token as the code
 // flow's does. It resolves with
-// { issuer, rotate(keys), setIdTokenTTL(seconds), stop() }: rotate swaps in
-// a new provider with the same issuer and accounts but other keys (what a
-// provider's key rotation looks like from outside); stop closes the
-// listener and its connections (the provider is then unreachable).
+// { issuer, rotate(keys), allowRedirect(uri), setIdTokenTTL(seconds), stop() }:
+// rotate swaps in a new provider with the same issuer and accounts but other
+// keys (what a provider's key rotation looks like from outside);
+// allowRedirect registers one more redirect URI for the client (a browser
+// login's <omniroute origin>/ui/oidc/callback, known once omniroute
+// listens; the provider is made anew, so call it before any login); stop
+// closes the listener and its connections (the provider is then
+// unreachable).
 export async function startProvider(t, roles, keys) {
   let idTokenTTL = 3600;
   const server = http.createServer();
@@ -36,9 +40,12 @@ export async function startProvider(t, roles, keys) {
     accountId: sub,
     claims: () => ({ sub, preferred_username: sub, realm_access: { roles: roles[sub] ?? [] } }),
   });
+  const redirects = [REDIRECT_URI];
+  let current = keys;
   const make = (jwks) => {
+    current = jwks;
     const p = new Provider(issuer, {
-      clients: [{ client_id: CLIENT_ID, token_endpoint_auth_method: "none", redirect_uris: [REDIRECT_URI],
+      clients: [{ client_id: CLIENT_ID, token_endpoint_auth_method: "none", redirect_uris: [...redirects],
         grant_types: ["authorization_code", "password"], response_types: ["code"] }],
       jwks: { keys: jwks },
       pkce: { required: () => true },
@@ -67,6 +74,10 @@ export async function startProvider(t, roles, keys) {
     issuer,
     rotate(newKeys) {
       handler = make(newKeys);
+    },
+    allowRedirect(uri) {
+      redirects.push(uri);
+      handler = make(current);
     },
     setIdTokenTTL(seconds) {
       idTokenTTL = seconds;
