@@ -149,7 +149,7 @@ var List = []Entry{
 	{TicketExpired, API, "the ticket's lifetime (30 s by default) has passed; mint another"},
 	{TicketUsed, API, "the ticket was used before; a ticket opens one stream once, mint another to reconnect"},
 	{TokenExpired, Desk, "the socket's token expired and the desk sent no refreshToken with a new one; the socket is closed (tokenExpired)"},
-	{IdentityProviderUnavailable, API, "a login passed to an OpenID issuer (passwordGrant) got no answer: the provider is down, timed out, or refused the client; the password was neither accepted nor refused"},
+	{IdentityProviderUnavailable, API, "a login passed to an OpenID issuer (passwordGrant, or the pages' browser sign-in at POST /ui/api/oidc/token) got no answer: the provider is down, timed out, or refused the client; the password or code was neither accepted nor refused"},
 }
 
 // v1 is REST /v1's table: code -> HTTP status. Not found 404; permission
