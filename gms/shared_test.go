@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/omniroute/omniroute/gms"
-	"github.com/omniroute/omniroute/journal/natsjournal"
+	"github.com/omniroute/omniroute/journal/natsjournal/natsjournaltest"
 )
 
 // TestSharedCallbacksOutliveTheirNode: two GMS servers of a cluster (NodeID
@@ -17,17 +17,9 @@ import (
 // claimed) and answers the device's requests for the callback, ixn/chat
 // included.
 func TestSharedCallbacksOutliveTheirNode(t *testing.T) {
-	srv, err := natsjournal.StartEmbedded(natsjournal.EmbeddedOptions{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
+	srv := natsjournaltest.Server(t)
 	kv := func() *gms.KVStore {
-		nc, err := srv.Conn()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
+		nc := natsjournaltest.Conn(t, srv)
 		s, err := gms.OpenKV(context.Background(), nc, 1)
 		if err != nil {
 			t.Fatal(err)

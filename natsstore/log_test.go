@@ -5,22 +5,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/omniroute/omniroute/journal/natsjournal"
+	"github.com/omniroute/omniroute/journal/natsjournal/natsjournaltest"
 	"github.com/omniroute/omniroute/natsstore"
 )
 
 func openLog(t *testing.T) *natsstore.Log {
 	t.Helper()
-	srv, err := natsjournal.StartEmbedded(natsjournal.EmbeddedOptions{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := srv.Conn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	nc := natsjournaltest.Connect(t)
 	l, err := natsstore.OpenLog(t.Context(), nc, natsstore.LogSpec{Name: "EVENTS", Subject: "events.x", Retention: time.Hour})
 	if err != nil {
 		t.Fatal(err)

@@ -4,23 +4,14 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/omniroute/omniroute/journal/natsjournal"
+	"github.com/omniroute/omniroute/journal/natsjournal/natsjournaltest"
 	"github.com/omniroute/omniroute/natsstore"
 )
 
 // TestKeyValueBindOrUpdate: without Bind an existing bucket takes the new
 // spec (here its history); with Bind it is used as it is.
 func TestKeyValueBindOrUpdate(t *testing.T) {
-	srv, err := natsjournal.StartEmbedded(natsjournal.EmbeddedOptions{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := srv.Conn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	nc := natsjournaltest.Connect(t)
 	js, err := natsstore.JetStream(nc, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -54,16 +45,7 @@ func TestKeyValueBindOrUpdate(t *testing.T) {
 
 // TestBucket: Put, All, Delete (twice is fine) and Key's any-id keys.
 func TestBucket(t *testing.T) {
-	srv, err := natsjournal.StartEmbedded(natsjournal.EmbeddedOptions{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := srv.Conn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	nc := natsjournaltest.Connect(t)
 	ctx := t.Context()
 	b, err := natsstore.Open(ctx, nc, natsstore.Spec{Name: "bytes"})
 	if err != nil {
@@ -100,16 +82,7 @@ func TestBucket(t *testing.T) {
 // with ErrRevision and leaves the value as it was; a deleted key can be
 // created again.
 func TestBucketSwap(t *testing.T) {
-	srv, err := natsjournal.StartEmbedded(natsjournal.EmbeddedOptions{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := srv.Conn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	nc := natsjournaltest.Connect(t)
 	ctx := t.Context()
 	b, err := natsstore.Open(ctx, nc, natsstore.Spec{Name: "swap"})
 	if err != nil {

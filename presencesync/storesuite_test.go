@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/omniroute/omniroute/config"
-	"github.com/omniroute/omniroute/journal/natsjournal"
+	"github.com/omniroute/omniroute/journal/natsjournal/natsjournaltest"
 )
 
 // TestStore runs the one Store acceptance suite against both
@@ -16,17 +16,9 @@ func TestStore(t *testing.T) {
 		testStore(t, func(*testing.T) Store { return s })
 	})
 	t.Run("jetstream", func(t *testing.T) {
-		srv, err := natsjournal.StartEmbedded(natsjournal.EmbeddedOptions{DataDir: t.TempDir()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(srv.Shutdown)
+		srv := natsjournaltest.Server(t)
 		testStore(t, func(t *testing.T) Store {
-			nc, err := srv.Conn()
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(nc.Close)
+			nc := natsjournaltest.Conn(t, srv)
 			s, err := OpenKV(t.Context(), nc, 1)
 			if err != nil {
 				t.Fatal(err)

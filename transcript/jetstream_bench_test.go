@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/omniroute/omniroute/journal/natsjournal/natsjournaltest"
 )
 
 // processCPU is this process's user+system CPU time.
@@ -36,7 +37,7 @@ func processCPU() time.Duration {
 // -benchtime 2000x ./transcript/. Measured here, atomic costs about five
 // times the CPU of async, so AppendBatch stays async.
 func BenchmarkJetStreamBatch(b *testing.B) {
-	nc := embedded(b)
+	nc := natsjournaltest.Connect(b)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		b.Fatal(err)

@@ -12,7 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/omniroute/omniroute/journal/natsjournal"
+	"github.com/omniroute/omniroute/journal/natsjournal/natsjournaltest"
 	"github.com/omniroute/omniroute/transcript"
 	"github.com/omniroute/omniroute/transcript/transcripttest"
 )
@@ -21,23 +21,6 @@ func TestMemory(t *testing.T) {
 	transcripttest.Run(t, transcripttest.Opener{
 		Open: func(t *testing.T, l transcript.Limits) transcript.Store { return transcript.NewMemory(l) },
 	})
-}
-
-// embedded starts an in-process JetStream server (natsjournal.StartEmbedded)
-// for the test and returns a connection to it.
-func embedded(t testing.TB) *nats.Conn {
-	t.Helper()
-	srv, err := natsjournal.StartEmbedded(natsjournal.EmbeddedOptions{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := srv.Conn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	return nc
 }
 
 func TestJetStream(t *testing.T) {
@@ -53,7 +36,7 @@ func TestJetStream(t *testing.T) {
 		}
 		return s
 	}
-	nc = embedded(t)
+	nc = natsjournaltest.Connect(t)
 	transcripttest.Run(t, transcripttest.Opener{
 		Open: open,
 		Reopen: func(t *testing.T, l transcript.Limits) transcript.Store {
@@ -159,7 +142,7 @@ func streamMsgs(t *testing.T, st jetstream.Stream) uint64 {
 // The layout: one stream message per conversation and batch, whatever the
 // number of records, split past MaxEntriesPerMessage or the byte budget.
 func TestJetStreamOneMessagePerConversationBatch(t *testing.T) {
-	nc := embedded(t)
+	nc := natsjournaltest.Connect(t)
 	ctx := context.Background()
 	s, st := jsStore(t, nc, "L1", transcript.Limits{})
 	recs := []transcript.Record{}
@@ -218,7 +201,7 @@ func TestJetStreamOneMessagePerConversationBatch(t *testing.T) {
 // are read, keep their place in the cursor order, and count towards the
 // per-conversation limit.
 func TestJetStreamEarlierLayout(t *testing.T) {
-	nc := embedded(t)
+	nc := natsjournaltest.Connect(t)
 	ctx := context.Background()
 	s, _ := jsStore(t, nc, "OLD", transcript.Limits{MaxEntriesPerConversation: 4})
 	js, _ := jetstream.New(nc)
