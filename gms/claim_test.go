@@ -4,7 +4,6 @@ import (
 	"context"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/omniroute/omniroute/gms"
 )
@@ -44,7 +43,16 @@ func TestClaimPushOnce(t *testing.T) {
 	defer g2.Close()
 	e.ready("alice")
 	waitFor(t, "agent-available push", func() bool { return len(e.push.all()) >= 1 })
-	time.Sleep(200 * time.Millisecond) // a second push, if any, has had time
+	// Both servers claim before they push; once both claims are in,
+	// closing the servers waits for their push goroutines, so a second
+	// push, if any, is recorded before the count.
+	waitFor(t, "both servers' claims", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(keys) >= 2
+	})
+	g1.Close()
+	g2.Close()
 	if n := len(e.push.all()); n != 1 {
 		t.Fatalf("%d pushes from two servers, want 1", n)
 	}
