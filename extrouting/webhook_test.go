@@ -143,12 +143,16 @@ func TestWebhookRetryAndResume(t *testing.T) {
 	w2 := startHooks(t, e, hs.URL)
 	t.Cleanup(w2.Close)
 	e.submit(routing.CreateConversation{ID: "c3", RequestID: "r-c3", Queue: "ext"})
-	rc.wait(3)
-	time.Sleep(50 * time.Millisecond)
+	// A marker event after c3: the hook delivers in stream order, one at a
+	// time, so once the marker has arrived any second copy of c1..c3 sent
+	// meanwhile would sit in rc.got before it.
+	e.submit(routing.CreateConversation{ID: "c4", RequestID: "r-c4", Queue: "ext"})
+	rc.wait(4)
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	if len(rc.got) != 3 || sobj(rc.got[1])["WorkItemId"] != "c2" || sobj(rc.got[2])["WorkItemId"] != "c3" ||
-		uint64(replayID(rc.got[1])) != first+1 || uint64(replayID(rc.got[2])) != first+2 {
+	if len(rc.got) != 4 || sobj(rc.got[1])["WorkItemId"] != "c2" || sobj(rc.got[2])["WorkItemId"] != "c3" ||
+		uint64(replayID(rc.got[1])) != first+1 || uint64(replayID(rc.got[2])) != first+2 ||
+		sobj(rc.got[3])["WorkItemId"] != "c4" {
 		t.Fatalf("after restart: %v", rc.got)
 	}
 	if rc.attempts[first] != 3 {
