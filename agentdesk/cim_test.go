@@ -309,8 +309,12 @@ func TestCIMRefusals(t *testing.T) {
 	}
 	// Nothing was stored: the transcript holds only system events.
 	cust := e.customer("cv1", 0)
-	cust.wait(t, "AGENT_SUBSCRIBED")
-	time.Sleep(50 * time.Millisecond)
+	// A typing indicator after the refusals is the marker: once the
+	// customer stream has it, everything stored before it has been read.
+	if a := ack(t, c, agentdesk.EventPublishCimEvent, map[string]any{"conversationId": "cv1", "cimEvent": map[string]any{"name": "TYPING_INDICATOR"}}); !a.OK {
+		t.Fatalf("typing: %+v", a)
+	}
+	cust.wait(t, "TYPING_INDICATOR")
 	for _, n := range cust.names() {
 		if strings.HasSuffix(n, "_MESSAGE") {
 			t.Fatalf("refused message stored: %v", cust.names())
