@@ -58,7 +58,8 @@ func psrLatency(b *testing.B, posters int, every time.Duration) {
 			}
 		}
 	}()
-	time.Sleep(100 * time.Millisecond)
+	// No wait here: bx.start returned after /meta/subscribe succeeded, and
+	// the server queues the session's events until the next connect.
 	var next atomic.Int64
 	b.ResetTimer()
 	var wg sync.WaitGroup

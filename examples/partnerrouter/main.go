@@ -61,6 +61,9 @@ type Config struct {
 	Client *http.Client
 	// Logf logs (default log.Printf; nil-safe).
 	Logf func(format string, args ...any)
+	// Ready, when set, is called once, after the first subscription is
+	// live and the open PSRs are loaded (tests wait for it).
+	Ready func()
 }
 
 func main() {

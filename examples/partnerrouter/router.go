@@ -90,6 +90,9 @@ func run(ctx context.Context, c Config) error {
 		return err
 	}
 	go r.sweep(ctx)
+	if c.Ready != nil {
+		c.Ready()
+	}
 	var last int64 = -1 // last replayId seen, to resume after a re-handshake
 	for ctx.Err() == nil {
 		msgs, rehandshake, err := bx.connect(ctx)

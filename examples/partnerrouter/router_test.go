@@ -100,15 +100,22 @@ func TestRouterAnswersAndReroutesDeclines(t *testing.T) {
 	ready(t, base, "a1", "a2", "a3")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	subscribed := make(chan struct{})
 	go func() {
 		done <- run(ctx, Config{Server: base, Token: partnerToken, AdminToken: adminToken, Sweep: 50 * time.Millisecond,
-			Logf: t.Logf})
+			Logf: t.Logf, Ready: func() { close(subscribed) }})
 	}()
 	defer func() {
 		cancel()
 		<-done
 	}()
-	time.Sleep(200 * time.Millisecond) // subscribed before the first conversation
+	select { // subscribed before the first conversation
+	case <-subscribed:
+	case err := <-done:
+		t.Fatalf("router ended before subscribing: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("router not subscribed within 30 s")
+	}
 
 	const n = 12
 	convs := map[string]bool{}
