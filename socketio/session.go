@@ -78,18 +78,21 @@ type session struct {
 	ws          *websocket.Conn
 	upgrading   bool
 	probed      bool // the upgrade's probe was answered
-	queue       []frame
-	spare       []frame    // the last written batch, reused
-	wmu         sync.Mutex // one websocket writer at a time
-	queued      int        // bytes in queue
-	writing     bool       // a websocket writer goroutine runs
-	polling     bool       // a GET is held
-	pollWake    chan struct{}
-	gen         uint32 // heartbeat generation
-	awaitPong   bool
-	joined      bool // some namespace connected: no longer pending
-	lingering   bool // closed by the client, one racing poll to answer
-	done        chan struct{}
+	// upgradeEnd is closed when the upgrade in progress ends (switched
+	// or failed); nil when none is in progress.
+	upgradeEnd chan struct{}
+	queue      []frame
+	spare      []frame    // the last written batch, reused
+	wmu        sync.Mutex // one websocket writer at a time
+	queued     int        // bytes in queue
+	writing    bool       // a websocket writer goroutine runs
+	polling    bool       // a GET is held
+	pollWake   chan struct{}
+	gen        uint32 // heartbeat generation
+	awaitPong  bool
+	joined     bool // some namespace connected: no longer pending
+	lingering  bool // closed by the client, one racing poll to answer
+	done       chan struct{}
 
 	// Socket.IO layer (client.go), touched on the incoming path only,
 	// except sockets, which close() reads under mu.
@@ -385,6 +388,18 @@ func (ss *session) servePoll(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte{engineNoop})
 		return
 	}
+	if end := ss.upgradeEnd; end != nil && !ss.closed && !ss.polling {
+		ss.mu.Unlock()
+		t := time.NewTimer(upgradePollWait)
+		select {
+		case <-end:
+		case <-t.C:
+		case <-ss.done:
+		case <-r.Context().Done():
+		}
+		t.Stop()
+		ss.mu.Lock()
+	}
 	if ss.closed || ss.transport != transportPolling || ss.polling {
 		overlap := !ss.closed && ss.polling
 		ss.mu.Unlock()
@@ -604,6 +619,25 @@ func readMessage(ws *websocket.Conn) (mt int, data []byte, buf *bytes.Buffer, er
 	return mt, buf.Bytes(), buf, nil
 }
 
+// endUpgradeLocked ends the upgrade in progress (ss.mu held): switched
+// when ss.transport says websocket, failed otherwise.
+func (ss *session) endUpgradeLocked() {
+	ss.upgrading, ss.probed = false, false
+	if ss.upgradeEnd != nil {
+		close(ss.upgradeEnd)
+		ss.upgradeEnd = nil
+	}
+}
+
+// upgradePollWait bounds how long a poll that arrives during an upgrade
+// waits for the upgrade to end before it is served as usual. The client
+// may have sent "5" already, its websocket frame still unread: the poll is
+// then refused (400) as after the upgrade, not answered on the old
+// transport. The reference server releases such polls with a noop on a
+// 100 ms check, so a client whose poll was in flight (it sends "5" only
+// after that poll returns) waits no longer than there.
+const upgradePollWait = 100 * time.Millisecond
+
 // serveUpgrade takes a polling session to a websocket: probe ping "2probe"
 // answered "3probe", the held poll released with a noop, then "5" switches
 // the session over and flushes its queue there.
@@ -612,13 +646,14 @@ func (ss *session) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 	ok := !ss.closed && ss.transport == transportPolling && !ss.upgrading
 	if ok {
 		ss.upgrading = true
+		ss.upgradeEnd = make(chan struct{})
 	}
 	ss.mu.Unlock()
 	ws, err := ss.srv.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		if ok {
 			ss.mu.Lock()
-			ss.upgrading = false
+			ss.endUpgradeLocked()
 			ss.mu.Unlock()
 		}
 		return
@@ -632,7 +667,7 @@ func (ss *session) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 	ws.SetReadLimit(ss.srv.opts.MaxHTTPBufferSize)
 	fail := func() {
 		ss.mu.Lock()
-		ss.upgrading, ss.probed = false, false
+		ss.endUpgradeLocked()
 		ss.mu.Unlock()
 		_ = ws.Close()
 	}
@@ -674,7 +709,7 @@ func (ss *session) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ss.transport = transportWebsocket
-	ss.upgrading, ss.probed = false, false
+	ss.endUpgradeLocked()
 	ss.ws = ws
 	ss.kickLocked()
 	ss.mu.Unlock()
