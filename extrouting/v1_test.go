@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/omniroute/omniroute/routing"
 )
@@ -51,8 +52,15 @@ func TestNativeV1(t *testing.T) {
 	if st, m := v1do(t, hs, "GET", "/v1/pending-service-routing", "wrong-token-0123456789", ""); st != 401 {
 		t.Fatalf("bad token: %d %v", st, m)
 	}
+	// The adapter learns of the PSR from the node's events, on its own
+	// goroutine: wait until the list holds it.
 	st, m := v1do(t, hs, "GET", "/v1/pending-service-routing", partnerToken, "")
 	items, _ := m["items"].([]any)
+	for deadline := time.Now().Add(10 * time.Second); st == 200 && len(items) == 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		st, m = v1do(t, hs, "GET", "/v1/pending-service-routing", partnerToken, "")
+		items, _ = m["items"].([]any)
+	}
 	if st != 200 || len(items) != 1 || items[0].(map[string]any)["Id"] != psr || items[0].(map[string]any)["WorkItemId"] != "c1" {
 		t.Fatalf("list: %d %v", st, m)
 	}
