@@ -2,10 +2,10 @@ package agentdesk
 
 import (
 	"encoding/json"
-	"fmt"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/omniroute/omniroute/conversation"
 	"github.com/omniroute/omniroute/errcode"
 	"github.com/omniroute/omniroute/routing"
 )
@@ -72,25 +72,7 @@ func object(event string, args []any) (payload, *errcode.FieldError) {
 		}
 		return payload{}, decodeErr(event, CodeInvalidPayload, "", "the payload string is not a JSON object")
 	}
-	return payload{}, decodeErr(event, CodeInvalidPayload, "", "the payload must be a JSON object, not %s", jsonType(args[0]))
-}
-
-func jsonType(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case map[string]any:
-		return "an object"
-	case []any:
-		return "an array"
-	case string:
-		return "a string"
-	case float64, json.Number:
-		return "a number"
-	case bool:
-		return "a boolean"
-	}
-	return fmt.Sprintf("%T", v)
+	return payload{}, decodeErr(event, CodeInvalidPayload, "", "the payload must be a JSON object, not %s", conversation.JSONType(args[0]))
 }
 
 func join(prefix, key string) string {
@@ -109,7 +91,7 @@ func (p payload) str(m map[string]any, prefix, key string, max int) (string, *er
 	}
 	s, ok := v.(string)
 	if !ok {
-		return "", decodeErr(p.event, CodeInvalidField, join(prefix, key), "must be a string, not %s", jsonType(v))
+		return "", decodeErr(p.event, CodeInvalidField, join(prefix, key), "must be a string, not %s", conversation.JSONType(v))
 	}
 	if len(s) > max || !utf8.ValidString(s) {
 		return "", overLimit(p.event, CodeFieldTooLong, join(prefix, key), max, "must be UTF-8 of at most %d bytes (limit %d)", max, max)
@@ -142,7 +124,7 @@ func (p payload) obj(m map[string]any, prefix, key string) (map[string]any, *err
 	}
 	o, ok := v.(map[string]any)
 	if !ok {
-		return nil, decodeErr(p.event, CodeInvalidField, join(prefix, key), "must be an object, not %s", jsonType(v))
+		return nil, decodeErr(p.event, CodeInvalidField, join(prefix, key), "must be an object, not %s", conversation.JSONType(v))
 	}
 	return o, nil
 }
@@ -221,7 +203,7 @@ func decodeChangeAgentState(args []any) (changeAgentStateRequest, *errcode.Field
 	case actionAgentState:
 		st, ok := state.(map[string]any)
 		if !ok {
-			return r, decodeErr(p.event, CodeInvalidField, "state", "must be an object {name, reasonCode}, not %s", jsonType(state))
+			return r, decodeErr(p.event, CodeInvalidField, "state", "must be an object {name, reasonCode}, not %s", conversation.JSONType(state))
 		}
 		name, err := p.required(st, "state", "name", maxEnumBytes)
 		if err != nil {
@@ -261,7 +243,7 @@ func decodeChangeAgentState(args []any) (changeAgentStateRequest, *errcode.Field
 				return r, err
 			}
 		default:
-			return r, decodeErr(p.event, CodeInvalidField, "state", "must be READY or NOT_READY, not %s", jsonType(state))
+			return r, decodeErr(p.event, CodeInvalidField, "state", "must be READY or NOT_READY, not %s", conversation.JSONType(state))
 		}
 		switch s := routing.MRDState(name); s {
 		case routing.MRDReady, routing.MRDNotReady:

@@ -276,7 +276,7 @@ func str(m map[string]any, prefix, key string, max int) (string, *errcode.FieldE
 	}
 	s, ok := v.(string)
 	if !ok {
-		return "", fieldErr(errcode.InvalidField, join(prefix, key), "must be a string, not %s", jsonType(v))
+		return "", fieldErr(errcode.InvalidField, join(prefix, key), "must be a string, not %s", JSONType(v))
 	}
 	if len(s) > max || !utf8.ValidString(s) {
 		return "", overLimit(errcode.FieldTooLong, join(prefix, key), max, "must be UTF-8 of at most %d bytes (limit %d)", max, max)
@@ -306,13 +306,18 @@ func obj(m map[string]any, prefix, key string) (map[string]any, *errcode.FieldEr
 	}
 	o, ok := v.(map[string]any)
 	if !ok {
-		return nil, fieldErr(errcode.InvalidField, join(prefix, key), "must be an object, not %s", jsonType(v))
+		return nil, fieldErr(errcode.InvalidField, join(prefix, key), "must be an object, not %s", JSONType(v))
 	}
 	return o, nil
 }
 
-func jsonType(v any) string {
+// JSONType names the JSON type of a decoded value (encoding/json's any)
+// for refusals: "null", "an object", "an array", "a string", "a number",
+// "a boolean". The agent desk's decoder names types the same way.
+func JSONType(v any) string {
 	switch v.(type) {
+	case nil:
+		return "null"
 	case map[string]any:
 		return "an object"
 	case []any:
