@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/omniroute/omniroute/config"
 	"github.com/omniroute/omniroute/server"
@@ -24,4 +25,15 @@ func startExample(t *testing.T, ctx context.Context, dir string) *server.Server 
 		t.Fatal(err)
 	}
 	return srv
+}
+
+// pastMilli waits until the wall clock reads a later Unix millisecond than
+// seen. A token carries its issue time in milliseconds and a revocation
+// covers its whole millisecond (auth: issued at or before), so a login
+// meant to outlive a revocation that had taken effect by seen must be
+// issued in a later millisecond.
+func pastMilli(seen time.Time) {
+	for time.Now().UnixMilli() <= seen.UnixMilli() {
+		time.Sleep(50 * time.Microsecond)
+	}
 }
