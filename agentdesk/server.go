@@ -32,7 +32,9 @@ type Options struct {
 	// Logger receives connection refusals and failures (default slog.Default()).
 	Logger *slog.Logger
 	// Clock times the disconnect grace, the FCM retries and token expiry
-	// (default clock.Real; tests give a clocktest.Clock).
+	// (default clock.Real; tests give a clocktest.Clock). The Socket.IO
+	// heartbeat stays on the wall clock: a test that leaps over a grace or
+	// an expiry would otherwise leap over the clients' pongs too.
 	Clock clock.Clock
 	// VerifyExpiring, when set, verifies tokens instead of the
 	// TokenVerifier and says when each expires: the socket is told

@@ -71,7 +71,7 @@ func (s *Server) beginConnect(m *Message) (*pendingConnect, *reply) {
 	}
 	w := &waiter{release: make(chan struct{})}
 	c.cur = w
-	c.lastActive = time.Now()
+	c.lastActive = s.opts.Clock.Now()
 	return &pendingConnect{c: c, w: w, m: m, timeout: timeout}, nil
 }
 
@@ -82,7 +82,7 @@ func (s *Server) abandonConnect(p *pendingConnect) {
 	c.mu.Lock()
 	if c.cur == p.w {
 		c.cur = nil
-		c.lastActive = time.Now()
+		c.lastActive = s.opts.Clock.Now()
 	}
 	c.mu.Unlock()
 }
@@ -102,12 +102,11 @@ func (s *Server) connectReply(p *pendingConnect, ext map[string]any) *reply {
 // nothing must be written.
 func (s *Server) waitConnect(ctx context.Context, p *pendingConnect) (msgs [][]byte, rep *reply, ok bool) {
 	c := p.c
-	var timer *time.Timer
 	var timeout <-chan time.Time
 	if p.timeout > 0 {
-		timer = time.NewTimer(p.timeout)
+		timer := s.opts.Clock.NewTimer(p.timeout)
 		defer timer.Stop()
-		timeout = timer.C
+		timeout = timer.C()
 	}
 	expired := p.timeout <= 0
 	for {
@@ -152,7 +151,7 @@ func (s *Server) waitConnect(ctx context.Context, p *pendingConnect) (msgs [][]b
 				c.queue = c.queue[:0]
 			}
 			c.cur = nil
-			c.lastActive = time.Now()
+			c.lastActive = s.opts.Clock.Now()
 			c.mu.Unlock()
 			return msgs, s.connectReply(p, ext), true
 		}

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/omniroute/omniroute/clock"
 )
 
 // Default limits, used for every zero field of Options. They follow the
@@ -99,12 +101,18 @@ type Options struct {
 	// overflows is removed and logged at Warn level: a client that does not
 	// read would otherwise hold memory without bound.
 	MaxQueuedMessages int
+	// Clock is the time source of the held connects' timeouts, the
+	// sessions' MaxInterval and UnconnectedTimeout and their sweep. nil
+	// is the wall clock (clock.Real); tests drive the expiries with a
+	// clocktest.Clock.
+	Clock clock.Clock
 }
 
 func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	o.Clock = clock.Or(o.Clock)
 	if o.ConnectTimeout <= 0 {
 		o.ConnectTimeout = DefaultConnectTimeout
 	}

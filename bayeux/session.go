@@ -138,13 +138,17 @@ func (s *Server) unindex(p string, c *Client) {
 func (s *Server) sweep() {
 	defer s.wg.Done()
 	every := min(max(min(s.opts.MaxInterval, s.opts.UnconnectedTimeout)/4, 10*time.Millisecond), time.Second)
-	t := time.NewTicker(every)
+	t := s.opts.Clock.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
 		case <-s.closing:
 			return
-		case now := <-t.C:
+		case <-t.C():
+			// The clock's reading, not the tick's: a tick left unread while
+			// the clock moved on (a fake clock advanced past several ticks)
+			// carries an instant already passed.
+			now := s.opts.Clock.Now()
 			var expired, ended []*Client
 			s.mu.RLock()
 			for _, c := range s.clients {
@@ -232,6 +236,7 @@ func (s *Server) handshake(r *http.Request, m *Message, transport string) *reply
 		rep.Advice = map[string]any{"reconnect": "none"}
 		return rep.failErr(err, 403)
 	}
+	now := s.opts.Clock.Now()
 	c := &Client{
 		id:             newClientID(),
 		identity:       identity,
@@ -239,8 +244,8 @@ func (s *Server) handshake(r *http.Request, m *Message, transport string) *reply
 		header:         r.Header.Clone(),
 		subs:           make(map[string]struct{}),
 		ack:            wantAck,
-		lastActive:     time.Now(),
-		created:        time.Now(),
+		lastActive:     now,
+		created:        now,
 		address:        addr,
 		done:           make(chan struct{}),
 		wake:           make(chan struct{}, 1),

@@ -64,7 +64,8 @@ type Options struct {
 	ConnectTimeout time.Duration
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
-	// Clock times the retries of storing PSR events (default clock.Real).
+	// Clock times the retries of storing PSR events and the CometD
+	// server's held connects and session expiries (default clock.Real).
 	Clock clock.Clock
 }
 
@@ -136,6 +137,7 @@ func New(ctx context.Context, n *node.Node, nc natsstore.Conn, o Options) (*Adap
 		Replayer:   bayeux.ReplayerFunc(a.replay),
 		Logger:     o.Logger, ConnectTimeout: o.ConnectTimeout,
 		MaxQueuedMessages: o.MaxReplay + bayeux.DefaultMaxQueuedMessages,
+		Clock:             o.Clock,
 	})
 	events, unsub := n.Subscribe()
 	a.unsub = unsub

@@ -66,7 +66,8 @@ type CometOptions struct {
 	// PendingTTL is how long a notification pushed while no client of its
 	// user was subscribed is kept for a client that subscribes later.
 	PendingTTL time.Duration
-	// Clock says when kept notifications expire (default clock.Real).
+	// Clock says when kept notifications expire, and times the Bayeux
+	// server too unless Bayeux.Clock is set (default clock.Real).
 	Clock clock.Clock
 	// MaxPendingPerUser bounds the kept notifications of one user; the
 	// oldest is dropped first.
@@ -191,6 +192,9 @@ func NewCometPusher(opts CometOptions) *CometPusher {
 	o.Authorizer = bayeux.AuthorizerFuncs{HandshakeFunc: p.handshake, SubscribeFunc: p.allowSubscribe}
 	o.OnSessionEnd = p.sessionEnded
 	o.OnSubscribe = p.subscribed
+	if o.Clock == nil {
+		o.Clock = opts.Clock
+	}
 	p.srv = bayeux.NewServer(o)
 	return p
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/omniroute/omniroute/bayeux"
+	"github.com/omniroute/omniroute/clock"
 	"github.com/omniroute/omniroute/clock/clocktest"
 )
 
@@ -195,7 +196,9 @@ func TestCometKeepsUntilSubscribe(t *testing.T) {
 
 func TestCometPendingExpires(t *testing.T) {
 	clk := clocktest.New(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC))
-	p, url := newCometTest(t, CometOptions{PendingTTL: 30 * time.Second, Clock: clk})
+	// The fake clock expires the kept notification; the held connect below
+	// ends on the wall clock (newCometTest's 150 ms ConnectTimeout).
+	p, url := newCometTest(t, CometOptions{PendingTTL: 30 * time.Second, Clock: clk, Bayeux: bayeux.Options{Clock: clock.Real}})
 	_ = p.Push(context.Background(), DeviceOSComet, "u", agentAvailable("1"))
 	clk.Advance(time.Minute)
 	c := &lpClient{t: t, url: url, user: "u"}

@@ -4,11 +4,13 @@ import (
 	"container/heap"
 	"sync"
 	"time"
+
+	"github.com/omniroute/omniroute/clock"
 )
 
 // The heartbeat runs every session's timers (ping due, pong overdue,
 // namespace connect overdue) on one goroutine per Server: a min-heap of
-// deadlines and one time.Timer set to the earliest. Rescheduling never
+// deadlines and one timer (of the Server's clock) set to the earliest. Rescheduling never
 // removes an entry: each entry carries the session's timer generation at the
 // time it was pushed, and an entry whose generation is stale is skipped when
 // it comes due. So a session holds at most a few entries and no goroutine.
@@ -44,7 +46,7 @@ func (h *timerHeap) Pop() any {
 }
 
 type heartbeat struct {
-	now  func() time.Time
+	clk  clock.Clock
 	mu   sync.Mutex
 	h    timerHeap
 	wake chan struct{} // a new earliest deadline
@@ -52,15 +54,15 @@ type heartbeat struct {
 	done chan struct{}
 }
 
-func newHeartbeat(now func() time.Time) *heartbeat {
-	hb := &heartbeat{now: now, wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+func newHeartbeat(clk clock.Clock) *heartbeat {
+	hb := &heartbeat{clk: clk, wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 	go hb.run()
 	return hb
 }
 
 // schedule adds a timer for s; it fires unless s.gen moved on meanwhile.
 func (hb *heartbeat) schedule(s *session, gen uint32, kind timerKind, after time.Duration) {
-	e := timerEntry{at: hb.now().Add(after).UnixNano(), s: s, gen: gen, kind: kind}
+	e := timerEntry{at: hb.clk.Now().Add(after).UnixNano(), s: s, gen: gen, kind: kind}
 	hb.mu.Lock()
 	heap.Push(&hb.h, e)
 	first := hb.h[0].at == e.at && hb.h[0].s == s
@@ -80,12 +82,12 @@ func (hb *heartbeat) stop() {
 
 func (hb *heartbeat) run() {
 	defer close(hb.done)
-	t := time.NewTimer(time.Hour)
+	t := hb.clk.NewTimer(time.Hour)
 	defer t.Stop()
 	var due []timerEntry
 	for {
 		hb.mu.Lock()
-		now := hb.now().UnixNano()
+		now := hb.clk.Now().UnixNano()
 		due = due[:0]
 		for len(hb.h) > 0 && hb.h[0].at <= now {
 			due = append(due, heap.Pop(&hb.h).(timerEntry))
@@ -101,11 +103,11 @@ func (hb *heartbeat) run() {
 		clear(due)
 		t.Reset(wait)
 		select {
-		case <-t.C:
+		case <-t.C():
 		case <-hb.wake:
 			if !t.Stop() {
 				select {
-				case <-t.C:
+				case <-t.C():
 				default:
 				}
 			}

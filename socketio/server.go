@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/omniroute/omniroute/clock"
 )
 
 // Defaults of Options (the reference server's, socket.io 4.x, where it has
@@ -92,8 +94,13 @@ type Options struct {
 	TrustForwardedFor bool
 	// Logger gets transport errors at debug level (default slog.Default()).
 	Logger *slog.Logger
-	// Now is the clock (default time.Now); tests inject one.
-	Now func() time.Time
+	// Clock times the heartbeat (ping due, pong overdue), the namespace
+	// connect timeout, a lingering closed session, GreetingDelay and a
+	// poll's wait for an upgrade, and stamps Handshake.Time. nil is the
+	// wall clock (clock.Real); tests drive the timeouts with a
+	// clocktest.Clock. Socket read and write deadlines are the network's
+	// and always read the wall clock.
+	Clock clock.Clock
 }
 
 // Server is a Socket.IO v5 server over Engine.IO v4 (websocket and HTTP
@@ -154,12 +161,10 @@ func NewServer(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
+	opts.Clock = clock.Or(opts.Clock)
 	s := &Server{opts: opts, log: opts.Logger,
 		sessions: map[string]*session{}, pending: map[string]int{}, nsps: map[string]*Namespace{}}
-	s.hb = newHeartbeat(opts.Now)
+	s.hb = newHeartbeat(opts.Clock)
 	s.bufPool.New = func() any { return nil }
 	s.upgrader = websocket.Upgrader{
 		// A small read buffer of our own: the 4 KiB one net/http allocated

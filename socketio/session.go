@@ -101,7 +101,7 @@ type session struct {
 }
 
 func newSession(s *Server, id, addr string, r *http.Request) *session {
-	return &session{srv: s, id: id, addr: addr, handshake: newHandshake(r, addr, s.opts.Now()),
+	return &session{srv: s, id: id, addr: addr, handshake: newHandshake(r, addr, s.opts.Clock.Now()),
 		pollWake: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
@@ -273,7 +273,7 @@ func (ss *session) flushWS(ws *websocket.Conn, loop bool) bool {
 }
 
 func (ss *session) writeFrames(ws *websocket.Conn, fs []frame) error {
-	_ = ws.SetWriteDeadline(ss.srv.opts.Now().Add(ss.srv.opts.WriteTimeout))
+	_ = ws.SetWriteDeadline(time.Now().Add(ss.srv.opts.WriteTimeout))
 	for _, f := range fs {
 		if f.binary {
 			if err := ws.WriteMessage(websocket.BinaryMessage, f.data); err != nil {
@@ -336,7 +336,7 @@ func (ss *session) close(reason string, sendClose bool) {
 	}
 	if ws != nil {
 		if sendClose {
-			_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), ss.srv.opts.Now().Add(time.Second))
+			_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
 		}
 		_ = ws.Close()
 	}
@@ -390,10 +390,10 @@ func (ss *session) servePoll(w http.ResponseWriter, r *http.Request) {
 	}
 	if end := ss.upgradeEnd; end != nil && !ss.closed && !ss.polling {
 		ss.mu.Unlock()
-		t := time.NewTimer(upgradePollWait)
+		t := ss.srv.opts.Clock.NewTimer(upgradePollWait)
 		select {
 		case <-end:
-		case <-t.C:
+		case <-t.C():
 		case <-ss.done:
 		case <-r.Context().Done():
 		}
@@ -671,7 +671,7 @@ func (ss *session) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 		ss.mu.Unlock()
 		_ = ws.Close()
 	}
-	_ = ws.SetReadDeadline(ss.srv.opts.Now().Add(ss.srv.opts.UpgradeTimeout))
+	_ = ws.SetReadDeadline(time.Now().Add(ss.srv.opts.UpgradeTimeout))
 	for {
 		mt, data, err := ws.ReadMessage()
 		if err != nil || mt != websocket.TextMessage {
@@ -680,7 +680,7 @@ func (ss *session) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 		}
 		switch string(data) {
 		case "2probe":
-			_ = ws.SetWriteDeadline(ss.srv.opts.Now().Add(ss.srv.opts.WriteTimeout))
+			_ = ws.SetWriteDeadline(time.Now().Add(ss.srv.opts.WriteTimeout))
 			if err := ws.WriteMessage(websocket.TextMessage, []byte("3probe")); err != nil {
 				fail()
 				return

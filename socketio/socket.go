@@ -598,7 +598,7 @@ func (ss *session) connect(p packet) {
 		ss.mu.Unlock()
 		ss.flushWS(ws, false)
 		if held {
-			time.AfterFunc(d, func() {
+			ss.srv.opts.Clock.AfterFunc(d, func() {
 				ss.mu.Lock()
 				defer ss.mu.Unlock()
 				ss.writing = false

@@ -11,8 +11,9 @@
 //   - config imports no adapter: an adapter owns its section's type and
 //     validation and registers them (config.RegisterSection);
 //   - only the storage packages (StoragePackages) import NATS;
-//   - an adapter's package waits on its injected clock.Clock, never on
-//     package time's timers (TimerFuncs), so its tests need no sleep.
+//   - an adapter's package, and a transport's (Transports), waits on its
+//     injected clock.Clock, never on package time's timers (TimerFuncs),
+//     so its tests need no sleep.
 //   - docs/ARCHITECTURE.md's package table names every package, and
 //     nothing that is no package (TablePackages, UnlistedPackages).
 //
@@ -31,6 +32,11 @@ const Module = "github.com/omniroute/omniroute"
 // protocol into routing commands and events into that protocol
 // (DESIGN.md "Layout"). A package under one of them belongs to it.
 var Adapters = []string{"agentdesk", "gms", "extrouting", "presencesync", "restapi", "webui"}
+
+// Transports are the wire protocols the adapters serve, by path below
+// Module; their timers (held connects, heartbeats, session expiry) are on
+// the clock.Clock of their Options too.
+var Transports = []string{"bayeux", "socketio"}
 
 // StoragePackages may import NATS (github.com/nats-io/...), by path below
 // Module; a package below one of them may too. The journal, the transcript

@@ -106,13 +106,14 @@ func TestNATSImports(t *testing.T) {
 	}
 }
 
-// TestAdapterTimers fails when an adapter's own package waits on the wall
-// clock (time.AfterFunc, NewTimer, After, NewTicker, Tick, Sleep) instead
-// of its injected clock.Clock.
+// TestAdapterTimers fails when an adapter's or a transport's own package
+// waits on the wall clock (time.AfterFunc, NewTimer, After, NewTicker,
+// Tick, Sleep) instead of its injected clock.Clock.
 func TestAdapterTimers(t *testing.T) {
 	n := 0
+	checked := slices.Concat(Adapters, Transports)
 	for _, p := range list(t) {
-		if !slices.ContainsFunc(Adapters, func(a string) bool { return p.ImportPath == Module+"/"+a }) {
+		if !slices.ContainsFunc(checked, func(a string) bool { return p.ImportPath == Module+"/"+a }) {
 			continue
 		}
 		n++
@@ -128,8 +129,8 @@ func TestAdapterTimers(t *testing.T) {
 			report(t, vs)
 		}
 	}
-	if n != len(Adapters) {
-		t.Fatalf("found %d of the %d adapters", n, len(Adapters))
+	if n != len(checked) {
+		t.Fatalf("found %d of the %d adapters and transports", n, len(checked))
 	}
 }
 
