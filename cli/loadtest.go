@@ -55,6 +55,9 @@ files limit (ulimit -n) of both processes above the desk count.`,
 			fmt.Fprintf(w, "desks %d connected of %d in %.1f s\n", rep.Connected, rep.Agents, rep.ConnectSeconds)
 			fmt.Fprintf(w, "conversations %d, offers %d, lost %d, sockets closed by the server %d\n", rep.Conversations, rep.Offers, rep.Lost, rep.Dropped)
 			fmt.Fprintf(w, "offer latency p50 %.2f ms, p99 %.2f ms, max %.2f ms (load average %.2f at the start, %.2f at the end)\n", rep.P50, rep.P99, rep.Max, rep.Load1Start, rep.Load1End)
+			if rep.CreateP50 > 0 {
+				fmt.Fprintf(w, "create (POST /v1/conversations to its 201) p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", rep.CreateP50, rep.CreateP99, rep.CreateMax)
+			}
 			if rep.ServerOffers > 0 {
 				fmt.Fprintf(w, "offer latency in the server (node arrival to socket write, %d offers): p50 %.2f ms, p99 %.2f ms\n", rep.ServerOffers, rep.ServerP50, rep.ServerP99)
 			}

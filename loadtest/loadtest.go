@@ -82,6 +82,12 @@ type Report struct {
 	Lost              int // conversations whose offer never reached a desk
 	Dropped           int // desks the server disconnected
 	P50, P99, Max     float64
+	// CreateP50, CreateP99 and CreateMax (ms) time POST /v1/conversations
+	// from the request's start to its 201: the server's acknowledgement,
+	// which comes once the command is journaled (fsync'd) and applied, so
+	// the offer can go out no earlier. The offer latency less this is the
+	// way from the routing node to the desk.
+	CreateP50, CreateP99, CreateMax float64
 	// Server figures, when ServerPID was given: RSS before the desks
 	// connected and with all connected (KiB), per connection (KiB), CPU
 	// over the Idle pause (percent of one core) and per conversation (ms).
@@ -154,6 +160,7 @@ type run struct {
 	mu     sync.Mutex
 	offers map[string]*offer // conversation id -> timing
 	lat    []time.Duration
+	create []time.Duration // POST /v1/conversations round trips
 	posted atomic.Int64
 	got    atomic.Int64
 	closed atomic.Int64
@@ -256,17 +263,25 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	rep.Lost = rep.Conversations - rep.Offers
 	rep.Dropped = int(r.closed.Load())
 	r.mu.Lock()
-	lat := slices.Clone(r.lat)
+	lat, create := slices.Clone(r.lat), slices.Clone(r.create)
 	r.mu.Unlock()
-	slices.Sort(lat)
-	if len(lat) > 0 {
-		pct := func(p float64) float64 {
-			i := int(p*float64(len(lat))+0.999999) - 1
-			return float64(lat[max(0, min(i, len(lat)-1))]) / 1e6
-		}
-		rep.P50, rep.P99, rep.Max = pct(0.50), pct(0.99), float64(lat[len(lat)-1])/1e6
-	}
+	rep.P50, rep.P99, rep.Max = percentiles(lat)
+	rep.CreateP50, rep.CreateP99, rep.CreateMax = percentiles(create)
 	return rep, nil
+}
+
+// percentiles returns the p50, p99 and max of d in milliseconds (nearest
+// rank; zeros when d is empty). It sorts d.
+func percentiles(d []time.Duration) (p50, p99, most float64) {
+	if len(d) == 0 {
+		return 0, 0, 0
+	}
+	slices.Sort(d)
+	pct := func(p float64) float64 {
+		i := int(p*float64(len(d))+0.999999) - 1
+		return float64(d[min(max(0, i), len(d)-1)]) / 1e6
+	}
+	return pct(0.50), pct(0.99), float64(d[len(d)-1]) / 1e6
 }
 
 func (r *run) say(format string, args ...any) {
@@ -458,6 +473,7 @@ func (r *run) drive(ctx context.Context, n int) error {
 			}
 			r.posted.Add(1)
 			r.mu.Lock()
+			r.create = append(r.create, time.Since(start))
 			if o := r.offers[created.ID]; o != nil && !o.arrived.IsZero() {
 				r.lat = append(r.lat, o.arrived.Sub(start))
 				delete(r.offers, created.ID)

@@ -41,6 +41,9 @@ func TestRun(t *testing.T) {
 	if rep.P50 <= 0 || rep.P99 < rep.P50 || rep.Max < rep.P99 {
 		t.Fatalf("latencies p50 %v p99 %v max %v", rep.P50, rep.P99, rep.Max)
 	}
+	if rep.CreateP50 <= 0 || rep.CreateP99 < rep.CreateP50 || rep.CreateMax < rep.CreateP99 {
+		t.Fatalf("create latencies p50 %v p99 %v max %v", rep.CreateP50, rep.CreateP99, rep.CreateMax)
+	}
 	if rep.RSSConnectedKiB <= 0 || rep.CPUPerConversationMs <= 0 || rep.AllocsPerConversation <= 0 || rep.AllocKiBPerConversation <= 0 {
 		t.Fatalf("server figures not read: %+v", rep)
 	}
