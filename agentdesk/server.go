@@ -272,7 +272,12 @@ func New(n *node.Node, verify TokenVerifier, opts Options) (*Server, error) {
 		MaxHTTPBufferSize:    opts.MaxPayloadBytes,
 		MaxPendingPerAddress: opts.MaxPendingPerAddress,
 		AllowedOrigins:       opts.AllowedOrigins,
-		Logger:               opts.Logger,
+		// The middleware reads only the Authorization header (bearerToken)
+		// and no query parameter; the rest of the request would stay with
+		// every desk for nothing.
+		HandshakeHeaders: []string{"Authorization"},
+		HandshakeQuery:   []string{},
+		Logger:           opts.Logger,
 	}
 	if opts.MaxPayloadBytes < 0 {
 		so.MaxHTTPBufferSize = 1 << 62

@@ -32,8 +32,10 @@
 // A packet is encoded once; Namespace.To queues the same bytes for every
 // member. Outgoing packets wait in the session's queue; a websocket writer
 // goroutine exists only while the queue is not empty, and writes with
-// buffers from a pool shared by all sessions. Events are handled on the
-// connection's reading path, one at a time, in order. Limits (Options):
+// buffers from a pool shared by all sessions. Events are handled one at a
+// time, in order, by a handler goroutine that exists only while messages
+// wait (at most 32 are read ahead), so the idle reader keeps a small stack;
+// pongs are taken by the reader itself. Limits (Options):
 // MaxHTTPBufferSize (one message or polling body), MaxConnections,
 // MaxPendingPerAddress (sessions of one address that joined no namespace:
 // a handshake flood costs a small struct each, no goroutine, and is cut

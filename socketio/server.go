@@ -92,6 +92,16 @@ type Options struct {
 	// TrustForwardedFor takes Handshake.Address from the first address of
 	// X-Forwarded-For (behind a proxy). Off: the TCP peer.
 	TrustForwardedFor bool
+	// HandshakeHeaders names the request headers Handshake.Header keeps
+	// for the life of the session (any case; http.CanonicalHeaderKey is
+	// applied); nil keeps them all, as the reference server does. A server
+	// holding many connections lists only what its middleware and handlers
+	// read: a browser's headers are about 1 KB a connection.
+	HandshakeHeaders []string
+	// HandshakeQuery names the query parameters Handshake.Query keeps
+	// (nil: all; empty: none). Even a query of two parameters is a map of
+	// about 600 bytes a connection.
+	HandshakeQuery []string
 	// Logger gets transport errors at debug level (default slog.Default()).
 	Logger *slog.Logger
 	// Clock times the heartbeat (ping due, pong overdue), the namespace
@@ -113,6 +123,9 @@ type Server struct {
 	hb       *heartbeat
 	upgrader websocket.Upgrader
 	bufPool  sync.Pool // websocket write buffers, shared between sessions
+	// keepHeaders: Options.HandshakeHeaders, canonical (nil: all).
+	keepHeaders []string
+	keepQuery   []string // Options.HandshakeQuery
 
 	mu       sync.Mutex
 	sessions map[string]*session
@@ -164,6 +177,13 @@ func NewServer(opts Options) *Server {
 	opts.Clock = clock.Or(opts.Clock)
 	s := &Server{opts: opts, log: opts.Logger,
 		sessions: map[string]*session{}, pending: map[string]int{}, nsps: map[string]*Namespace{}}
+	if opts.HandshakeHeaders != nil {
+		s.keepHeaders = make([]string, len(opts.HandshakeHeaders))
+		for i, h := range opts.HandshakeHeaders {
+			s.keepHeaders[i] = http.CanonicalHeaderKey(h)
+		}
+	}
+	s.keepQuery = opts.HandshakeQuery
 	s.hb = newHeartbeat(opts.Clock)
 	s.bufPool.New = func() any { return nil }
 	s.upgrader = websocket.Upgrader{

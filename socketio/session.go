@@ -59,8 +59,9 @@ const (
 )
 
 // session is one Engine.IO connection. Its incoming packets are handled one
-// at a time, in order: on the websocket's reading goroutine, or under inMu
-// for polling requests. Outgoing packets are queued under mu and written by
+// at a time, in order: by a handler goroutine that exists only while
+// websocket messages wait (see readLoop), or under inMu for polling
+// requests. Outgoing packets are queued under mu and written by
 // the pending poll or by a writer goroutine that exists only while there is
 // something to write.
 type session struct {
@@ -70,6 +71,14 @@ type session struct {
 	handshake *Handshake
 
 	inMu sync.Mutex // serializes incoming packets (polling POSTs)
+
+	// The websocket messages read and not yet handled (readLoop), under
+	// inboxMu; handling says a handler goroutine drains them; room, when
+	// set, is closed when a full inbox has room again.
+	inboxMu  sync.Mutex
+	inbox    []inbound
+	handling bool
+	room     chan struct{}
 
 	mu          sync.Mutex
 	closed      bool
@@ -101,7 +110,7 @@ type session struct {
 }
 
 func newSession(s *Server, id, addr string, r *http.Request) *session {
-	return &session{srv: s, id: id, addr: addr, handshake: newHandshake(r, addr, s.opts.Clock.Now()),
+	return &session{srv: s, id: id, addr: addr, handshake: newHandshake(r, addr, s.opts.Clock.Now(), s.keepHeaders, s.keepQuery),
 		pollWake: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
@@ -566,8 +575,27 @@ func (ss *session) runWebsocket(ws *websocket.Conn, open []byte) {
 	ss.readLoop(ws)
 }
 
-// readLoop handles the websocket's messages until it fails or the session
-// closes.
+// maxInbox bounds the websocket messages a session has read and not yet
+// handled: past it the reader waits for the handler, so a client that
+// sends faster than its messages are handled is slowed down by TCP, not
+// buffered without bound.
+const maxInbox = 32
+
+// inbound is one websocket message read and waiting for its handler; buf
+// is the pooled buffer data lives in.
+type inbound struct {
+	mt   int
+	data []byte
+	buf  *bytes.Buffer
+}
+
+// readLoop reads the websocket's messages until it fails or the session
+// closes, and hands them to a handler goroutine started when the first
+// one waits and gone when none does (drain). The reader itself stays at
+// the bottom of a shallow call chain, so its stack stays at the smallest
+// size while it waits, which is most of a desk's life: handling a message
+// in the reading goroutine grew every connection's stack to the depth of
+// the deepest handler (8 KiB a desk), for good.
 func (ss *session) readLoop(ws *websocket.Conn) {
 	for {
 		mt, data, buf, err := readMessage(ws)
@@ -580,20 +608,71 @@ func (ss *session) readLoop(ws *websocket.Conn) {
 			ss.close(reason, false)
 			return
 		}
-		if mt == websocket.BinaryMessage {
-			err = ss.handlePacket(0, data, true)
-		} else if len(data) == 0 {
-			err = ErrParse
-		} else {
-			err = ss.handlePacket(data[0], data[1:], false)
+		if mt == websocket.TextMessage && len(data) == 1 && data[0] == enginePong {
+			// A pong is shallow and order-free: taken here, it is not held
+			// up by a slow handler, so a busy desk is not timed out.
+			readBufs.Put(buf)
+			ss.pong()
+			continue
 		}
-		readBufs.Put(buf)
-		if err != nil {
-			ss.close("parse error", true)
-			return
+		ss.inboxMu.Lock()
+		for len(ss.inbox) >= maxInbox {
+			if ss.room == nil {
+				ss.room = make(chan struct{})
+			}
+			room := ss.room
+			ss.inboxMu.Unlock()
+			select {
+			case <-room:
+			case <-ss.done:
+				readBufs.Put(buf)
+				return
+			}
+			ss.inboxMu.Lock()
+		}
+		ss.inbox = append(ss.inbox, inbound{mt: mt, data: data, buf: buf})
+		start := !ss.handling
+		ss.handling = true
+		ss.inboxMu.Unlock()
+		if start {
+			go ss.drain()
 		}
 		if ss.isClosed() {
 			return
+		}
+	}
+}
+
+// drain handles the waiting websocket messages in order, then ends. A
+// message that cannot be parsed closes the session ("parse error"), and
+// what waits behind it is dropped.
+func (ss *session) drain() {
+	for {
+		ss.inboxMu.Lock()
+		if len(ss.inbox) == 0 || ss.isClosed() {
+			ss.inbox, ss.handling = nil, false
+			ss.inboxMu.Unlock()
+			return
+		}
+		m := ss.inbox[0]
+		ss.inbox[0] = inbound{}
+		ss.inbox = ss.inbox[1:]
+		if ss.room != nil {
+			close(ss.room)
+			ss.room = nil
+		}
+		ss.inboxMu.Unlock()
+		var err error
+		if m.mt == websocket.BinaryMessage {
+			err = ss.handlePacket(0, m.data, true)
+		} else if len(m.data) == 0 {
+			err = ErrParse
+		} else {
+			err = ss.handlePacket(m.data[0], m.data[1:], false)
+		}
+		readBufs.Put(m.buf)
+		if err != nil {
+			ss.close("parse error", true)
 		}
 	}
 }

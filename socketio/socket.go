@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -28,8 +29,34 @@ type Handshake struct {
 	Auth json.RawMessage
 }
 
-func newHandshake(r *http.Request, addr string, now time.Time) *Handshake {
-	return &Handshake{Header: r.Header, Query: r.URL.Query(), Address: addr, Time: now}
+// newHandshake records r's handshake. keepHeader and keepQuery, when not
+// nil, are the (canonical) header names and the query parameters kept
+// (Options.HandshakeHeaders, HandshakeQuery); nothing else of r is
+// referenced afterwards.
+func newHandshake(r *http.Request, addr string, now time.Time, keepHeader, keepQuery []string) *Handshake {
+	h := r.Header
+	if keepHeader != nil {
+		h = pick(r.Header, keepHeader)
+	}
+	q := r.URL.Query()
+	if keepQuery != nil {
+		q = url.Values(pick(q, keepQuery))
+	}
+	return &Handshake{Header: h, Query: q, Address: addr, Time: now}
+}
+
+// pick copies the entries of m named in keys (nil when none is there).
+func pick(m map[string][]string, keys []string) map[string][]string {
+	var out map[string][]string
+	for _, k := range keys {
+		if v, ok := m[k]; ok {
+			if out == nil {
+				out = make(map[string][]string, len(keys))
+			}
+			out[k] = slices.Clone(v)
+		}
+	}
+	return out
 }
 
 // ConnectError refuses a namespace connection from a middleware: the client
