@@ -73,7 +73,7 @@ files limit (ulimit -n) of both processes above the desk count.`,
 			if o.ServerPID > 0 {
 				fmt.Fprintf(w, "server RSS %.0f KiB before, %.0f KiB connected: %.1f KiB per connection\n", rep.RSSBaseKiB, rep.RSSConnectedKiB, rep.RSSPerConnKiB)
 				if o.Idle > 0 {
-					fmt.Fprintf(w, "server idle CPU %.2f%% of one core\n", rep.IdleCPUPercent)
+					fmt.Fprintf(w, "server idle CPU %.2f%% of one core; RSS after the idle pause %.0f KiB: %.1f KiB per connection\n", rep.IdleCPUPercent, rep.RSSIdleKiB, rep.RSSIdlePerConnKiB)
 				}
 				fmt.Fprintf(w, "server CPU %.3f ms per conversation\n", rep.CPUPerConversationMs)
 			}

@@ -92,7 +92,11 @@ type Report struct {
 	// connected and with all connected (KiB), per connection (KiB), CPU
 	// over the Idle pause (percent of one core) and per conversation (ms).
 	RSSBaseKiB, RSSConnectedKiB, RSSPerConnKiB float64
-	IdleCPUPercent, CPUPerConversationMs       float64
+	// RSSIdleKiB and RSSIdlePerConnKiB are the same after the Idle pause
+	// (zero without one): the steady state, once the garbage of the
+	// connect burst is collected and returned.
+	RSSIdleKiB, RSSIdlePerConnKiB        float64
+	IdleCPUPercent, CPUPerConversationMs float64
 	// From the server's /metrics (Go runtime collector), over the
 	// conversations: heap allocations (objects and KiB) per conversation
 	// and GC cycles. Zero when /metrics does not have them. Unlike CPU
@@ -150,6 +154,10 @@ func (o *Options) defaults() {
 	}
 }
 
+// connectSettle is the pause between the last desk connected and the
+// RSS reading.
+const connectSettle = 5 * time.Second
+
 // perSourceIP is how many desks dial from one source address: under the
 // default ephemeral port range (32768-60999, 28,232 ports).
 const perSourceIP = 28_000
@@ -203,7 +211,10 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	rep.Connected = len(conns)
 	rep.ConnectSeconds = time.Since(t0).Seconds()
 	if o.ServerPID > 0 {
-		time.Sleep(2 * time.Second) // let the server settle after the connect burst
+		// Let the server settle after the connect burst; 5 s, as
+		// socketio/internal/peerbench waits before it reads the Node
+		// peer's RSS, so the two figures compare.
+		time.Sleep(connectSettle)
 		rep.RSSConnectedKiB = rssKiB(o.ServerPID)
 		rep.RSSPerConnKiB = (rep.RSSConnectedKiB - rep.RSSBaseKiB) / float64(len(conns))
 	}
@@ -213,6 +224,8 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		time.Sleep(o.Idle)
 		if o.ServerPID > 0 {
 			rep.IdleCPUPercent = 100 * (cpuSeconds(o.ServerPID) - c0) / o.Idle.Seconds()
+			rep.RSSIdleKiB = rssKiB(o.ServerPID)
+			rep.RSSIdlePerConnKiB = (rep.RSSIdleKiB - rep.RSSBaseKiB) / float64(len(conns))
 		}
 	}
 	n := int(o.Rate * o.Duration.Seconds())
