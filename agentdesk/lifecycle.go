@@ -29,7 +29,8 @@ import (
 //     keeps its state, and its offers go out as FCM messages.
 //
 // The timers live in this process only: after a restart, agents that do
-// not reconnect keep their state until RONA revokes their offers.
+// not reconnect keep their state until RONA revokes their offers. How many
+// run is the gauge omniroute_agentdesk_disconnect_graces.
 
 // DefaultDisconnectGrace is Options.DisconnectGrace when zero.
 const DefaultDisconnectGrace = 30 * time.Second

@@ -17,10 +17,19 @@ type metrics struct {
 	offerLatency prometheus.Histogram // nil: not registered
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+// newMetrics registers the desk server's figures in reg (nil: none);
+// graces is Server.Graces, read at each scrape.
+func newMetrics(reg prometheus.Registerer, graces func() int) (*metrics, error) {
 	m := &metrics{}
 	if reg == nil {
 		return m, nil
+	}
+	g := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "omniroute_agentdesk_disconnect_graces",
+		Help: "Agents whose last socket closed and whose disconnect grace (agentDesk.disconnectGraceSeconds) runs: they keep their state and offers until it ends or they reconnect.",
+	}, func() float64 { return float64(graces()) })
+	if err := reg.Register(g); err != nil {
+		return nil, err
 	}
 	m.offerLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "omniroute_agentdesk_offer_latency_seconds",

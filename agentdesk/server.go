@@ -127,7 +127,8 @@ type Options struct {
 	ClaimPush func(ctx context.Context, key string) (bool, error)
 
 	// Registry, when set, gets the desk server's metrics
-	// (omniroute_agentdesk_offer_latency_seconds: metrics.go). A
+	// (omniroute_agentdesk_offer_latency_seconds and the gauge
+	// omniroute_agentdesk_disconnect_graces: metrics.go). A
 	// registration error fails New.
 	Registry prometheus.Registerer
 }
@@ -241,7 +242,7 @@ func New(n *node.Node, verify TokenVerifier, opts Options) (*Server, error) {
 		sockets: map[string]map[*socketio.Socket]struct{}{},
 		quit:    make(chan struct{}), dispatchDone: make(chan struct{}), deskCh: make(chan func(context.Context) error, deskWrites)}
 	var err error
-	if s.metrics, err = newMetrics(opts.Registry); err != nil {
+	if s.metrics, err = newMetrics(opts.Registry, s.Graces); err != nil {
 		return nil, fmt.Errorf("agentdesk: metrics: %w", err)
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())

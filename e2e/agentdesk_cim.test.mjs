@@ -10,7 +10,10 @@
 // Same server, fixture and build rule as agentdesk.test.mjs (`omniroute
 // serve` on lib/deskfixture.mjs's configuration; OMNIROUTE_BIN, else `go
 // build`); this file configures agentDesk.disconnectGraceSeconds 1 so the
-// grace period can be watched. Every wait has a timeout.
+// grace period can be watched. Every wait has a timeout; each waits for
+// what it needs to see (an event, a marker behind what must not arrive, a
+// gauge on /metrics), except the one wait for nothing to happen, which is
+// a window of time (see the grace period test).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { omniroute } from "./lib/server.mjs";
@@ -27,6 +30,24 @@ const startServer = (t) => startDesk(t, binary(), { graceSeconds: GRACE_MS / 100
 const auth = (url, agent) => ({ agent, fcm: "", token: tokenOf(url, agent) });
 const agentState = (agentId, name) => ({ agentId, action: "agentState", state: { name, reasonCode: null } });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// graces reads omniroute_agentdesk_disconnect_graces on /metrics: how many
+// agents' disconnect grace runs.
+async function graces(url) {
+  const res = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(STEP_TIMEOUT_MS) });
+  const m = /^omniroute_agentdesk_disconnect_graces (\S+)$/m.exec(await res.text());
+  assert.ok(m, "no omniroute_agentdesk_disconnect_graces on /metrics");
+  return Number(m[1]);
+}
+
+// waitGraces polls /metrics until n agents' disconnect grace runs.
+async function waitGraces(url, n, label) {
+  const deadline = Date.now() + STEP_TIMEOUT_MS;
+  for (let got = await graces(url); got !== n; got = await graces(url)) {
+    if (Date.now() > deadline) throw new Error(`${label}: ${got} disconnect graces, want ${n} within ${STEP_TIMEOUT_MS} ms`);
+    await sleep(10);
+  }
+}
 
 async function http(url, method, body) {
   const res = await fetch(url, {
@@ -174,7 +195,10 @@ test("messages both ways with every body type, reply by id, whisper never reache
   assert.equal(bad.code, "NOT_PARTICIPANT");
   const badHTTP = await http(`${url}/v1/conversations/${cv1}/messages`, "POST", { body: { type: "PLAIN" } });
   assert.equal(badHTTP.body.error.code, "MISSING_FIELD");
-  await sleep(100);
+  // The stream is ordered: once a message sent after the refusals is in,
+  // a refused one that had been stored would be too.
+  await http(`${url}/v1/conversations/${cv1}/messages`, "POST", { body: { type: "PLAIN", markdownText: "after the refusals" } });
+  await customer.wait("CUSTOMER_MESSAGE", (c) => c.data.body.markdownText === "after the refusals");
   assert.equal(customer.events.some((e) => JSON.stringify(e.cim).includes("intruder")), false);
 
   // The customer leaves: CUSTOMER_LEFT reaches the agent.
@@ -213,15 +237,21 @@ test("grace period: a reconnect inside it keeps everything; after it the agent i
   const g1 = (await http(`${url}/v1/conversations`, "POST", { queue: "chat" })).body.id;
   const offer = await next(a1, "taskRequest");
 
-  // Drop and come back within the grace period: still READY, offer re-sent.
+  // Drop and come back within the grace period (once the server has seen
+  // the drop: the grace runs): still READY, offer re-sent.
+  const dropped = Date.now();
   a1.close();
-  await sleep(GRACE_MS / 4);
+  await waitGraces(url, 1, "the grace after a1's drop");
   const back = connect(t, url, auth(url, "a1"));
   await connected(back);
   const pres = await next(back, "agentPresence");
   assert.equal(pres.state.name, "READY");
   assert.equal((await next(back, "taskRequest")).taskId, offer.taskId);
-  await sleep(GRACE_MS * 1.5);
+  await waitGraces(url, 0, "the grace after a1's return");
+  // Nothing happens when the grace would have ended. No event marks an
+  // expiry that did not happen, so this wait is a window of time: until
+  // half a grace after the end of the grace the drop started.
+  await sleep(dropped + GRACE_MS * 1.5 - Date.now());
   let st = await agentView(url, "a1");
   assert.equal(st.status.state, "READY");
 
@@ -281,7 +311,10 @@ test("supervisors: whispers reach agents and supervisors only, role rules, joinA
     assert.equal(err.code, "ROLE_NOT_ALLOWED");
     assert.equal(err.event, "publishCimEvent");
   }
-  await sleep(200);
+  // a1's socket is ordered: once a whisper sent after the refusals is in,
+  // a refused message that had been delivered would be too.
+  assert.deepEqual(await emitAck(s1, "publishCimEvent", whisper("s1", "after the refusals")), { ok: true });
+  await next(a1, "onCimEvent", (p) => p.cimEvent.data.body?.markdownText === "after the refusals", "a1 whisper after the refusals");
   assert.equal(a1.received.some((r) => JSON.stringify(r.args[0]).includes("forbidden from")), false);
   // Barge in: s1's AGENT_MESSAGE reaches a1 and the customer.
   assert.deepEqual(await emitAck(s1, "JoinAsBargeIn", { participantId: `${cv1}:s1`, conversationId: cv1, roomInfo: { id: cv1 } }), { ok: true });
