@@ -375,3 +375,55 @@ func TestClaimsOnce(t *testing.T) {
 		t.Fatalf("fresh key: %v %v", ok, err)
 	}
 }
+
+// TestSubmitWithOnAFollower: a follower's SubmitWith runs its reads where
+// the follower applies the forwarded command, so After sees the command's
+// own effect even while the leader applies others to the same request.
+func TestSubmitWithOnAFollower(t *testing.T) {
+	url := startNATS(t)
+	a := join(t, url, "a", node.Config{})
+	b := join(t, url, "b", node.Config{})
+	leader := waitLeader(t, a, b)
+	follower := a
+	if leader == a {
+		follower = b
+	}
+	submit(t, leader, setup()...)
+	submit(t, leader, conv(0)) // nobody READY: r0 waits
+	priority := func(st routing.View) int {
+		r, ok := st.Request("r0")
+		if !ok {
+			return -1
+		}
+		return r.Priority
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { // the leader's own commands, interleaved
+		for i := range 20 {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			_, err := leader.n.Submit(ctx, routing.SetRequestPriority{Request: "r0", Priority: 1000 + i})
+			cancel()
+			if err != nil {
+				t.Errorf("leader: %v", err)
+			}
+		}
+	})
+	for i := range 20 {
+		set := 1 + i
+		before, after := -3, -3
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		_, err := follower.n.SubmitWith(ctx, routing.SetRequestPriority{Request: "r0", Priority: set}, node.Reads{
+			Before: func(st routing.View) { before = priority(st) },
+			After:  func(st routing.View, _ []routing.Event) { after = priority(st) },
+		})
+		cancel()
+		if err != nil {
+			t.Fatalf("follower SubmitWith: %v", err)
+		}
+		if after != set || before == set || before < 0 {
+			t.Fatalf("follower's reads saw %d before and %d after, want the command's %d after", before, after, set)
+		}
+	}
+	wg.Wait()
+	converged(t, a, b)
+}

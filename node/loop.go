@@ -148,6 +148,7 @@ func (n *Node) process(batch []*op) ([]*op, error) {
 			leftover = batch[i:]
 			break
 		}
+		o.reads.before(n.st)
 		ev, err := n.st.Apply(now, o.cmd)
 		if err != nil {
 			// Refused: nothing changed, so it may be answered before the
@@ -156,6 +157,7 @@ func (n *Node) process(batch []*op) ([]*op, error) {
 			o.done <- result{err: err}
 			continue
 		}
+		o.reads.after(n.st, ev)
 		recs = append(recs, enc)
 		size += len(enc) + 1
 		acc = append(acc, accepted{o: o, events: ev})

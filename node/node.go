@@ -8,6 +8,14 @@
 // the callers. Deadlines (RONA, wrap-up, TTL) become Tick commands journaled
 // like any other, so recovery (latest snapshot + replay of the rest)
 // rebuilds the exact state; State.Digest proves it.
+//
+// An adapter that needs the state a command leaves (the task it accepted,
+// the object it stored) reads it with SubmitWith in the same writer turn
+// as the command, never with a View after Submit: between two round trips
+// other commands and deadlines may run. A condition that decides whether
+// a command may run belongs in the command, for the engine to check when
+// it applies it (a follower forwards the command to the leader, whose
+// state is the one that counts).
 package node
 
 import (
@@ -99,6 +107,7 @@ type op struct {
 	arrived time.Time // when Submit was called
 	id      string    // cluster mode: the command id, journaled with it
 	read    func(*routing.State)
+	reads   *reads // SubmitWith's, run around the command's Apply
 	done    chan result
 }
 
@@ -270,14 +279,88 @@ func (n *Node) recover(ctx context.Context) error {
 // failover it retries with the same command id, and returns ErrNoLeader
 // when no leader took the command within Replica.RetryFor.
 func (n *Node) Submit(ctx context.Context, cmd routing.Command) ([]routing.Event, error) {
+	return n.submit(ctx, cmd, nil)
+}
+
+// Reads are the reads SubmitWith runs on the writer goroutine in the same
+// turn as its command: no other command and no deadline is applied between
+// Before, the command and After. Each gets the state's read-only face; it
+// must not keep it, block, or call the node.
+type Reads struct {
+	// Before, when not nil, runs right before the engine applies the
+	// command, on the state the command is applied to (it may also run
+	// for a command the engine then refuses).
+	Before func(st routing.View)
+	// After, when not nil, runs right after the engine applied the
+	// command, with the command's events; not when it was refused.
+	After func(st routing.View, events []routing.Event)
+}
+
+// SubmitWith is Submit with reads in the command's writer turn: the answer
+// to a command (a task as the command left it, a closed task as it was)
+// comes back in one round trip and cannot be stale. What the reads write
+// is good only when SubmitWith returns nil; they never run after
+// SubmitWith returned. After a journal failure they may have run on a
+// state that is then lost.
+//
+// In cluster mode the reads run where this node applies the command: on
+// the leader as it writes, on a follower as it applies the journaled
+// record (the same state the leader applied it to); after a failover they
+// may run once more, before SubmitWith returns.
+func (n *Node) SubmitWith(ctx context.Context, cmd routing.Command, r Reads) ([]routing.Event, error) {
+	rd := &reads{Reads: r}
+	defer rd.end()
+	return n.submit(ctx, cmd, rd)
+}
+
+func (n *Node) submit(ctx context.Context, cmd routing.Command, rd *reads) ([]routing.Event, error) {
 	if n.rep != nil {
 		if e := n.failed.Load(); e != nil {
 			return nil, *e
 		}
-		return n.submitReplica(ctx, cmd)
+		return n.submitReplica(ctx, cmd, rd)
 	}
-	r, err := n.do(ctx, &op{cmd: cmd, done: make(chan result, 1)})
+	r, err := n.do(ctx, &op{cmd: cmd, reads: rd, done: make(chan result, 1)})
 	return r.events, err
+}
+
+// reads guards a SubmitWith's Reads: they run on the writer goroutine
+// while the caller waits, and never after it stopped waiting (its context
+// ended), when it may be reading what they write.
+type reads struct {
+	Reads
+	mu  sync.Mutex
+	off bool // the caller returned
+}
+
+func (r *reads) before(st *routing.State) {
+	if r == nil || r.Before == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.off {
+		r.Before(st)
+	}
+}
+
+func (r *reads) after(st *routing.State, events []routing.Event) {
+	if r == nil || r.After == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.off {
+		r.After(st, events)
+	}
+}
+
+// end keeps the reads from running again; a read running now finishes
+// first.
+func (r *reads) end() {
+	r.mu.Lock()
+	r.off = true
+	r.mu.Unlock()
 }
 
 // View runs fn on the writer goroutine, between batches, so fn sees a state

@@ -110,7 +110,13 @@ type replicaState struct {
 	tailDone   chan struct{}
 
 	waitMu  sync.Mutex
-	waiters map[string]chan result
+	waiters map[string]waiter
+}
+
+// waiter is a Submit waiting for its command id to be applied on this node.
+type waiter struct {
+	ch    chan result
+	reads *reads // SubmitWith's, else nil
 }
 
 // dedupTable remembers the journal entry of the last size command ids, in
@@ -283,10 +289,10 @@ func (n *Node) newCommandID() string {
 	return n.rep.prefix + strconv.FormatUint(n.rep.nextID.Add(1), 36)
 }
 
-func (n *Node) addWaiter(id string) chan result {
+func (n *Node) addWaiter(id string, rd *reads) chan result {
 	ch := make(chan result, 1)
 	n.rep.waitMu.Lock()
-	n.rep.waiters[id] = ch
+	n.rep.waiters[id] = waiter{ch: ch, reads: rd}
 	n.rep.waitMu.Unlock()
 	return ch
 }
@@ -297,6 +303,17 @@ func (n *Node) dropWaiter(id string) {
 	n.rep.waitMu.Unlock()
 }
 
+// waiterReads returns the reads of the SubmitWith waiting for id on this
+// node, if any.
+func (n *Node) waiterReads(id string) *reads {
+	if n.rep == nil || id == "" {
+		return nil
+	}
+	n.rep.waitMu.Lock()
+	defer n.rep.waitMu.Unlock()
+	return n.rep.waiters[id].reads
+}
+
 // resolve hands a command's events to the Submit waiting for them on this
 // node, if any.
 func (n *Node) resolve(id string, r result) {
@@ -304,11 +321,11 @@ func (n *Node) resolve(id string, r result) {
 		return
 	}
 	n.rep.waitMu.Lock()
-	ch, ok := n.rep.waiters[id]
+	w, ok := n.rep.waiters[id]
 	delete(n.rep.waiters, id)
 	n.rep.waitMu.Unlock()
 	if ok {
-		ch <- r
+		w.ch <- r
 	}
 }
 
@@ -324,9 +341,9 @@ func finalErr(err error) bool {
 // inbox; on a follower, forwarded. The events come from this node's own
 // application of the journaled record, so a caller on a follower sees its
 // command's effects in every later View (read your writes).
-func (n *Node) submitReplica(ctx context.Context, cmd routing.Command) ([]routing.Event, error) {
+func (n *Node) submitReplica(ctx context.Context, cmd routing.Command, rd *reads) ([]routing.Event, error) {
 	id := n.newCommandID()
-	w := n.addWaiter(id)
+	w := n.addWaiter(id, rd)
 	defer n.dropWaiter(id)
 	deadline := time.Now().Add(n.rep.cfg.RetryFor)
 	backoff := 20 * time.Millisecond
@@ -334,7 +351,7 @@ func (n *Node) submitReplica(ctx context.Context, cmd routing.Command) ([]routin
 		var err error
 		if n.rep.leader.Load() {
 			var r result
-			r, err = n.do(ctx, &op{cmd: cmd, id: id, done: make(chan result, 1)})
+			r, err = n.do(ctx, &op{cmd: cmd, id: id, reads: rd, done: make(chan result, 1)})
 			if err == nil && !r.dup {
 				return r.events, nil
 			}
@@ -406,7 +423,7 @@ func newReplicaState(cfg Replica) (*replicaState, error) {
 		return nil, err
 	}
 	return &replicaState{cfg: cfg, roleCh: make(chan roleReq), demoteCh: make(chan struct{}, 1),
-		waiters: map[string]chan result{}, prefix: cfg.NodeID + "." + hex.EncodeToString(b[:]) + "."}, nil
+		waiters: map[string]waiter{}, prefix: cfg.NodeID + "." + hex.EncodeToString(b[:]) + "."}, nil
 }
 
 // runReplica is the writer loop of a cluster-mode node.
@@ -583,10 +600,13 @@ func (n *Node) applyEntry(e journal.Entry, publish bool) error {
 	}
 	cmdNo := 1
 	for i, r := range recs {
+		rd := n.waiterReads(r.ID) // a SubmitWith of this node, forwarded
+		rd.before(n.st)
 		ev, err := n.st.Apply(r.At, r.Cmd)
 		if err != nil {
 			return fmt.Errorf("node: entry %d record %d (%s): follower diverged: %w", e.Seq, i, r.Cmd.CommandName(), err)
 		}
+		rd.after(n.st, ev)
 		if r.At.After(n.lastAt) {
 			n.lastAt = r.At
 		}
