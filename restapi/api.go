@@ -526,6 +526,20 @@ func (s *api) submit(r *http.Request, cmd routing.Command) ([]routing.Event, err
 	return s.node.Submit(ctx, cmd)
 }
 
+// submitThen applies cmd and runs then on the state it left, in the
+// command's writer turn (node.SubmitWith), bounded by the request timeout:
+// the answer comes with the command, never from a later View.
+func (s *api) submitThen(r *http.Request, cmd routing.Command, then func(routing.View)) ([]routing.Event, error) {
+	return s.submitWith(r, cmd, node.Reads{After: func(st routing.View, _ []routing.Event) { then(st) }})
+}
+
+// submitWith is node.SubmitWith, bounded by the request timeout.
+func (s *api) submitWith(r *http.Request, cmd routing.Command, reads node.Reads) ([]routing.Event, error) {
+	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
+	defer cancel()
+	return s.node.SubmitWith(ctx, cmd, reads)
+}
+
 // view reads the state through the node, bounded by the request timeout.
 func (s *api) view(r *http.Request, fn func(routing.View)) error {
 	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)

@@ -170,12 +170,9 @@ func upsert[S any](s *api, w http.ResponseWriter, r *http.Request, k kind[S]) er
 	if err := k.validate(spec); err != nil {
 		return errorf(http.StatusBadRequest, routing.CodeInvalidArgument, "%s %s: %s", k.name, quote(id), oneLine(err))
 	}
-	if _, err := s.submit(r, k.command(spec)); err != nil {
-		return err
-	}
 	var stored S
 	var ok bool
-	if err := s.view(r, func(st routing.View) { stored, ok = k.get(st, id) }); err != nil {
+	if _, err := s.submitThen(r, k.command(spec), func(st routing.View) { stored, ok = k.get(st, id) }); err != nil {
 		return err
 	}
 	if !ok { // cannot happen: definitions are never deleted

@@ -11,6 +11,7 @@ import (
 	"github.com/omniroute/omniroute/auth"
 	"github.com/omniroute/omniroute/config"
 	"github.com/omniroute/omniroute/erasure"
+	"github.com/omniroute/omniroute/node"
 	"github.com/omniroute/omniroute/routing"
 	"github.com/omniroute/omniroute/routing/waittime"
 )
@@ -154,23 +155,29 @@ func (s *api) createConversation(w http.ResponseWriter, r *http.Request, p auth.
 	return nil
 }
 
-// conversation writes the conversation's view, or returns not found.
-func (s *api) writeConversation(w http.ResponseWriter, r *http.Request, id string) error {
-	return s.writeConversationFor(w, r, id, auth.Principal{Kind: auth.Admin})
-}
-
 // writeConversationFor answers conversation id if p may read it
 // (access.go), else 404 as for an unknown one.
 func (s *api) writeConversationFor(w http.ResponseWriter, r *http.Request, id string, p auth.Principal) error {
 	var c routing.Conversation
 	var ok bool
-	if err := s.view(r, func(st routing.View) {
-		if mayReadConversation(st, p, id) {
-			c, ok = st.Conversation(id)
-		}
-	}); err != nil {
+	if err := s.view(r, func(st routing.View) { c, ok = conversationFor(st, p, id) }); err != nil {
 		return err
 	}
+	return s.answerConversation(w, id, c, ok)
+}
+
+// conversationFor reads conversation id if p may read it; ok is false
+// when it does not exist or p may not read it.
+func conversationFor(st routing.View, p auth.Principal, id string) (c routing.Conversation, ok bool) {
+	if mayReadConversation(st, p, id) {
+		c, ok = st.Conversation(id)
+	}
+	return c, ok
+}
+
+// answerConversation writes c (customer fields shown), or returns not
+// found when ok is false.
+func (s *api) answerConversation(w http.ResponseWriter, id string, c routing.Conversation, ok bool) error {
 	if !ok {
 		return &routing.Error{Code: routing.CodeConversationNotFound, Message: "conversation " + quote(id) + " does not exist"}
 	}
@@ -183,20 +190,25 @@ func (s *api) getConversation(w http.ResponseWriter, r *http.Request, p auth.Pri
 	return s.writeConversationFor(w, r, r.PathValue("id"), p)
 }
 
-func (s *api) closeConversation(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
-	id := r.PathValue("id")
-	if _, err := s.submit(r, routing.CloseConversation{Conversation: id}); err != nil {
+// endConversation applies cmd (a close or an abandon of conversation id)
+// and answers the conversation as the command left it.
+func (s *api) endConversation(w http.ResponseWriter, r *http.Request, id string, cmd routing.Command) error {
+	var c routing.Conversation
+	var ok bool
+	if _, err := s.submitThen(r, cmd, func(st routing.View) { c, ok = st.Conversation(id) }); err != nil {
 		return err
 	}
-	return s.writeConversation(w, r, id)
+	return s.answerConversation(w, id, c, ok)
+}
+
+func (s *api) closeConversation(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	id := r.PathValue("id")
+	return s.endConversation(w, r, id, routing.CloseConversation{Conversation: id})
 }
 
 func (s *api) abandonConversation(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 	id := r.PathValue("id")
-	if _, err := s.submit(r, routing.AbandonConversation{Conversation: id}); err != nil {
-		return err
-	}
-	return s.writeConversation(w, r, id)
+	return s.endConversation(w, r, id, routing.AbandonConversation{Conversation: id})
 }
 
 func (s *api) queueStats(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
@@ -249,12 +261,10 @@ func (s *api) patchRequest(w http.ResponseWriter, r *http.Request, _ auth.Princi
 	if b.Priority == nil {
 		return errorf(http.StatusBadRequest, routing.CodeInvalidArgument, "priority is required")
 	}
-	if _, err := s.submit(r, routing.SetRequestPriority{Request: id, Priority: *b.Priority}); err != nil {
-		return err
-	}
 	var req routing.Request
 	var ok bool
-	if err := s.view(r, func(st routing.View) { req, ok = st.Request(id) }); err != nil {
+	if _, err := s.submitThen(r, routing.SetRequestPriority{Request: id, Priority: *b.Priority},
+		func(st routing.View) { req, ok = st.Request(id) }); err != nil {
 		return err
 	}
 	if !ok {
@@ -271,6 +281,22 @@ func (s *api) writeAgentStatus(w http.ResponseWriter, r *http.Request, id string
 	if err := s.view(r, func(st routing.View) { a, ok = st.Agent(id) }); err != nil {
 		return err
 	}
+	return answerAgentStatus(w, id, a, ok)
+}
+
+// setAgentStatus applies cmd (a state change of agent id) and answers the
+// agent's presence as the command left it.
+func (s *api) setAgentStatus(w http.ResponseWriter, r *http.Request, id string, cmd routing.Command) error {
+	var a routing.AgentStatus
+	var ok bool
+	if _, err := s.submitThen(r, cmd, func(st routing.View) { a, ok = st.Agent(id) }); err != nil {
+		return err
+	}
+	return answerAgentStatus(w, id, a, ok)
+}
+
+// answerAgentStatus writes a, or returns not found when ok is false.
+func answerAgentStatus(w http.ResponseWriter, id string, a routing.AgentStatus, ok bool) error {
 	if !ok {
 		return &routing.Error{Code: routing.CodeAgentNotFound, Message: "agent " + quote(id) + " does not exist"}
 	}
@@ -299,10 +325,7 @@ func (s *api) setAgentState(w http.ResponseWriter, r *http.Request, p auth.Princ
 	if err := decodeBody(w, r, MaxBodyBytes, &b, false); err != nil {
 		return err
 	}
-	if _, err := s.submit(r, routing.SetAgentState{Agent: id, State: b.State, ReasonCode: b.ReasonCode}); err != nil {
-		return err
-	}
-	return s.writeAgentStatus(w, r, id)
+	return s.setAgentStatus(w, r, id, routing.SetAgentState{Agent: id, State: b.State, ReasonCode: b.ReasonCode})
 }
 
 func (s *api) setMRDState(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -314,10 +337,7 @@ func (s *api) setMRDState(w http.ResponseWriter, r *http.Request, p auth.Princip
 	if err := decodeBody(w, r, MaxBodyBytes, &b, false); err != nil {
 		return err
 	}
-	if _, err := s.submit(r, routing.SetMRDState{Agent: id, MRD: r.PathValue("mrd"), State: b.State}); err != nil {
-		return err
-	}
-	return s.writeAgentStatus(w, r, id)
+	return s.setAgentStatus(w, r, id, routing.SetMRDState{Agent: id, MRD: r.PathValue("mrd"), State: b.State})
 }
 
 // actingAgent is the agent a task request acts for: an agent acts for
@@ -383,19 +403,17 @@ func (s *api) taskAction(action string) handlerFunc {
 		default:
 			cmd = routing.CloseTask{Task: id, Agent: agent}
 		}
-		// The view before the action keeps the task's details for the answer
-		// when the action closes it (closed tasks leave the state).
-		var before routing.Task
-		if err := s.view(r, func(st routing.View) { before, _ = st.Task(id) }); err != nil {
-			return err
-		}
-		events, err := s.submit(r, cmd)
-		if err != nil {
-			return err
-		}
-		var after routing.Task
+		// The task right before the action keeps its details for the
+		// answer when the action closes it (closed tasks leave the state);
+		// right after, it is the answer while it stays open. Both are read
+		// in the command's writer turn.
+		var before, after routing.Task
 		var open bool
-		if err := s.view(r, func(st routing.View) { after, open = st.Task(id) }); err != nil {
+		events, err := s.submitWith(r, cmd, node.Reads{
+			Before: func(st routing.View) { before, _ = st.Task(id) },
+			After:  func(st routing.View, _ []routing.Event) { after, open = st.Task(id) },
+		})
+		if err != nil {
 			return err
 		}
 		if open {
