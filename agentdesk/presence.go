@@ -5,6 +5,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/omniroute/omniroute/node"
 	"github.com/omniroute/omniroute/routing"
 )
 
@@ -37,7 +38,17 @@ func (c *client) changeAgentState(args []any) Ack {
 	}
 	ctx, cancel := c.srv.commandCtx()
 	defer cancel()
-	events, err := c.srv.n.Submit(ctx, cmd)
+	var (
+		pres  AgentPresence
+		found bool
+	)
+	// A command that changed nothing is answered with the presence it
+	// left, read in its writer turn.
+	events, err := c.srv.n.SubmitWith(ctx, cmd, node.Reads{After: func(st routing.View, events []routing.Event) {
+		if len(events) == 0 {
+			pres, found = presenceOf(st, c.agent)
+		}
+	}})
 	var re *routing.Error
 	switch {
 	case errors.As(err, &re):
@@ -45,12 +56,13 @@ func (c *client) changeAgentState(args []any) Ack {
 	case err != nil:
 		return c.failErr(EventChangeAgentState, err)
 	case len(events) == 0:
-		return c.unchanged(CodeStateUnchanged, "the agent is already in the requested state")
+		return c.answerUnchanged(pres, found, nil, CodeStateUnchanged, "the agent is already in the requested state")
 	}
 	return Ack{OK: true}
 }
 
-// unchanged answers this socket with agentPresence AGENT_STATE_UNCHANGED.
+// unchanged answers this socket with agentPresence AGENT_STATE_UNCHANGED
+// after a refusal (which changed nothing).
 func (c *client) unchanged(code, message string) Ack {
 	ctx, cancel := c.srv.commandCtx()
 	defer cancel()
@@ -58,7 +70,14 @@ func (c *client) unchanged(code, message string) Ack {
 		pres AgentPresence
 		ok   bool
 	)
-	if err := c.srv.n.View(ctx, func(st routing.View) { pres, ok = presenceOf(st, c.agent) }); err != nil || !ok {
+	err := c.srv.n.View(ctx, func(st routing.View) { pres, ok = presenceOf(st, c.agent) })
+	return c.answerUnchanged(pres, ok, err, code, message)
+}
+
+// answerUnchanged sends pres (found: the agent exists; err: the read's
+// error) as agentPresence AGENT_STATE_UNCHANGED with code and message.
+func (c *client) answerUnchanged(pres AgentPresence, found bool, err error, code, message string) Ack {
+	if err != nil || !found {
 		return c.failErr(EventChangeAgentState, errors.Join(err, errors.New("agent not found")))
 	}
 	pres.Action = ActionStateUnchanged

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/omniroute/omniroute/errcode"
+	"github.com/omniroute/omniroute/node"
 	"github.com/omniroute/omniroute/routing"
 )
 
@@ -25,7 +26,9 @@ import (
 // routing.JoinConversation, then onTopicData with topicParticipant.role
 // WHISPER); one already in it changes role to WHISPER
 // (routing.ChangeParticipantRole, PARTICIPANT_ROLE_CHANGED). The team
-// rules are those of the silent monitor.
+// rules are those of the silent monitor. Whether the supervisor is already
+// in the conversation is not read beforehand: the role change is tried
+// first and the engine's NOT_PARTICIPANT, when it runs, says to join.
 // What a supervisor may publish (WHISPER_MESSAGE only while SILENT_MONITOR
 // or WHISPER, every type once BARGE_IN; whispers reach the agents and
 // supervisors of the conversation, never the customer) is
@@ -126,16 +129,6 @@ func (c *client) supervisorCommand(ev string, args []any) (req supervisorRequest
 	return req, Ack{}, true
 }
 
-// isSupervisor reports whether the client's agent already is a supervisor
-// (in any role) of conversation.
-func (c *client) isSupervisor(ctx context.Context, conversation string) (bool, error) {
-	var joined bool
-	err := c.srv.n.View(ctx, func(st routing.View) {
-		joined = supervisorRole(st, conversation, c.agent) != ""
-	})
-	return joined, err
-}
-
 // joinAsSilentMonitor handles JoinAsSilentMonitor.
 func (c *client) joinAsSilentMonitor(args []any) Ack {
 	const ev = EventJoinAsSilentMonitor
@@ -145,11 +138,8 @@ func (c *client) joinAsSilentMonitor(args []any) Ack {
 	}
 	ctx, cancel := c.srv.commandCtx()
 	defer cancel()
-	if _, err := c.srv.n.Submit(ctx, routing.JoinConversation{Conversation: req.ConversationID, Agent: c.agent,
-		Role: routing.RoleSilentMonitor}); err != nil {
-		return c.failErr(ev, err)
-	}
-	return c.sendSupervisorTopic(ctx, ev, req.ConversationID)
+	return c.submitWithTopic(ctx, ev, req.ConversationID, routing.JoinConversation{Conversation: req.ConversationID, Agent: c.agent,
+		Role: routing.RoleSilentMonitor})
 }
 
 // joinAsBargeIn handles JoinAsBargin and JoinAsBargeIn.
@@ -160,26 +150,21 @@ func (c *client) joinAsBargeIn(ev string, args []any) Ack {
 	}
 	ctx, cancel := c.srv.commandCtx()
 	defer cancel()
-	joined, err := c.isSupervisor(ctx, req.ConversationID)
-	if err != nil {
+	joined, err := c.changeRole(ctx, req.ConversationID, routing.RoleBargeIn)
+	switch {
+	case err != nil:
+		return c.failErr(ev, err)
+	case joined:
+		return Ack{OK: true}
+	}
+	// Join silently first, so the barge-in is one role change for every
+	// participant to see.
+	if _, err := c.srv.n.Submit(ctx, routing.JoinConversation{Conversation: req.ConversationID, Agent: c.agent,
+		Role: routing.RoleSilentMonitor}); err != nil {
 		return c.failErr(ev, err)
 	}
-	if !joined {
-		// Join silently first, so the barge-in is one role change for
-		// every participant to see.
-		if _, err := c.srv.n.Submit(ctx, routing.JoinConversation{Conversation: req.ConversationID, Agent: c.agent,
-			Role: routing.RoleSilentMonitor}); err != nil {
-			return c.failErr(ev, err)
-		}
-	}
-	if _, err := c.srv.n.Submit(ctx, routing.ChangeParticipantRole{Conversation: req.ConversationID, Agent: c.agent,
-		Role: routing.RoleBargeIn}); err != nil {
-		return c.failErr(ev, err)
-	}
-	if !joined {
-		return c.sendSupervisorTopic(ctx, ev, req.ConversationID)
-	}
-	return Ack{OK: true}
+	return c.submitWithTopic(ctx, ev, req.ConversationID, routing.ChangeParticipantRole{Conversation: req.ConversationID,
+		Agent: c.agent, Role: routing.RoleBargeIn})
 }
 
 // joinAsWhisper handles joinAsWhisper and JoinAsWhisper.
@@ -190,52 +175,47 @@ func (c *client) joinAsWhisper(ev string, args []any) Ack {
 	}
 	ctx, cancel := c.srv.commandCtx()
 	defer cancel()
-	joined, err := c.isSupervisor(ctx, req.ConversationID)
-	if err != nil {
+	joined, err := c.changeRole(ctx, req.ConversationID, routing.RoleWhisper)
+	switch {
+	case err != nil:
 		return c.failErr(ev, err)
-	}
-	if joined {
-		if _, err := c.srv.n.Submit(ctx, routing.ChangeParticipantRole{Conversation: req.ConversationID, Agent: c.agent,
-			Role: routing.RoleWhisper}); err != nil {
-			return c.failErr(ev, err)
-		}
+	case joined:
 		return Ack{OK: true}
 	}
-	if _, err := c.srv.n.Submit(ctx, routing.JoinConversation{Conversation: req.ConversationID, Agent: c.agent,
-		Role: routing.RoleWhisper}); err != nil {
-		return c.failErr(ev, err)
-	}
-	return c.sendSupervisorTopic(ctx, ev, req.ConversationID)
+	return c.submitWithTopic(ctx, ev, req.ConversationID, routing.JoinConversation{Conversation: req.ConversationID, Agent: c.agent,
+		Role: routing.RoleWhisper})
 }
 
-// supervisorRole is agent's supervisor role in conversation, "" if none.
-func supervisorRole(st routing.View, conversation, agent string) routing.ParticipantRole {
-	cv, ok := st.Conversation(conversation)
-	if !ok {
-		return ""
+// changeRole switches the client's agent, a supervisor participant of
+// conversation, to role. The engine decides whether it is one when the
+// command runs: joined is false when it refuses NOT_PARTICIPANT or
+// CONVERSATION_NOT_FOUND (nothing changed; the caller joins instead, and
+// answers JoinConversation's refusals, which check the agent before the
+// conversation). err is any other failure.
+func (c *client) changeRole(ctx context.Context, conversation string, role routing.ParticipantRole) (joined bool, err error) {
+	_, err = c.srv.n.Submit(ctx, routing.ChangeParticipantRole{Conversation: conversation, Agent: c.agent, Role: role})
+	var re *routing.Error
+	if errors.As(err, &re) && (re.Code == routing.CodeNotParticipant || re.Code == routing.CodeConversationNotFound) {
+		return false, nil
 	}
-	for _, p := range cv.Participants {
-		if p.Task == "" && p.Agent == agent {
-			return p.Role
-		}
-	}
-	return ""
+	return true, err
 }
 
-// sendSupervisorTopic sends onTopicData for the supervisor's place in the
-// conversation to its sockets.
-func (c *client) sendSupervisorTopic(ctx context.Context, ev, conversation string) Ack {
+// submitWithTopic applies cmd (a join, or the role change that ends one)
+// and sends onTopicData for the supervisor's place in the conversation, as
+// the command left it (read in its writer turn), to its sockets.
+func (c *client) submitWithTopic(ctx context.Context, ev, conversation string, cmd routing.Command) Ack {
 	var (
 		data OnTopicData
 		ok   bool
 	)
-	if err := c.srv.n.View(ctx, func(st routing.View) {
+	if _, err := c.srv.n.SubmitWith(ctx, cmd, node.Reads{After: func(st routing.View, _ []routing.Event) {
 		data, ok = onTopicDataOf(st, c.srv.opts.CustomerKeys, "", conversation, c.agent, conversation)
-	}); err != nil || !ok {
-		if err == nil {
-			err = &routing.Error{Code: routing.CodeConversationNotFound, Message: "conversation " + conversation + " is gone"}
-		}
+	}}); err != nil {
 		return c.failErr(ev, err)
+	}
+	if !ok {
+		return c.failErr(ev, &routing.Error{Code: routing.CodeConversationNotFound, Message: "conversation " + conversation + " is gone"})
 	}
 	data.TaskID = ""
 	data.TopicData.TopicEvents = c.srv.topicEvents(ctx, conversation) // cim.go: the transcript, whole

@@ -1,12 +1,12 @@
 package agentdesk
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"time"
 
 	"github.com/omniroute/omniroute/erasure"
+	"github.com/omniroute/omniroute/node"
 	"github.com/omniroute/omniroute/routing"
 )
 
@@ -35,44 +35,44 @@ func (c *client) topicSubscription(args []any) Ack {
 	}
 	ctx, cancel := c.srv.commandCtx()
 	defer cancel()
-	var taskID, correlation string
-	events, err := c.srv.n.Submit(ctx, routing.AcceptTask{Task: req.TaskID, Agent: c.agent, Conversation: req.ConversationID})
+	var (
+		taskID, correlation string
+		data                OnTopicData
+		ok                  bool
+	)
+	// onTopicData describes the conversation as the accept left it: read
+	// in the command's writer turn.
+	_, err := c.srv.n.SubmitWith(ctx, routing.AcceptTask{Task: req.TaskID, Agent: c.agent, Conversation: req.ConversationID}, node.Reads{
+		After: func(st routing.View, events []routing.Event) {
+			taskID, correlation = acceptedTask(events, c.agent, req.ConversationID)
+			data, ok = onTopicDataOf(st, c.srv.opts.CustomerKeys, taskID, req.ConversationID, c.agent, correlation)
+		},
+	})
 	switch {
 	case err == nil:
-		for _, e := range events {
-			switch e := e.(type) {
-			case routing.TaskActivated:
-				if e.Agent == c.agent && taskID == "" {
-					taskID = e.Task
-				}
-			case routing.RequestRemoved:
-				if e.Reason == routing.ReasonAccepted && e.Conversation == req.ConversationID && correlation == "" {
-					correlation = e.Request
-				}
-			}
-		}
 	case c.resubscribable(err, req.TaskID):
 		// Nothing RESERVED to accept: a subscription again to the ACTIVE
-		// task (a desk reloading) gets onTopicData again.
-		task, lerr := c.lookupTask(ctx, req.ConversationID, req.TaskID, routing.TaskActiveState)
-		if lerr != nil || task.State != routing.TaskActiveState {
+		// task (a desk reloading) gets onTopicData again. One read finds
+		// the task and describes its conversation.
+		var (
+			task routing.Task
+			rerr *routing.Error
+		)
+		verr := c.srv.n.View(ctx, func(st routing.View) {
+			task, rerr = c.findTask(st, req.ConversationID, req.TaskID, routing.TaskActiveState)
+			if rerr == nil && task.State == routing.TaskActiveState {
+				taskID, correlation = task.ID, task.Conversation
+				data, ok = onTopicDataOf(st, c.srv.opts.CustomerKeys, taskID, req.ConversationID, c.agent, correlation)
+			}
+		})
+		if verr != nil || rerr != nil || task.State != routing.TaskActiveState {
 			return c.failErr(ev, err)
 		}
-		taskID, correlation = task.ID, task.Conversation
 	default:
 		return c.failErr(ev, err)
 	}
-	var (
-		data OnTopicData
-		ok   bool
-	)
-	if err := c.srv.n.View(ctx, func(st routing.View) {
-		data, ok = onTopicDataOf(st, c.srv.opts.CustomerKeys, taskID, req.ConversationID, c.agent, correlation)
-	}); err != nil || !ok {
-		if err == nil {
-			err = &routing.Error{Code: routing.CodeConversationNotFound, Message: "conversation " + req.ConversationID + " is gone"}
-		}
-		return c.failErr(ev, err)
+	if !ok {
+		return c.failErr(ev, &routing.Error{Code: routing.CodeConversationNotFound, Message: "conversation " + req.ConversationID + " is gone"})
 	}
 	data.TopicData.TopicEvents = c.srv.topicEvents(ctx, req.ConversationID) // cim.go: the transcript, whole
 	c.srv.toAgent(c.agent, EventOnTopicData, data)
@@ -144,22 +144,23 @@ func (c *client) topicUnsubscription(args []any) Ack {
 	return Ack{OK: true}
 }
 
-// lookupTask is findTask through the node: the error is the node's or the
-// routing refusal.
-func (c *client) lookupTask(ctx context.Context, conversationID, taskID string, states ...routing.TaskState) (routing.Task, error) {
-	var (
-		task routing.Task
-		rerr *routing.Error
-	)
-	if err := c.srv.n.View(ctx, func(st routing.View) {
-		task, rerr = c.findTask(st, conversationID, taskID, states...)
-	}); err != nil {
-		return task, err
+// acceptedTask finds, in an AcceptTask's events, the task the agent
+// accepted and the request the accept removed from conversation (the
+// correlation id).
+func acceptedTask(events []routing.Event, agent, conversation string) (taskID, correlation string) {
+	for _, e := range events {
+		switch e := e.(type) {
+		case routing.TaskActivated:
+			if e.Agent == agent && taskID == "" {
+				taskID = e.Task
+			}
+		case routing.RequestRemoved:
+			if e.Reason == routing.ReasonAccepted && e.Conversation == conversation && correlation == "" {
+				correlation = e.Request
+			}
+		}
 	}
-	if rerr != nil {
-		return task, rerr
-	}
-	return task, nil
+	return taskID, correlation
 }
 
 // findTask resolves the agent's task on conversation: taskID when given
