@@ -40,10 +40,17 @@ type UpsertReasonCode struct {
 // optional one of the matching type. READY also makes every MRD READY.
 // Setting the state the agent is already in changes nothing and is not an
 // error. LOGOUT re-routes reserved work and re-queues active work.
+//
+// Supervisor, when set, is the supervisor forcing the change (the
+// wallboard's "change status"): the command is refused with
+// NOT_SUPERVISOR unless Supervisor is an agent with role supervisor, and
+// with TEAM_MISMATCH unless it shares a team with Agent (State.Supervises),
+// both checked when the command runs, right after Agent is found.
 type SetAgentState struct {
 	Agent      string     `json:"agent"`
 	State      AgentState `json:"state"`
 	ReasonCode string     `json:"reasonCode,omitempty"`
+	Supervisor string     `json:"supervisor,omitempty"`
 }
 
 // SetMRDState changes an agent's wish on one MRD (seed 004 action

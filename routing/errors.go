@@ -34,10 +34,11 @@ const (
 	// CodeInUse: a definition still referenced (an MRD with queues).
 	CodeInUse = "IN_USE"
 	// CodeNotSupervisor: JoinConversation by an agent whose role is not
-	// supervisor (seed 004 "Silent Monitoring").
+	// supervisor (seed 004 "Silent Monitoring"), or a SetAgentState forced
+	// by one (SetAgentState.Supervisor).
 	CodeNotSupervisor = "NOT_SUPERVISOR"
 	// CodeTeamMismatch: the supervisor supervises none of the teams of the
-	// conversation's PRIMARY agent.
+	// conversation's PRIMARY agent, or of the agent whose state it forces.
 	CodeTeamMismatch = "TEAM_MISMATCH"
 	// CodeNotMonitorable: the conversation is not an ACTIVE push-mode chat
 	// (no ACTIVE PRIMARY agent, or its MRD is not interruptible).

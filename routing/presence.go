@@ -221,6 +221,14 @@ func (s *State) setAgentState(c SetAgentState) *Error {
 	if !ok {
 		return errf(CodeAgentNotFound, "agent %q does not exist", c.Agent)
 	}
+	if c.Supervisor != "" {
+		if sa, ok := s.agents[c.Supervisor]; !ok || sa.def.Role != RoleSupervisor {
+			return errf(CodeNotSupervisor, "agent %q is not a supervisor", c.Supervisor)
+		}
+		if !s.Supervises(c.Supervisor, c.Agent) {
+			return errf(CodeTeamMismatch, "agent %q is in none of the teams of supervisor %q", c.Agent, c.Supervisor)
+		}
+	}
 	switch c.State {
 	case AgentReady:
 		if c.ReasonCode != "" {
