@@ -461,24 +461,24 @@ func (u *UI) forceState(w http.ResponseWriter, r *http.Request) error {
 		return apiErr(http.StatusBadRequest, routing.CodeInvalidArgument, "a supervisor may force NOT_READY or LOGOUT, not %q", body.State)
 	}
 	id := r.PathValue("id")
-	var teams []string
-	found := false
-	if err := u.node.View(r.Context(), func(st routing.View) {
-		if a, ok := st.Agent(id); ok {
-			found, teams = true, a.Agent.Teams
-		}
-	}); err != nil {
-		return err
-	}
-	if !found {
-		return &routing.Error{Code: routing.CodeAgentNotFound, Message: "agent " + id + " does not exist"}
-	}
-	if !v.Supervises(teams) {
-		return apiErr(http.StatusForbidden, errcode.Forbidden, "agent %s is in none of your teams", id)
+	cmd := routing.SetAgentState{Agent: id, State: body.State, ReasonCode: body.ReasonCode}
+	if v.Kind != auth.Admin {
+		// The engine checks, when the command runs, that the viewer still
+		// supervises one of the agent's teams.
+		cmd.Supervisor = v.Agent
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	if _, err := u.node.Submit(ctx, routing.SetAgentState{Agent: id, State: body.State, ReasonCode: body.ReasonCode}); err != nil {
+	_, err = u.node.Submit(ctx, cmd)
+	var re *routing.Error
+	switch {
+	case errors.As(err, &re) && re.Code == routing.CodeAgentNotFound:
+		return &routing.Error{Code: routing.CodeAgentNotFound, Message: "agent " + id + " does not exist"}
+	case errors.As(err, &re) && re.Code == routing.CodeTeamMismatch:
+		return apiErr(http.StatusForbidden, errcode.Forbidden, "agent %s is in none of your teams", id)
+	case errors.As(err, &re) && re.Code == routing.CodeNotSupervisor:
+		return apiErr(http.StatusForbidden, errcode.Forbidden, "a supervisor or admin token is required")
+	case err != nil:
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"agent": id, "state": string(body.State)})
