@@ -163,7 +163,7 @@ type Options struct {
 	// credentials: an administrator (admin), an agent (its id), or nobody
 	// (ok false; also when nil). Only an administrator, the agent the
 	// callback's conversation is assigned to or a supervisor of that
-	// agent's team may call them (handlers.go authorizeAgent).
+	// agent's team may call them (auth.go authorizeAgent).
 	AgentAuth func(*http.Request) (agent string, admin, ok bool)
 	// AgentNotifier, when set, also delivers each agent-notification
 	// (device -> agent) to the agent desk of the callback's conversation
