@@ -192,6 +192,13 @@ func (n *Node) process(batch []*op) ([]*op, error) {
 		n.stats.LastAppendSeconds = took
 		n.statsMu.Unlock()
 	}
+	// Counted before anyone is answered: a caller reading Stats after its
+	// Submit returned sees its batch.
+	n.statsMu.Lock()
+	n.stats.Commands += uint64(len(recs))
+	n.stats.Rejected += rejected
+	n.stats.LastSeq = n.lastSeq
+	n.statsMu.Unlock()
 	n.publish(seq, 0, now, began, tickEv)
 	for i, a := range acc {
 		n.publish(seq, i+1, now, a.o.arrived, a.events)
@@ -205,11 +212,6 @@ func (n *Node) process(batch []*op) ([]*op, error) {
 		o.read(n.st)
 		o.done <- result{seq: n.lastSeq}
 	}
-	n.statsMu.Lock()
-	n.stats.Commands += uint64(len(recs))
-	n.stats.Rejected += rejected
-	n.stats.LastSeq = n.lastSeq
-	n.statsMu.Unlock()
 	n.sinceSnap += len(recs)
 	if n.cfg.SnapshotEvery > 0 && n.sinceSnap >= n.cfg.SnapshotEvery {
 		n.snapshot()
