@@ -280,11 +280,16 @@ func TestFenceDeposesStaleLeader(t *testing.T) {
 	if !natsjournal.IsWrongLastSequence(err) && !strings.Contains(err.Error(), "wrong last sequence") {
 		t.Fatalf("refusal is not the fence: %v", err)
 	}
+	// The refusal answers the caller before the writer steps down and
+	// logs it: wait for the line.
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(a.logs.String(), "stepping down") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if !strings.Contains(a.logs.String(), "stepping down") {
 		t.Fatalf("no step-down in the log:\n%s", a.logs.String())
 	}
 	t.Logf("refused append: %v", err)
-	deadline := time.Now().Add(60 * time.Second)
 	for a.n.Role() == node.RoleLeader && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
