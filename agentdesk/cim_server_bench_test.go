@@ -208,6 +208,9 @@ func setupCIMServerBench() (*cimServerEnv, error) {
 	if first != nil {
 		return nil, first
 	}
+	// Every dial has returned: this is no synchronization but the pause a
+	// memory reading takes after a burst of connections, so the RSS is the
+	// idle desks' and not the dials' passing garbage.
 	time.Sleep(time.Second)
 	rss1, err := procRSSKiB(pid)
 	if err != nil {

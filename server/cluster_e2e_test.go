@@ -437,6 +437,21 @@ func startLoad(e *clusterEnv, rate int) *load {
 	return l
 }
 
+// waitAcked waits until n more commands are acknowledged than when it was
+// called: the cluster has taken that much of the load (under whichever
+// leader). Errors: fewer within within fail t.
+func (l *load) waitAcked(t *testing.T, n int64, within time.Duration) {
+	t.Helper()
+	from := l.acked.Load()
+	deadline := time.Now().Add(within)
+	for got := int64(0); got < n; got = l.acked.Load() - from {
+		if time.Now().After(deadline) {
+			t.Fatalf("the load had %d of %d commands acknowledged within %s", got, n, within)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func (l *load) end() {
 	close(l.stop)
 	l.wg.Wait()
@@ -579,6 +594,9 @@ func TestClusterFailover(t *testing.T) {
 	if os.Getenv("OMNIROUTE_LONG") == "1" {
 		kills, rate, between = 10, 240, 4*time.Second
 	}
+	// Before each kill and before the end, the cluster takes what the load
+	// offers in between at its rate, acknowledged.
+	batch := int64(float64(rate) * between.Seconds())
 	e := startClusterEnv(t, false)
 	leader, lv := e.leader(0, 30*time.Second)
 	t.Logf("leader %s term %d", leader.id, lv.Term)
@@ -595,7 +613,7 @@ func TestClusterFailover(t *testing.T) {
 	var failovers []time.Duration
 	term := lv.Term
 	for k := range kills {
-		time.Sleep(between)
+		l.waitAcked(t, batch, 60*time.Second)
 		old, _ := e.leader(term-1, 20*time.Second)
 		killedAt := time.Now()
 		e.stop(old, syscall.SIGKILL)
@@ -608,7 +626,7 @@ func TestClusterFailover(t *testing.T) {
 		e.waitReady(old)
 		d.allConnected(t, names, 30*time.Second)
 	}
-	time.Sleep(between)
+	l.waitAcked(t, batch, 60*time.Second)
 	l.end()
 	d.allConnected(t, names, 30*time.Second)
 	at := e.converged(60 * time.Second)

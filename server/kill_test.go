@@ -110,7 +110,17 @@ func TestKill9UnderLoad(t *testing.T) {
 			}
 		}
 	}()
-	time.Sleep(1500 * time.Millisecond)
+	// The kill lands under load, once every kind of acknowledged command
+	// has been made a few times (after 60 s without, the kill goes on and
+	// the check below judges the load).
+	loaded := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(convs) >= 500 && len(accepted) >= 6 && len(closed) >= 3
+	}
+	for deadline := time.Now().Add(60 * time.Second); !loaded() && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if err := srv.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
