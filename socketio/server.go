@@ -190,7 +190,7 @@ func NewServer(opts Options) *Server {
 		// A small read buffer of our own: the 4 KiB one net/http allocated
 		// for the request is let go. Writes borrow a pooled buffer only
 		// while a frame is written.
-		ReadBufferSize:  1024,
+		ReadBufferSize:  512,
 		WriteBufferSize: 4096,
 		WriteBufferPool: &s.bufPool,
 		CheckOrigin:     func(r *http.Request) bool { return s.originAllowed(r.Header.Get("Origin")) },
