@@ -23,8 +23,12 @@ import (
 // Limits.
 const (
 	// MaxDecisionsPerAgent bounds the decisions kept per agent (oldest
-	// dropped first); GET /v1/agents/{id}/presence-sync returns them.
-	MaxDecisionsPerAgent = 200
+	// dropped first); GET /v1/agents/{id}/presence-sync returns them. A
+	// decision is about 200 bytes with its strings, and an agent makes
+	// several per conversation with each partner, so the bound is what the
+	// history costs after a busy day: 50 are about 10 KB an agent (100 MB
+	// at 10,000 agents; 200, the bound before, were 400 MB).
+	MaxDecisionsPerAgent = 50
 	// MaxBodyBytes bounds every JSON body and websocket message.
 	MaxBodyBytes = 16 << 10
 	// MaxConnsPerPartner bounds telephony websockets per partner and CRM
@@ -83,7 +87,7 @@ type Service struct {
 	catalog   []config.PresenceStatusSpec
 	reasons   map[string]routing.ReasonType
 	partners  map[string]*partner
-	decisions map[string][]Decision
+	decisions map[string]*decisionRing
 	tel       map[string]map[*telConn]struct{}            // partner -> conns
 	crm       map[string]map[string]map[*crmConn]struct{} // partner -> agent -> streams
 	pending   map[string]pendingReq                       // telephony request id -> who
@@ -112,7 +116,7 @@ func New(ctx context.Context, n *node.Node, a *auth.Authenticator, cfg config.Pr
 	}
 	o.Clock = clock.Or(o.Clock)
 	s := &Service{clock: o.Clock, node: n, auth: a, log: o.Logger, store: o.Store, catalog: cfg.Catalog(), reasons: map[string]routing.ReasonType{},
-		partners: map[string]*partner{}, decisions: map[string][]Decision{}, tel: map[string]map[*telConn]struct{}{},
+		partners: map[string]*partner{}, decisions: map[string]*decisionRing{}, tel: map[string]map[*telConn]struct{}{},
 		crm: map[string]map[string]map[*crmConn]struct{}{}, pending: map[string]pendingReq{}, done: make(chan struct{})}
 	for _, r := range reasons {
 		s.reasons[r.ID] = r.Type
@@ -284,11 +288,12 @@ func (s *Service) run(ctx context.Context, p *partner, agent string, side Side, 
 func (s *Service) record(d Decision) {
 	s.counter.WithLabelValues(d.Partner, string(d.Side), d.Outcome).Inc()
 	s.mu.Lock()
-	l := append(s.decisions[d.Agent], d)
-	if len(l) > MaxDecisionsPerAgent {
-		l = slices.Clone(l[len(l)-MaxDecisionsPerAgent:])
+	r := s.decisions[d.Agent]
+	if r == nil {
+		r = &decisionRing{}
+		s.decisions[d.Agent] = r
 	}
-	s.decisions[d.Agent] = l
+	r.add(d)
 	s.mu.Unlock()
 }
 
@@ -364,7 +369,32 @@ func (s *Service) statusInfo(id string) AgentStatusInfo {
 func (s *Service) Decisions(agent string) []Decision {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Clone(s.decisions[agent])
+	return s.decisions[agent].list()
+}
+
+// decisionRing holds an agent's last MaxDecisionsPerAgent decisions: it
+// grows to the bound, then overwrites the oldest, so a decision past the
+// bound costs no copy of the others.
+type decisionRing struct {
+	d    []Decision
+	next int // where the next decision goes once d is full
+}
+
+func (r *decisionRing) add(d Decision) {
+	if len(r.d) < MaxDecisionsPerAgent {
+		r.d = append(r.d, d)
+		return
+	}
+	r.d[r.next] = d
+	r.next = (r.next + 1) % len(r.d)
+}
+
+// list returns the decisions oldest first (nil for a nil ring).
+func (r *decisionRing) list() []Decision {
+	if r == nil || len(r.d) == 0 {
+		return nil
+	}
+	return append(slices.Clone(r.d[r.next:]), r.d[:r.next]...)
 }
 
 func tokenEqual(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
