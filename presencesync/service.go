@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -92,6 +93,9 @@ type Service struct {
 	crm       map[string]map[string]map[*crmConn]struct{} // partner -> agent -> streams
 	pending   map[string]pendingReq                       // telephony request id -> who
 	nextID    uint64
+	seen      map[string]seenOmni // agent -> newest snapshot applied (newest)
+
+	views atomic.Uint64 // numbers the snapshots in the order the node took them
 
 	counter *prometheus.CounterVec
 	cancel  func()
@@ -105,6 +109,12 @@ type partner struct {
 
 type pendingReq struct{ partner, agent string }
 
+// seenOmni is a snapshot of an agent and its number (Service.snapshot).
+type seenOmni struct {
+	seq uint64
+	o   Omni
+}
+
 // New starts the sync. cfg is the configuration's presenceSync section;
 // reasons are the declared reason codes (for REST mapping validation).
 func New(ctx context.Context, n *node.Node, a *auth.Authenticator, cfg config.PresenceSync, reasons []config.ReasonCodeSpec, o Options) (*Service, error) {
@@ -117,7 +127,7 @@ func New(ctx context.Context, n *node.Node, a *auth.Authenticator, cfg config.Pr
 	o.Clock = clock.Or(o.Clock)
 	s := &Service{clock: o.Clock, node: n, auth: a, log: o.Logger, store: o.Store, catalog: cfg.Catalog(), reasons: map[string]routing.ReasonType{},
 		partners: map[string]*partner{}, decisions: map[string]*decisionRing{}, tel: map[string]map[*telConn]struct{}{},
-		crm: map[string]map[string]map[*crmConn]struct{}{}, pending: map[string]pendingReq{}, done: make(chan struct{})}
+		crm: map[string]map[string]map[*crmConn]struct{}{}, pending: map[string]pendingReq{}, seen: map[string]seenOmni{}, done: make(chan struct{})}
 	for _, r := range reasons {
 		s.reasons[r.ID] = r.Type
 	}
@@ -193,11 +203,13 @@ func (s *Service) follow(events <-chan node.Published) {
 	}
 }
 
-// snapshot reads omniroute's presence of the agent.
-func (s *Service) snapshot(ctx context.Context, agent string) (Omni, bool, error) {
-	var o Omni
-	var ok bool
-	err := s.node.View(ctx, func(st routing.View) {
+// snapshot reads omniroute's presence of the agent. seq orders the
+// snapshots: the node runs reads one at a time on its writer goroutine, so
+// a snapshot with a greater seq saw the same state as one with a smaller
+// seq, or a later one.
+func (s *Service) snapshot(ctx context.Context, agent string) (o Omni, seq uint64, ok bool, err error) {
+	err = s.node.View(ctx, func(st routing.View) {
+		seq = s.views.Add(1)
 		a, found := st.Agent(agent)
 		if !found {
 			return
@@ -215,32 +227,53 @@ func (s *Service) snapshot(ctx context.Context, agent string) (Omni, bool, error
 			}
 		}
 	})
-	return o, ok, err
+	return o, seq, ok, err
+}
+
+// newest records snapshot o (numbered seq) of the agent and returns the
+// newest snapshot the service has of it, o or a later one. A snapshot is
+// taken before s.mu, so a later one (a partner report's) may have been
+// applied in between; applying the older one after it would take the
+// cores back to an earlier state (a call that has ended, or not yet
+// begun). Called with s.mu held.
+func (s *Service) newest(agent string, o Omni, seq uint64) Omni {
+	if cur, ok := s.seen[agent]; ok && cur.seq > seq {
+		return cur.o
+	}
+	s.seen[agent] = seenOmni{seq: seq, o: o}
+	return o
 }
 
 func (s *Service) omniChanged(agent, change string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	o, ok, err := s.snapshot(ctx, agent)
+	o, seq, ok, err := s.snapshot(ctx, agent)
 	if err != nil || !ok {
 		return
 	}
+	s.omniApply(ctx, agent, change, o, seq)
+}
+
+// omniApply runs every partner's decision on snapshot o (numbered seq), or
+// on a newer one of the agent that a partner report has applied since.
+func (s *Service) omniApply(ctx context.Context, agent, change string, o Omni, seq uint64) {
 	s.mu.Lock()
 	ids := slices.Sorted(maps.Keys(s.partners))
 	s.mu.Unlock()
 	for _, id := range ids {
 		s.mu.Lock()
 		p := s.partners[id]
-		out, acts := p.core.OmniChanged(agent, o)
+		cur := s.newest(agent, o, seq)
+		out, acts := p.core.OmniChanged(agent, cur)
 		s.mu.Unlock()
-		s.run(ctx, p, agent, SideOmniroute, fmt.Sprintf("%s: %s/%s work=%v onCall=%v", change, o.State, o.Reason, o.Work, o.OnCall), out, acts)
+		s.run(ctx, p, agent, SideOmniroute, fmt.Sprintf("%s: %s/%s work=%v onCall=%v", change, cur.State, cur.Reason, cur.Work, cur.OnCall), out, acts)
 	}
 }
 
 // partnerReport handles a partner's status for an agent; it returns the
 // decision's outcome.
 func (s *Service) partnerReport(ctx context.Context, partnerID, agent, statusID string, enqueue, telephony bool, change string) (string, error) {
-	o, ok, err := s.snapshot(ctx, agent)
+	o, seq, ok, err := s.snapshot(ctx, agent)
 	if err != nil {
 		return "", err
 	}
@@ -250,8 +283,9 @@ func (s *Service) partnerReport(ctx context.Context, partnerID, agent, statusID 
 		s.mu.Unlock()
 		return OutcomeRejected, nil
 	}
-	// Bring the core up to date first: the subscription may lag.
-	p.core.agent(agent).omni = o
+	// Bring the core up to date first: the subscription may lag (and the
+	// subscription's snapshot may be newer than this one).
+	p.core.agent(agent).omni = s.newest(agent, o, seq)
 	out, acts := p.core.PartnerReport(agent, statusID, enqueue, telephony)
 	s.mu.Unlock()
 	return s.run(ctx, p, agent, SidePartner, change, out, acts), nil

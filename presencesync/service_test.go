@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -124,6 +125,27 @@ func (e *testEnv) waitState(want routing.AgentState, reason string) {
 	}
 }
 
+// waitDecision waits until one of alice's decisions satisfies ok.
+func (e *testEnv) waitDecision(what string, ok func(Decision) bool) {
+	e.t.Helper()
+	deadline := time.Now().Add(callWaitTime)
+	for {
+		ds := e.svc.Decisions("alice")
+		if slices.ContainsFunc(ds, ok) {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("no decision %s in %+v", what, ds)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// sawCall: an omniroute-side decision made on a snapshot of the agent on a call.
+func sawCall(d Decision) bool {
+	return d.Side == SideOmniroute && strings.Contains(d.Change, "onCall=true")
+}
+
 func (e *testEnv) get(path, token string) (int, string) {
 	req, _ := http.NewRequest("GET", e.srv.URL+path, nil)
 	req.Header.Set("Authorization", "Bearer "+token)
@@ -238,7 +260,7 @@ func TestTelephonyOnCall(t *testing.T) {
 		t.Fatalf("no offer: %v", ev)
 	}
 	e.submit(routing.AcceptTask{Task: task, Agent: "alice"})
-	time.Sleep(100 * time.Millisecond) // let the subscription see the call
+	e.waitDecision("seeing the call", sawCall)
 	if r := c.setStatus("r3", stAway, false); r["success"] != false || r["outcome"] != OutcomeIgnored {
 		t.Fatalf("on a call: %v", r)
 	}
@@ -250,6 +272,8 @@ func TestTelephonyOnCall(t *testing.T) {
 	}
 	e.submit(routing.CloseTask{Task: task, Agent: "alice"})
 	e.waitState(routing.AgentNotReady, "break")
+	// The decision is recorded once omniroute has taken the state.
+	e.waitDecision(OutcomeAppliedAfterCall, func(d Decision) bool { return d.Outcome == OutcomeAppliedAfterCall })
 
 	code, body := e.get("/v1/agents/alice/presence-sync", testAdmin)
 	for _, want := range []string{`"outcome":"ignored"`, `"outcome":"enqueued"`, `"outcome":"applied-after-call"`, `"side":"omniroute"`, `"side":"partner"`} {
@@ -286,4 +310,52 @@ func TestTelephonyOnCall(t *testing.T) {
 	if code, body := e.get("/v1/presence-sync/statuses", testAdmin); code != 200 || !strings.Contains(body, `"userPresenceStatuses"`) {
 		t.Fatalf("%d %s", code, body)
 	}
+}
+
+// TestLateSnapshotNeverGoesBack: the subscription's snapshot is taken
+// before the service's lock, so a partner report's newer one may be
+// applied in between. Here the subscription's decision on the agent's
+// reservation (a snapshot from before the call) comes after the partner
+// enqueued a change during the call: the core must keep the newer state,
+// so the change waits for the end of the call instead of being applied
+// on the stale "not on a call".
+func TestLateSnapshotNeverGoesBack(t *testing.T) {
+	e := newEnv(t)
+	c := e.dialPhone()
+	c.next("init")
+	e.submit(routing.SetAgentState{Agent: "alice", State: routing.AgentReady})
+	m := c.next("setAgentStatus")
+	c.ws.WriteJSON(map[string]any{"type": "setAgentStatusResult", "id": m["id"], "success": true, "isStatusSyncNeeded": false})
+	ev := e.submit(routing.CreateConversation{ID: "c1", RequestID: "q1", Queue: "voice"})
+	task := ""
+	for _, x := range ev {
+		if r, ok := x.(routing.TaskReserved); ok {
+			task = r.Task
+		}
+	}
+	if task == "" {
+		t.Fatalf("no offer: %v", ev)
+	}
+	ctx := context.Background()
+	before, seq, ok, err := e.svc.snapshot(ctx, "alice")
+	if err != nil || !ok || !before.Work || before.OnCall {
+		t.Fatalf("snapshot of the reservation: %+v %v %v", before, ok, err)
+	}
+	e.submit(routing.AcceptTask{Task: task, Agent: "alice"})
+	e.waitDecision("seeing the call", sawCall)
+	if r := c.setStatus("r1", stAway, true); r["outcome"] != OutcomeEnqueued {
+		t.Fatalf("enqueue: %v", r)
+	}
+	e.svc.omniApply(ctx, "alice", "omniroute TaskReserved", before, seq)
+	for _, d := range e.svc.Decisions("alice") {
+		if d.Outcome == OutcomeAppliedAfterCall {
+			t.Fatalf("the enqueued change was applied during the call: %+v", d)
+		}
+	}
+	if st, r := e.agentState(); st != routing.AgentReady {
+		t.Fatalf("on a call, omniroute is %s/%s, want READY", st, r)
+	}
+	e.submit(routing.CloseTask{Task: task, Agent: "alice"})
+	e.waitState(routing.AgentNotReady, "break")
+	e.waitDecision(OutcomeAppliedAfterCall, func(d Decision) bool { return d.Outcome == OutcomeAppliedAfterCall })
 }
