@@ -390,10 +390,12 @@ for (const delay of [150, 0]) {
     await waitOmni(srv, "alice", "READY");
     const k = (await decisions(srv, "alice")).length;
     const h = (await page.evaluate(() => window.crm.history)).length;
+    const q = (await page.evaluate(() => window.crm.requests)).length;
 
-    // omniroute NOT_READY/busy, then 40 ms later NOT_READY/break. The
-    // 40 ms only shapes the scenario (the second change is sent while the
-    // CRM still holds the first); nothing is asserted on time.
+    // omniroute NOT_READY/busy, then, once the CRM has omniroute's request
+    // for busy and the sampler has seen busy, NOT_READY/break: with a delay
+    // the CRM still holds the first request when the second comes; without
+    // one it may have answered it. Nothing is asserted on time.
     // What the desk would show: omniroute's state sampled until settled.
     const seen = [];
     let sampling = true;
@@ -406,7 +408,9 @@ for (const delay of [150, 0]) {
       }
     })();
     await setOmni(srv, "alice", "NOT_READY", "busy");
-    await new Promise((r) => setTimeout(r, 40));
+    await waitFor(async () => seen.includes("NOT_READY/busy") &&
+      (await page.evaluate(() => window.crm.requests)).slice(q).some((id) => id.split(";")[0] === BUSY),
+    async () => `omniroute went ${seen.join(" > ")}; the CRM has ${JSON.stringify(await page.evaluate(() => window.crm))}`);
     await setOmni(srv, "alice", "NOT_READY", "break");
 
     // Settled: the CRM applied everything it was asked, both sides on break.
