@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os/exec"
 	"sync"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/omniroute/omniroute/internal/freeport"
 	"github.com/omniroute/omniroute/internal/nodee2e"
 )
 
@@ -157,13 +157,14 @@ func TestKill9UnderLoad(t *testing.T) {
 	t.Logf("%d conversations, %d accepts and %d closes acknowledged before SIGKILL; all found after restart", len(convs), len(accepted), len(closed))
 }
 
+// freeAddr is a loopback address for a child omniroute (package freeport:
+// below the ephemeral range, so no outgoing connection takes it first).
 func freeAddr(t testing.TB) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return a
 }
 
 func start(t *testing.T, bin, addr, dataDir string) *exec.Cmd {

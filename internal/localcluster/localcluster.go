@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/omniroute/omniroute/internal/freeport"
 	"github.com/omniroute/omniroute/internal/natscluster"
 )
 
@@ -91,7 +91,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}()
 	for i := range o.Nodes {
-		addr, err := freeAddr()
+		addr, err := freeport.Addr()
 		if err != nil {
 			return err
 		}
@@ -270,13 +270,4 @@ func (m *member) role(token string) (string, uint64) {
 		return "", 0
 	}
 	return v.Role, v.Term
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }

@@ -12,7 +12,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/omniroute/omniroute/internal/freeport"
 	"github.com/omniroute/omniroute/journal/natsjournal"
 )
 
@@ -79,7 +79,7 @@ func StartCommand(cmd []string, dir string, n int, noAdvertise bool) (*Cluster, 
 	if len(cmd) == 0 {
 		return nil, errors.New("natscluster: no server command")
 	}
-	ports, err := freePorts(2 * n)
+	ports, err := freeport.Ports(2 * n)
 	if err != nil {
 		return nil, err
 	}
@@ -264,26 +264,6 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 		w.b.Reset()
 	}
 	return w.b.Write(p)
-}
-
-// freePorts returns n distinct free TCP ports on 127.0.0.1.
-func freePorts(n int) ([]int, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 // Signal sends sig to the server without waiting (SIGSTOP freezes it, a
