@@ -278,11 +278,15 @@ func (a *Adapter) queue(id string) queueInfo {
 	if ok {
 		return q
 	}
-	_ = a.n.View(a.ctx, func(s routing.View) {
+	if err := a.n.View(a.ctx, func(s routing.View) {
 		if def, ok := s.Queue(id); ok {
 			q = infoOf(def)
 		}
-	})
+	}); err != nil {
+		// Closing, or the node stopped: not known, so not remembered as
+		// an ordinary queue either.
+		return q
+	}
 	a.mu.Lock()
 	a.queues[id] = q
 	a.mu.Unlock()

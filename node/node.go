@@ -366,9 +366,13 @@ func (r *reads) end() {
 // View runs fn on the writer goroutine, between batches, so fn sees a state
 // in which everything acknowledged is applied. fn gets the state's
 // read-only face (routing.View: no Apply); it must not keep it or call the
-// node.
+// node. What fn writes is good only when View returns nil; fn never runs
+// after View returned (an op given up on when ctx ends may still be in the
+// inbox: it is guarded like SubmitWith's reads).
 func (n *Node) View(ctx context.Context, fn func(routing.View)) error {
-	_, err := n.do(ctx, &op{read: func(s *routing.State) { fn(s) }, done: make(chan result, 1)})
+	rd := &reads{Reads: Reads{Before: fn}}
+	defer rd.end()
+	_, err := n.do(ctx, &op{read: rd.before, done: make(chan result, 1)})
 	return err
 }
 
