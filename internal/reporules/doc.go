@@ -16,6 +16,9 @@
 //     so its tests need no sleep.
 //   - docs/ARCHITECTURE.md's package table names every package, and
 //     nothing that is no package (TablePackages, UnlistedPackages).
+//   - what .ci/run keeps out of its -race run (the norace array, each
+//     name with its reason) is packages (RaceExclusions,
+//     StaleRaceExclusions): every other package runs under -race.
 //
 // The engine's own rule (routing imports no adapter, clock, randomness or
 // I/O) is routing's TestDependencies. staticcheck runs from .ci/run with

@@ -202,3 +202,39 @@ func UnlistedPackages(pkgs []Package, listed []string) []string {
 	}
 	return out
 }
+
+// RaceExclusions returns the package paths (below Module) that .ci/run
+// keeps out of its -race run: script is the script's text, the names are
+// the words between a line "norace=(" and the next line ")", comments
+// ("# ...") left out, in order. ok is false when script has no such array.
+func RaceExclusions(script string) (names []string, ok bool) {
+	names = []string{}
+	for _, line := range strings.Split(script, "\n") {
+		line = strings.TrimSpace(line)
+		if !ok {
+			ok = line == "norace=("
+			continue
+		}
+		if line == ")" {
+			return names, true
+		}
+		if i := strings.Index(line, "#"); i >= 0 {
+			line = line[:i]
+		}
+		names = append(names, strings.Fields(line)...)
+	}
+	return nil, false
+}
+
+// StaleRaceExclusions returns one line per name of excluded
+// (RaceExclusions) that is no package of pkgs: an exclusion left behind by
+// a rename would otherwise keep nothing out, silently.
+func StaleRaceExclusions(pkgs []Package, excluded []string) []string {
+	var out []string
+	for _, name := range excluded {
+		if !slices.ContainsFunc(pkgs, func(p Package) bool { return p.ImportPath == Module+"/"+name }) {
+			out = append(out, fmt.Sprintf(".ci/run's norace lists %s, which is no package", name))
+		}
+	}
+	return out
+}

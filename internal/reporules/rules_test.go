@@ -94,6 +94,21 @@ func TestArchitectureTable(t *testing.T) {
 	report(t, UnlistedPackages(pkgs, listed))
 }
 
+// TestRaceExclusions fails when .ci/run's norace array (the packages kept
+// out of the -race run) is gone or names a package that is not there.
+func TestRaceExclusions(t *testing.T) {
+	pkgs := list(t)
+	script, err := os.ReadFile(filepath.Join(root(t), ".ci", "run"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	excluded, ok := RaceExclusions(string(script))
+	if !ok {
+		t.Fatal(".ci/run has no norace=( ... ) array")
+	}
+	report(t, StaleRaceExclusions(pkgs, excluded))
+}
+
 func TestConfigImports(t *testing.T) { report(t, ConfigImports(list(t))) }
 
 func TestNATSImports(t *testing.T) {
@@ -186,5 +201,14 @@ func TestRulesFail(t *testing.T) {
 	check("unlisted", UnlistedPackages(pkgs[:3], append(table, "journal/oldjournal")),
 		"gms/internal/pushserver is not in docs/ARCHITECTURE.md's package table",
 		"docs/ARCHITECTURE.md's package table lists journal/oldjournal, which is no package")
+	norace, ok := RaceExclusions("x=1\nnorace=(\n  # why\n  gms # slow\n  routing/gone\n)\ngo test\n")
+	if !ok {
+		t.Error("norace array not found")
+	}
+	check("norace", norace, "gms", "routing/gone")
+	check("stale norace", StaleRaceExclusions(pkgs, norace), ".ci/run's norace lists routing/gone, which is no package")
+	if _, ok := RaceExclusions("norace=(\n  gms\n"); ok {
+		t.Error("an unclosed norace array was taken")
+	}
 	check("timers", got, "gms/f.go:5:12 uses time.AfterFunc (use the injected clock.Clock)")
 }
