@@ -1,6 +1,8 @@
 package socketio_test
 
 import (
+	"io"
+	"net/http"
 	"slices"
 	"testing"
 	"time"
@@ -60,4 +62,32 @@ func TestFakeClockPingTimeout(t *testing.T) {
 		t.Fatal("the session whose pong is overdue was not closed")
 	}
 	c.waitClosed()
+}
+
+// TestPollAfterPongDeadline: a poll that comes once the pong is overdue by
+// the clock is refused 400, the session closed "ping timeout", whether or
+// not the heartbeat goroutine has come to the deadline yet (on a busy
+// machine it comes late; the official suite polls right at the deadline).
+func TestPollAfterPongDeadline(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	clk := clocktest.New(t0)
+	const interval, timeout = 10 * time.Second, 5 * time.Second
+	_, url := start(t, socketio.Options{Clock: clk, PingInterval: interval, PingTimeout: timeout, ConnectTimeout: time.Minute})
+	for i := range 20 {
+		sid := pollHandshake(t, url)
+		clk.Advance(interval)
+		if got := poll(t, url, sid); got != "2" {
+			t.Fatalf("session %d: poll after PingInterval %q, want the ping", i, got)
+		}
+		clk.Advance(timeout)
+		resp, err := http.Get(url + "/socket.io/?EIO=4&transport=polling&sid=" + sid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("session %d: poll after the pong deadline: %d %q, want 400", i, resp.StatusCode, b)
+		}
+	}
 }

@@ -60,9 +60,15 @@ func newHeartbeat(clk clock.Clock) *heartbeat {
 	return hb
 }
 
-// schedule adds a timer for s; it fires unless s.gen moved on meanwhile.
+// schedule adds a timer for s, after from now; it fires unless s.gen
+// moved on meanwhile.
 func (hb *heartbeat) schedule(s *session, gen uint32, kind timerKind, after time.Duration) {
-	e := timerEntry{at: hb.clk.Now().Add(after).UnixNano(), s: s, gen: gen, kind: kind}
+	hb.scheduleAt(s, gen, kind, hb.clk.Now().Add(after).UnixNano())
+}
+
+// scheduleAt adds a timer for s due at at (unix nanoseconds).
+func (hb *heartbeat) scheduleAt(s *session, gen uint32, kind timerKind, at int64) {
+	e := timerEntry{at: at, s: s, gen: gen, kind: kind}
 	hb.mu.Lock()
 	heap.Push(&hb.h, e)
 	first := hb.h[0].at == e.at && hb.h[0].s == s
@@ -98,7 +104,7 @@ func (hb *heartbeat) run() {
 		}
 		hb.mu.Unlock()
 		for _, e := range due {
-			e.s.timerFired(e.gen, e.kind)
+			e.s.timerFired(e.gen, e.kind, e.at)
 		}
 		clear(due)
 		t.Reset(wait)

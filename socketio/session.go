@@ -99,9 +99,12 @@ type session struct {
 	pollWake   chan struct{}
 	gen        uint32 // heartbeat generation
 	awaitPong  bool
-	joined     bool // some namespace connected: no longer pending
-	lingering  bool // closed by the client, one racing poll to answer
-	done       chan struct{}
+	// pongDue is when an awaited pong is overdue (unix nanoseconds): the
+	// ping's due time plus PingTimeout.
+	pongDue   int64
+	joined    bool // some namespace connected: no longer pending
+	lingering bool // closed by the client, one racing poll to answer
+	done      chan struct{}
 
 	// Socket.IO layer (client.go), touched on the incoming path only,
 	// except sockets, which close() reads under mu.
@@ -141,8 +144,9 @@ func (ss *session) openPacket(polling bool) []byte {
 	return append(b, '}')
 }
 
-// timerFired runs on the heartbeat goroutine.
-func (ss *session) timerFired(gen uint32, kind timerKind) {
+// timerFired runs on the heartbeat goroutine; due is when the timer was
+// due (the heartbeat may come to it later on a busy machine).
+func (ss *session) timerFired(gen uint32, kind timerKind, due int64) {
 	ss.mu.Lock()
 	if kind == timerForget {
 		ss.lingering = false
@@ -170,9 +174,13 @@ func (ss *session) timerFired(gen uint32, kind timerKind) {
 		ss.awaitPong = true
 		ss.gen++
 		gen = ss.gen
+		// The pong is due PingTimeout after the ping was, not after the
+		// heartbeat came to it: the session's deadlines do not drift
+		// with the machine's load.
+		ss.pongDue = due + int64(ss.srv.opts.PingTimeout)
 		ss.enqueueLocked(frame{typ: enginePing})
 		ss.mu.Unlock()
-		ss.srv.hb.schedule(ss, gen, timerPong, ss.srv.opts.PingTimeout)
+		ss.srv.hb.scheduleAt(ss, gen, timerPong, ss.pongDue)
 	case timerPong:
 		late := gen == ss.gen && ss.awaitPong
 		ss.mu.Unlock()
@@ -180,6 +188,26 @@ func (ss *session) timerFired(gen uint32, kind timerKind) {
 			go ss.close("ping timeout", true)
 		}
 	}
+}
+
+// pingOverdueLocked reports whether the session awaits a pong that is
+// overdue by the clock, though the heartbeat has not closed it yet (it
+// runs on its own goroutine, late on a busy machine). A request of such a
+// session is answered as the heartbeat would have left it: closed.
+func (ss *session) pingOverdueLocked() bool {
+	return !ss.closed && ss.awaitPong && ss.srv.opts.Clock.Now().UnixNano() >= ss.pongDue
+}
+
+// closeIfOverdue closes the session with "ping timeout" when its pong is
+// overdue (pingOverdueLocked); it reports whether it did.
+func (ss *session) closeIfOverdue() bool {
+	ss.mu.Lock()
+	overdue := ss.pingOverdueLocked()
+	ss.mu.Unlock()
+	if overdue {
+		ss.close("ping timeout", true)
+	}
+	return overdue
 }
 
 // pong records the client's answer and schedules the next ping.
@@ -387,6 +415,7 @@ func (ss *session) handlePacket(typ byte, data []byte, binary bool) error {
 // servePoll holds a GET until frames are queued (or the session closes,
 // then a noop), and answers them as one payload.
 func (ss *session) servePoll(w http.ResponseWriter, r *http.Request) {
+	ss.closeIfOverdue()
 	ss.mu.Lock()
 	if ss.closed && ss.lingering {
 		ss.lingering = false
@@ -490,7 +519,7 @@ var errTooLarge = errors.New("socketio: payload too large")
 
 // servePost reads a payload of packets and handles them in order.
 func (ss *session) servePost(w http.ResponseWriter, r *http.Request) {
-	if ss.isClosed() {
+	if ss.closeIfOverdue() || ss.isClosed() {
 		ss.srv.refuse(w, r, http.StatusBadRequest, codeBadRequest, "")
 		return
 	}
