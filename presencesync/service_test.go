@@ -91,6 +91,20 @@ func newEnv(t *testing.T, crm ...config.PresencePartnerSpec) *testEnv {
 	return &testEnv{t: t, node: n, auth: a, svc: svc, srv: srv, reg: reg}
 }
 
+// voiceOffer creates conversation c1 in the voice queue and returns the
+// task it offers (the test fails when there is none).
+func (e *testEnv) voiceOffer(t *testing.T) string {
+	t.Helper()
+	ev := e.submit(routing.CreateConversation{ID: "c1", RequestID: "q1", Queue: "voice"})
+	for _, x := range ev {
+		if r, ok := x.(routing.TaskReserved); ok {
+			return r.Task
+		}
+	}
+	t.Fatalf("no offer: %v", ev)
+	return ""
+}
+
 func (e *testEnv) submit(c routing.Command) []routing.Event {
 	e.t.Helper()
 	ev, err := e.node.Submit(context.Background(), c)
@@ -249,16 +263,7 @@ func TestTelephonyOnCall(t *testing.T) {
 	}
 	e.waitState(routing.AgentReady, "")
 	// A voice call: reserved, accepted.
-	ev := e.submit(routing.CreateConversation{ID: "c1", RequestID: "q1", Queue: "voice"})
-	task := ""
-	for _, x := range ev {
-		if r, ok := x.(routing.TaskReserved); ok {
-			task = r.Task
-		}
-	}
-	if task == "" {
-		t.Fatalf("no offer: %v", ev)
-	}
+	task := e.voiceOffer(t)
 	e.submit(routing.AcceptTask{Task: task, Agent: "alice"})
 	e.waitDecision("seeing the call", sawCall)
 	if r := c.setStatus("r3", stAway, false); r["success"] != false || r["outcome"] != OutcomeIgnored {
@@ -326,16 +331,7 @@ func TestLateSnapshotNeverGoesBack(t *testing.T) {
 	e.submit(routing.SetAgentState{Agent: "alice", State: routing.AgentReady})
 	m := c.next("setAgentStatus")
 	c.ws.WriteJSON(map[string]any{"type": "setAgentStatusResult", "id": m["id"], "success": true, "isStatusSyncNeeded": false})
-	ev := e.submit(routing.CreateConversation{ID: "c1", RequestID: "q1", Queue: "voice"})
-	task := ""
-	for _, x := range ev {
-		if r, ok := x.(routing.TaskReserved); ok {
-			task = r.Task
-		}
-	}
-	if task == "" {
-		t.Fatalf("no offer: %v", ev)
-	}
+	task := e.voiceOffer(t)
 	ctx := context.Background()
 	before, seq, ok, err := e.svc.snapshot(ctx, "alice")
 	if err != nil || !ok || !before.Work || before.OnCall {
