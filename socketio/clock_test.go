@@ -75,6 +75,14 @@ func TestPollAfterPongDeadline(t *testing.T) {
 	_, url := start(t, socketio.Options{Clock: clk, PingInterval: interval, PingTimeout: timeout, ConnectTimeout: time.Minute})
 	for i := range 20 {
 		sid := pollHandshake(t, url)
+		// The heartbeat sets its timer on its own goroutine: advance only
+		// once it is set to this session's ping.
+		pingDue := clk.Now().Add(interval)
+		for deadline := time.Now().Add(5 * time.Second); !slices.Contains(clk.Deadlines(), pingDue); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("session %d: the heartbeat's timer is not set to the ping: %v", i, clk.Deadlines())
+			}
+		}
 		clk.Advance(interval)
 		if got := poll(t, url, sid); got != "2" {
 			t.Fatalf("session %d: poll after PingInterval %q, want the ping", i, got)
