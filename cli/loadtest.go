@@ -64,6 +64,15 @@ files limit (ulimit -n) of both processes above the desk count.`,
 			if rep.CommandsPerEntry > 0 {
 				fmt.Fprintf(w, "routing node: %.2f commands per journal entry (fsync)\n", rep.CommandsPerEntry)
 			}
+			if len(rep.Stored) > 0 {
+				var total float64
+				parts := make([]string, len(rep.Stored))
+				for i, st := range rep.Stored {
+					total += st.PerConversation
+					parts[i] = fmt.Sprintf("%s %.2f", st.Stream, st.PerConversation)
+				}
+				fmt.Fprintf(w, "JetStream messages stored (one fsync each) per conversation: %.2f (%s)\n", total, strings.Join(parts, ", "))
+			}
 			if rep.Fsyncs > 0 {
 				fmt.Fprintf(w, "fsync probe in %s: %d fsyncs, p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", o.FsyncDir, rep.Fsyncs, rep.FsyncP50, rep.FsyncP99, rep.FsyncMax)
 			}

@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net"
 	"net/http"
@@ -118,6 +119,12 @@ type Report struct {
 	ServerP50, ServerP99 float64
 	ServerOffers         int
 	CommandsPerEntry     float64
+	// Stored is, for each JetStream stream that stored messages over the
+	// conversations, the messages it stored per conversation (from
+	// omniroute_jetstream_messages_stored_total; with sync_always, each is
+	// one fsync the disk is asked for), by stream name. Nil when /metrics
+	// does not have the series.
+	Stored []StreamStored
 	// Load1Start and Load1End are the machine's 1-minute load average
 	// (/proc/loadavg) when the conversations started and ended: wall-clock
 	// figures mean little without it.
@@ -268,6 +275,9 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		rep.ServerOffers = int(d.count())
 		rep.ServerP50, rep.ServerP99 = 1000*d.quantile(0.50), 1000*d.quantile(0.99)
 	}
+	if m0.stored != nil && m1.stored != nil && n > 0 {
+		rep.Stored = storedPer(m0.stored, m1.stored, n)
+	}
 	if m0.nodeOK && m1.nodeOK && m1.entries > m0.entries {
 		rep.CommandsPerEntry = (m1.commands - m0.commands) / (m1.entries - m0.entries)
 	}
@@ -281,6 +291,24 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	rep.P50, rep.P99, rep.Max = percentiles(lat)
 	rep.CreateP50, rep.CreateP99, rep.CreateMax = percentiles(create)
 	return rep, nil
+}
+
+// StreamStored is one stream's share of Report.Stored.
+type StreamStored struct {
+	Stream          string
+	PerConversation float64 // messages stored per conversation
+}
+
+// storedPer returns the streams whose count rose from m0 to m1, each
+// with its rise divided by n, by stream name.
+func storedPer(m0, m1 map[string]float64, n int) []StreamStored {
+	var out []StreamStored
+	for _, name := range slices.Sorted(maps.Keys(m1)) {
+		if d := m1[name] - m0[name]; d > 0 {
+			out = append(out, StreamStored{Stream: name, PerConversation: d / float64(n)})
+		}
+	}
+	return out
 }
 
 // percentiles returns the p50, p99 and max of d in milliseconds (nearest
@@ -513,6 +541,7 @@ type runtimeFigures struct {
 	offersOK                      bool
 	commands, entries             float64
 	nodeOK                        bool
+	stored                        map[string]float64 // stream -> messages stored; nil when absent
 }
 
 // histogram is a Prometheus histogram's cumulative buckets, by rising
@@ -588,6 +617,9 @@ func (r *run) runtimeMetrics(ctx context.Context) runtimeFigures {
 // offerBucket is the server's offer-latency histogram's bucket series.
 const offerBucket = "omniroute_agentdesk_offer_latency_seconds_bucket"
 
+// storedSeries is the server's per-stream stored-message counter.
+const storedSeries = "omniroute_jetstream_messages_stored_total"
+
 func parseRuntimeMetrics(text string) runtimeFigures {
 	var f runtimeFigures
 	seen, nodeSeen := 0, 0
@@ -601,6 +633,15 @@ func parseRuntimeMetrics(text string) runtimeFigures {
 			v, err2 := strconv.ParseFloat(strings.TrimSpace(value), 64)
 			if err1 == nil && err2 == nil {
 				f.offers = append(f.offers, bucket{le: bound, count: v})
+			}
+			continue
+		}
+		if stream, ok := strings.CutPrefix(name, storedSeries+`{stream="`); ok {
+			if v, err := strconv.ParseFloat(strings.TrimSpace(value), 64); err == nil {
+				if f.stored == nil {
+					f.stored = map[string]float64{}
+				}
+				f.stored[strings.TrimSuffix(stream, `"}`)] = v
 			}
 			continue
 		}

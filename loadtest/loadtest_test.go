@@ -50,6 +50,17 @@ func TestRun(t *testing.T) {
 	if rep.ServerOffers < 60 || rep.ServerP50 <= 0 || rep.ServerP99 < rep.ServerP50 || rep.CommandsPerEntry < 1 {
 		t.Fatalf("server-side figures: %d offers, p50 %v p99 %v, %v commands per entry", rep.ServerOffers, rep.ServerP50, rep.ServerP99, rep.CommandsPerEntry)
 	}
+	// Every conversation is journaled and has system events in its
+	// transcript: at least one stored message each per conversation
+	// across the journal's batches is not guaranteed (group commit), but
+	// some are, and the transcripts store one or more per conversation.
+	stored := map[string]float64{}
+	for _, st := range rep.Stored {
+		stored[st.Stream] = st.PerConversation
+	}
+	if stored["OMNIROUTE_JOURNAL"] <= 0 || stored["OMNIROUTE_TRANSCRIPTS"] < 1 {
+		t.Fatalf("stored messages per conversation: %+v", rep.Stored)
+	}
 	if rep.Fsyncs == 0 || rep.FsyncP50 <= 0 || rep.FsyncP99 < rep.FsyncP50 || rep.FsyncMax < rep.FsyncP99 {
 		t.Fatalf("fsync probe: %d fsyncs, p50 %v p99 %v max %v", rep.Fsyncs, rep.FsyncP50, rep.FsyncP99, rep.FsyncMax)
 	}

@@ -300,6 +300,11 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	}
 	reg := prometheus.NewRegistry()
 	s.registerClusterMetrics(reg)
+	stored, err := newStoredCollector(s.nc)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	reg.MustRegister(stored)
 	// Cluster mode: pushes are claimed once across the nodes, and the
 	// desks' whereabouts and FCM tokens are shared (agentdesk.Desks).
 	var claims *cluster.Claims
