@@ -390,31 +390,43 @@ func (h *History) busy(agent string, at time.Time, d int) {
 // accrue adds the time since ap.since (in ap.state) and since busySince
 // (with work) to the agent's intervals, split at interval boundaries.
 func (h *History) accrue(agent string, ap agentPresence, at time.Time) {
+	accrueInto(agent, ap, at, h.interval)
+}
+
+// interval returns the stored interval of k, made when there is none,
+// and marks it changed.
+func (h *History) interval(k intervalKey) *AgentInterval {
+	ai := h.agents[k]
+	if ai == nil {
+		ai = &AgentInterval{Agent: k.id, Start: time.Unix(k.start, 0).UTC(), Seconds: map[string]float64{}}
+		h.agents[k] = ai
+		h.addMember(k.id, k.start)
+	}
+	h.dirty[k] = true
+	return ai
+}
+
+// accrueInto is accrue on the intervals at returns.
+func accrueInto(agent string, ap agentPresence, now time.Time, at func(intervalKey) *AgentInterval) {
 	if ap.state == "" || ap.state == routing.AgentLogout {
 		return
 	}
-	h.spread(agent, ap.since, at, func(ai *AgentInterval, sec float64) { ai.Seconds[string(ap.state)] += sec })
+	spread(agent, ap.since, now, at, func(ai *AgentInterval, sec float64) { ai.Seconds[string(ap.state)] += sec })
 	if ap.busy > 0 {
-		h.spread(agent, ap.busySince, at, func(ai *AgentInterval, sec float64) { ai.BusySeconds += sec })
+		spread(agent, ap.busySince, now, at, func(ai *AgentInterval, sec float64) { ai.BusySeconds += sec })
 	}
 }
 
-func (h *History) spread(agent string, from, to time.Time, add func(*AgentInterval, float64)) {
+// spread adds the seconds of [from, to), split at interval boundaries, to
+// the agent's intervals at returns.
+func spread(agent string, from, to time.Time, at func(intervalKey) *AgentInterval, add func(*AgentInterval, float64)) {
 	for from.Before(to) {
 		start := intervalStart(from)
 		end := start.Add(Interval)
 		if to.Before(end) {
 			end = to
 		}
-		k := intervalKey{'a', agent, start.Unix()}
-		ai := h.agents[k]
-		if ai == nil {
-			ai = &AgentInterval{Agent: agent, Start: start, Seconds: map[string]float64{}}
-			h.agents[k] = ai
-			h.addMember(agent, k.start)
-		}
-		add(ai, end.Sub(from).Seconds())
-		h.dirty[k] = true
+		add(at(intervalKey{'a', agent, start.Unix()}), end.Sub(from).Seconds())
 		from = end
 	}
 }
@@ -500,31 +512,72 @@ func (h *History) QueueIntervals(queue string, from, to time.Time) []QueueInterv
 func (h *History) AgentIntervals(keep func(string) bool, from, to, now time.Time) []AgentInterval {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	// Accrue open presence up to now without moving the stored marks.
-	cp := map[intervalKey]*AgentInterval{}
-	for k, ai := range h.agents {
-		v := *ai
-		v.Seconds = maps.Clone(ai.Seconds)
-		cp[k] = &v
+	// Accrue open presence up to now on copies (open): the stored
+	// intervals and their marks stay as they are. Only the intervals open
+	// presence reaches are copied, not the whole history.
+	open := map[intervalKey]*AgentInterval{}
+	at := func(k intervalKey) *AgentInterval {
+		if ai := open[k]; ai != nil {
+			return ai
+		}
+		v := AgentInterval{Agent: k.id, Start: time.Unix(k.start, 0).UTC(), Seconds: map[string]float64{}}
+		if ai := h.agents[k]; ai != nil {
+			v = *ai
+			v.Seconds = maps.Clone(ai.Seconds)
+		}
+		open[k] = &v
+		return &v
 	}
-	saved, savedDirty := h.agents, maps.Clone(h.dirty)
-	h.agents = cp
 	for agent, ap := range h.presence {
-		h.accrue(agent, ap, now)
+		if keep == nil || keep(agent) {
+			accrueInto(agent, ap, now, at)
+		}
 	}
-	snapshot := h.agents
-	h.agents, h.dirty = saved, savedDirty
+	// Starts are whole seconds: start in [from, to) is k.start in [lo, hi).
+	lo, hi := from.Unix(), to.Unix()
+	if from.Nanosecond() > 0 {
+		lo++
+	}
+	if to.Nanosecond() > 0 {
+		hi++
+	}
+	wanted := func(k intervalKey) bool {
+		return k.start >= lo && k.start < hi && (keep == nil || keep(k.id))
+	}
 	var out []AgentInterval
-	for k, ai := range snapshot {
-		if (keep == nil || keep(k.id)) && !ai.Start.Before(from) && ai.Start.Before(to) {
-			logged := 0.0
-			for _, s := range ai.Seconds {
-				logged += s
+	add := func(ai AgentInterval) {
+		logged := 0.0
+		for _, s := range ai.Seconds {
+			logged += s
+		}
+		if logged > 0 {
+			ai.Occupancy = min(1, ai.BusySeconds/logged)
+		}
+		out = append(out, ai)
+	}
+	// members indexes the stored intervals by start: those in range are
+	// found without a pass over the whole history.
+	for g, agents := range h.members {
+		if g.start < lo || g.start >= hi {
+			continue
+		}
+		for agent := range agents {
+			k := intervalKey{'a', agent, g.start}
+			ai := h.agents[k]
+			if ai == nil || !wanted(k) {
+				continue
 			}
-			if logged > 0 {
-				ai.Occupancy = min(1, ai.BusySeconds/logged)
+			if _, ok := open[k]; ok {
+				continue
 			}
-			out = append(out, *ai)
+			v := *ai
+			v.Seconds = maps.Clone(ai.Seconds)
+			add(v)
+		}
+	}
+	for k, ai := range open {
+		if wanted(k) {
+			add(*ai)
 		}
 	}
 	slices.SortFunc(out, func(a, b AgentInterval) int {

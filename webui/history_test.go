@@ -156,3 +156,27 @@ func TestAgentIntervalsOfEarlierLayout(t *testing.T) {
 		t.Fatalf("alice's group %+v, want READY 160 s (100 stored + 60)", group)
 	}
 }
+
+// BenchmarkOccupancy is one /metrics scrape's occupancy read with 2,000
+// agents and a day of their intervals in memory.
+func BenchmarkOccupancy(b *testing.B) {
+	h, err := NewHistory(context.Background(), nil, func(string) time.Duration { return 30 * time.Second }, quiet)
+	if err != nil {
+		b.Fatal(err)
+	}
+	t0 := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 2000 {
+		agent := fmt.Sprintf("agent-%d", i)
+		for m := 0; m < 24*60; m += 15 {
+			at := t0.Add(time.Duration(m)*time.Minute + time.Duration(i)*time.Millisecond)
+			h.Observe(node.Published{At: at, Event: routing.AgentStateChanged{Agent: agent, State: routing.AgentReady, At: at}})
+		}
+	}
+	now := t0.Add(24*time.Hour - time.Minute)
+	b.ResetTimer()
+	for b.Loop() {
+		if len(h.Occupancy(now)) != 2000 {
+			b.Fatal("occupancy of 2,000 agents")
+		}
+	}
+}
