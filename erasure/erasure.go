@@ -19,6 +19,17 @@
 // it is returned; Erase rewrites the file without the key (write, fsync,
 // rename, fsync of the directory).
 //
+// New keys are committed in groups, without the keyring's mutex held
+// across the fsync (Seal and Unseal of known customers never wait for the
+// disk): the caller that finds no commit running writes every key line
+// queued so far and fsyncs once; a key queued while a commit runs goes in
+// the next one, written by one of its waiters. A key is put to use (by
+// its own caller and by every other) only once the fsync covering its line
+// succeeded; a concurrent Seal of the same new customer waits for that
+// same commit and shares its key or its error. A failed write or fsync
+// fails every caller of the batch, and the file is cut back to its last
+// committed length so that no later key line follows a torn one.
+//
 // A sealed value is a JSON object, so it passes wherever a customer object
 // or a CIM event is expected:
 //
@@ -80,12 +91,48 @@ var Erased = json.RawMessage(`{"erased":true}`)
 type Keyring struct {
 	path string
 	mu   sync.Mutex
-	f    *os.File // append handle
-	lock *os.File // holds the flock of path+".lock" while open
-	name []byte   // naming key of refs
-	keys map[string][]byte
+	// done (on mu) is broadcast when the file is released (a commit or
+	// an Erase ended): the waiters of that commit's keys return, and a
+	// waiter of a key queued since becomes the next committer.
+	done *sync.Cond
+	lock *os.File          // holds the flock of path+".lock" while open
+	name []byte            // naming key of refs
+	keys map[string][]byte // durable keys by ref
 	aead map[string]cipher.AEAD
+
+	// The file: only the goroutine that set busy uses f, and it does so
+	// without mu (the write and the fsync).
+	f    *os.File // append handle; nil once closed
+	size int64    // length of f's whole lines, as of the last commit
+	busy bool     // a commit or an Erase owns f
+	// broken, when set, fails every new key: a failed append could not
+	// be cut back, so the file may end in a torn line. A successful
+	// Erase (which rewrites the file) clears it.
+	broken error
+
+	// Keys not yet durable: queue holds the lines of queued (not yet
+	// written), pending every one, queued or being committed, by ref.
+	queue   []byte
+	queued  []*newKey
+	pending map[string]*newKey
+
+	// sync and truncate are (*os.File).Sync and Truncate; tests count
+	// and fail them.
+	sync     func(*os.File) error
+	truncate func(*os.File, int64) error
 }
+
+// newKey is a key on its way to the file.
+type newKey struct {
+	ref     string
+	key     []byte
+	waiters int   // callers waiting for it besides the first (tests)
+	done    bool  // its commit ended
+	err     error // why it failed, once done
+}
+
+// errClosed: a new key after Close.
+var errClosed = errors.New("erasure: keyring closed")
 
 // Open loads the keyring at path, creating it (with a new naming key) when
 // missing. A last line without its newline (a crash while appending, before
@@ -95,7 +142,9 @@ type Keyring struct {
 // erased key back. Errors: ErrInUse; the file cannot be read or written;
 // ErrCorrupt.
 func Open(path string) (_ *Keyring, err error) {
-	k := &Keyring{path: path, keys: map[string][]byte{}, aead: map[string]cipher.AEAD{}}
+	k := &Keyring{path: path, keys: map[string][]byte{}, aead: map[string]cipher.AEAD{},
+		pending: map[string]*newKey{}, sync: (*os.File).Sync, truncate: (*os.File).Truncate}
+	k.done = sync.NewCond(&k.mu)
 	if k.lock, err = os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600); err != nil {
 		return nil, fmt.Errorf("erasure: %w", err)
 	}
@@ -116,27 +165,41 @@ func Open(path string) (_ *Keyring, err error) {
 	case errors.Is(err, fs.ErrNotExist):
 		k.name = make([]byte, keyBytes)
 		rand.Read(k.name)
-		if err := k.rewrite(); err != nil {
+		if k.size, err = k.rewrite(k.fileBytes()); err != nil {
 			return nil, err
 		}
 	case err != nil:
 		return nil, fmt.Errorf("erasure: %w", err)
 	default:
-		if err := k.parse(b); err != nil {
+		if k.size, err = k.parse(b); err != nil {
 			return nil, err
 		}
 	}
 	if k.f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
 		return nil, fmt.Errorf("erasure: %w", err)
 	}
+	if k.size < int64(len(b)) {
+		// A torn last line: cut it, durably, or the next key line would
+		// be appended to it and the file would no longer parse.
+		err = k.f.Truncate(k.size)
+		if err == nil {
+			err = k.f.Sync()
+		}
+		if err != nil {
+			k.f.Close()
+			return nil, fmt.Errorf("erasure: cut the torn last line of %s: %w", path, err)
+		}
+	}
 	return k, nil
 }
 
-func (k *Keyring) parse(b []byte) error {
+// parse loads the file's content b and returns the length of its whole
+// lines (a torn last line is not loaded).
+func (k *Keyring) parse(b []byte) (int64, error) {
 	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
 		b = b[:i+1]
 	} else {
-		return fmt.Errorf("%w: %s has no header line", ErrCorrupt, k.path)
+		return 0, fmt.Errorf("%w: %s has no header line", ErrCorrupt, k.path)
 	}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(make([]byte, 0, 256), 1024)
@@ -146,40 +209,51 @@ func (k *Keyring) parse(b []byte) error {
 			enc, ok := strings.CutPrefix(line, fileHeader)
 			name, err := base64.StdEncoding.DecodeString(enc)
 			if !ok || err != nil || len(name) != keyBytes {
-				return fmt.Errorf("%w: %s: bad header", ErrCorrupt, k.path)
+				return 0, fmt.Errorf("%w: %s: bad header", ErrCorrupt, k.path)
 			}
 			k.name = name
 			continue
 		}
 		f := strings.Fields(line)
 		if len(f) != 3 || f[0] != "k" {
-			return fmt.Errorf("%w: %s line %d", ErrCorrupt, k.path, n+1)
+			return 0, fmt.Errorf("%w: %s line %d", ErrCorrupt, k.path, n+1)
 		}
 		key, err := base64.StdEncoding.DecodeString(f[2])
 		if err != nil || len(key) != keyBytes {
-			return fmt.Errorf("%w: %s line %d: bad key", ErrCorrupt, k.path, n+1)
+			return 0, fmt.Errorf("%w: %s line %d: bad key", ErrCorrupt, k.path, n+1)
 		}
 		k.keys[f[1]] = key
 	}
 	if err := sc.Err(); err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrCorrupt, k.path, err)
+		return 0, fmt.Errorf("%w: %s: %v", ErrCorrupt, k.path, err)
 	}
-	return nil
+	return int64(len(b)), nil
 }
 
-// rewrite replaces the file with the naming key and the keys held.
-func (k *Keyring) rewrite() error {
+// fileBytes is the file's content for the naming key and the durable keys
+// (k.mu held, or k not yet shared).
+func (k *Keyring) fileBytes() []byte {
 	var b bytes.Buffer
 	b.WriteString(fileHeader + base64.StdEncoding.EncodeToString(k.name) + "\n")
 	for ref, key := range k.keys { // order is irrelevant: one line per ref
-		b.WriteString("k " + ref + " " + base64.StdEncoding.EncodeToString(key) + "\n")
+		b.Write(keyLine(ref, key))
 	}
+	return b.Bytes()
+}
+
+// keyLine is the file's line of one key.
+func keyLine(ref string, key []byte) []byte {
+	return []byte("k " + ref + " " + base64.StdEncoding.EncodeToString(key) + "\n")
+}
+
+// rewrite replaces the file with b and returns its length.
+func (k *Keyring) rewrite(b []byte) (int64, error) {
 	tmp := k.path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return fmt.Errorf("erasure: %w", err)
+		return 0, fmt.Errorf("erasure: %w", err)
 	}
-	_, err = f.Write(b.Bytes())
+	_, err = f.Write(b)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -193,9 +267,9 @@ func (k *Keyring) rewrite() error {
 		err = syncDir(filepath.Dir(k.path))
 	}
 	if err != nil {
-		return fmt.Errorf("erasure: rewrite %s: %w", k.path, err)
+		return 0, fmt.Errorf("erasure: rewrite %s: %w", k.path, err)
 	}
-	return nil
+	return int64(len(b)), nil
 }
 
 func syncDir(dir string) error {
@@ -219,7 +293,9 @@ func (k *Keyring) Ref(id string) (string, error) {
 }
 
 // cipherFor returns the AEAD of ref, creating and durably recording a key
-// when create is set and none exists. ErrErased when there is none.
+// when create is set and none exists (commit). ErrErased when there is
+// none: a key still on its way to the file counts as none for Unseal, as
+// nothing sealed with it has been handed out.
 func (k *Keyring) cipherFor(ref string, create bool) (cipher.AEAD, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -231,18 +307,14 @@ func (k *Keyring) cipherFor(ref string, create bool) (cipher.AEAD, error) {
 		if !create {
 			return nil, ErrErased
 		}
-		if k.f == nil {
-			return nil, errors.New("erasure: keyring closed")
+		n, err := k.await(ref)
+		if err != nil {
+			return nil, err
 		}
-		key = make([]byte, keyBytes)
-		rand.Read(key)
-		if _, err := k.f.WriteString("k " + ref + " " + base64.StdEncoding.EncodeToString(key) + "\n"); err != nil {
-			return nil, fmt.Errorf("erasure: append key: %w", err)
+		if a, ok := k.aead[ref]; ok { // made by another waiter of n
+			return a, nil
 		}
-		if err := k.f.Sync(); err != nil {
-			return nil, fmt.Errorf("erasure: append key: %w", err)
-		}
-		k.keys[ref] = key
+		key = n.key
 	}
 	blk, err := aes.NewCipher(key)
 	if err != nil {
@@ -254,6 +326,82 @@ func (k *Keyring) cipherFor(ref string, create bool) (cipher.AEAD, error) {
 	}
 	k.aead[ref] = a
 	return a, nil
+}
+
+// await queues a new key for ref, or joins the one already on its way,
+// and returns once its commit ended: with the key durable and in k.keys,
+// or with the commit's error. k.mu is held, and released while waiting.
+func (k *Keyring) await(ref string) (*newKey, error) {
+	n := k.pending[ref]
+	switch {
+	case n != nil:
+		n.waiters++
+	case k.broken != nil:
+		return nil, k.broken
+	case k.f == nil:
+		return nil, errClosed
+	default:
+		n = &newKey{ref: ref, key: make([]byte, keyBytes)}
+		rand.Read(n.key)
+		k.pending[ref] = n
+		k.queue = append(k.queue, keyLine(ref, n.key)...)
+		k.queued = append(k.queued, n)
+	}
+	for !n.done {
+		if k.busy {
+			k.done.Wait()
+			continue
+		}
+		// n is queued: a commit that took it would have set n.done.
+		k.commit()
+	}
+	return n, n.err
+}
+
+// commit writes the queued key lines and fsyncs them, then makes their
+// keys usable (or fails them all). k.mu is held on entry and on return,
+// and released for the write and the fsync.
+func (k *Keyring) commit() {
+	k.busy = true
+	batch, lines := k.queued, k.queue
+	k.queued, k.queue = nil, nil
+	f, size, syncf, truncate := k.f, k.size, k.sync, k.truncate
+	k.mu.Unlock()
+	err := errClosed
+	var broken error
+	if f != nil {
+		_, err = f.Write(lines)
+		if err == nil {
+			err = syncf(f)
+		}
+		if err != nil {
+			err = fmt.Errorf("erasure: append key: %w", err)
+			// The lines may be partly written: cut them, so that the
+			// next batch starts on a whole line. Not fsynced: the next
+			// batch's fsync persists the length with its own lines,
+			// and until then a crash at worst leaves these keys,
+			// unused, or a torn last line, which Open drops.
+			if terr := truncate(f, size); terr != nil {
+				broken = fmt.Errorf("erasure: %s may end in a torn key line (append failed: %v; cutting it back failed: %w)", k.path, err, terr)
+			}
+		}
+	}
+	k.mu.Lock()
+	if err == nil {
+		k.size = size + int64(len(lines))
+	}
+	if broken != nil {
+		k.broken = broken
+	}
+	for _, n := range batch {
+		n.done, n.err = true, err
+		delete(k.pending, n.ref)
+		if err == nil {
+			k.keys[n.ref] = n.key
+		}
+	}
+	k.busy = false
+	k.done.Broadcast()
 }
 
 // envelope is a sealed value.
@@ -334,8 +482,11 @@ func (k *Keyring) Show(v json.RawMessage) json.RawMessage {
 }
 
 // Erase deletes the key of customer id, so that everything sealed for it
-// can no longer be read, and reports whether there was one. Errors:
-// ErrInvalidID; the file could not be rewritten (the key is then kept).
+// can no longer be read, and reports whether there was one (a key still on
+// its way to the file is not one yet). It waits for a running commit, and
+// new keys wait for it; Seal and Unseal of the customer keep using the key
+// until the rewritten file is in place. Errors: ErrInvalidID; the file
+// could not be rewritten (the key is then kept).
 func (k *Keyring) Erase(id string) (bool, error) {
 	ref, err := k.Ref(id)
 	if err != nil {
@@ -343,21 +494,41 @@ func (k *Keyring) Erase(id string) (bool, error) {
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	for k.busy {
+		k.done.Wait()
+	}
 	key, ok := k.keys[ref]
 	if !ok {
 		return false, nil
 	}
 	delete(k.keys, ref)
-	if err := k.rewrite(); err != nil {
-		k.keys[ref] = key
+	b := k.fileBytes()
+	k.keys[ref] = key
+	k.busy = true
+	k.mu.Unlock()
+	size, err := k.rewrite(b)
+	rewritten := err == nil
+	var f *os.File
+	if rewritten {
+		if f, err = os.OpenFile(k.path, os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
+			err = fmt.Errorf("erasure: reopen %s: %w", k.path, err)
+		}
+	}
+	k.mu.Lock()
+	k.busy = false
+	k.done.Broadcast()
+	if !rewritten {
 		return false, err
 	}
+	delete(k.keys, ref)
 	delete(k.aead, ref)
 	if k.f != nil {
 		k.f.Close()
 	}
-	if k.f, err = os.OpenFile(k.path, os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
-		return true, fmt.Errorf("erasure: reopen %s: %w", k.path, err)
+	k.f, k.size, k.broken = f, size, nil
+	if err != nil {
+		k.broken = err
+		return true, err
 	}
 	return true, nil
 }
@@ -369,11 +540,14 @@ func (k *Keyring) Len() int {
 	return len(k.keys)
 }
 
-// Close closes the file. Unseal of keys already loaded keeps working;
-// Seal of a new customer fails.
+// Close closes the file, once a running commit or Erase ended. Unseal of
+// keys already loaded keeps working; Seal of a new customer fails.
 func (k *Keyring) Close() error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	for k.busy {
+		k.done.Wait()
+	}
 	if k.lock != nil {
 		k.lock.Close() // releases the flock
 		k.lock = nil

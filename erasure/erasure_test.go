@@ -102,7 +102,9 @@ func TestEraseCustomer(t *testing.T) {
 }
 
 // TestTornKeyring: a key line cut by a crash (no newline) is dropped, and
-// a damaged file is refused rather than taken for an empty keyring.
+// cut from the file, so that the next key line is not appended to it and
+// the file opens again; a damaged file is refused rather than taken for
+// an empty keyring.
 func TestTornKeyring(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "customer-keys")
 	k, err := erasure.Open(path)
@@ -119,6 +121,17 @@ func TestTornKeyring(t *testing.T) {
 	}
 	if k.Len() != 1 || bytes.Equal(k.Show(s), erasure.Erased) {
 		t.Fatalf("after a torn line: %d keys", k.Len())
+	}
+	next, err := k.SealCustomer(json.RawMessage(`{"id":"b"}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.Close()
+	if k, err = erasure.Open(path); err != nil {
+		t.Fatalf("a key appended after a torn line: %v", err)
+	}
+	if k.Len() != 2 || !bytes.Equal(k.Show(next), []byte(`{"id":"b"}`)) {
+		t.Fatalf("after a torn line and a new key: %d keys, %s", k.Len(), k.Show(next))
 	}
 	k.Close()
 	os.WriteFile(path, []byte("garbage\n"), 0o600)
