@@ -71,7 +71,7 @@ files limit (ulimit -n) of both processes above the desk count.`,
 					total += st.PerConversation
 					parts[i] = fmt.Sprintf("%s %.2f", st.Stream, st.PerConversation)
 				}
-				fmt.Fprintf(w, "JetStream messages stored (one fsync each) per conversation: %.2f (%s)\n", total, strings.Join(parts, ", "))
+				fmt.Fprintf(w, "fsync'd writes per conversation: %.2f (%s)\n", total, strings.Join(parts, ", "))
 			}
 			if rep.Fsyncs > 0 {
 				fmt.Fprintf(w, "fsync probe in %s: %d fsyncs, p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", o.FsyncDir, rep.Fsyncs, rep.FsyncP50, rep.FsyncP99, rep.FsyncMax)

@@ -134,6 +134,9 @@ func TestGroupCommit(t *testing.T) {
 	if s := g.syncs.Load(); s != 2 {
 		t.Fatalf("%d new customers took %d fsyncs, want 2", n, s)
 	}
+	if st := k.Stats(); st.Commits != 2 || st.Written != n {
+		t.Fatalf("Stats %+v, want 2 commits of %d keys", st, n)
+	}
 	if k.Len() != n {
 		t.Fatalf("Len = %d, want %d", k.Len(), n)
 	}
@@ -207,6 +210,10 @@ func TestGroupCommitFailure(t *testing.T) {
 	again, err := k.SealCustomer(customer(0), "")
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The failed commit is not counted: cust-1's, then cust-0's again.
+	if st := k.Stats(); st.Commits != 2 || st.Written != 2 {
+		t.Fatalf("Stats %+v, want 2 commits of 2 keys", st)
 	}
 	k.Close()
 	if k, err = erasure.Open(path); err != nil {

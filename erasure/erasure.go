@@ -116,6 +116,10 @@ type Keyring struct {
 	queued  []*newKey
 	pending map[string]*newKey
 
+	// commits and written count the successful commits (one fsync each)
+	// and the key lines they made durable (Stats).
+	commits, written uint64
+
 	// sync and truncate are (*os.File).Sync and Truncate; tests count
 	// and fail them.
 	sync     func(*os.File) error
@@ -389,6 +393,8 @@ func (k *Keyring) commit() {
 	k.mu.Lock()
 	if err == nil {
 		k.size = size + int64(len(lines))
+		k.commits++
+		k.written += uint64(len(batch))
 	}
 	if broken != nil {
 		k.broken = broken
@@ -402,6 +408,25 @@ func (k *Keyring) commit() {
 	}
 	k.busy = false
 	k.done.Broadcast()
+}
+
+// KeyringStats are a keyring's counters since Open.
+type KeyringStats struct {
+	// Commits is the appends of new keys that succeeded: one fsync each,
+	// however many keys it carried (the group commit).
+	Commits uint64
+	// Written is the new keys those commits made durable.
+	Written uint64
+}
+
+// Stats returns the keyring's counters (zero for a nil keyring).
+func (k *Keyring) Stats() KeyringStats {
+	if k == nil {
+		return KeyringStats{}
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return KeyringStats{Commits: k.commits, Written: k.written}
 }
 
 // envelope is a sealed value.

@@ -119,11 +119,12 @@ type Report struct {
 	ServerP50, ServerP99 float64
 	ServerOffers         int
 	CommandsPerEntry     float64
-	// Stored is, for each JetStream stream that stored messages over the
-	// conversations, the messages it stored per conversation (from
-	// omniroute_jetstream_messages_stored_total; with sync_always, each is
-	// one fsync the disk is asked for), by stream name. Nil when /metrics
-	// does not have the series.
+	// Stored is, for each store that wrote over the conversations, its
+	// fsync'd writes per conversation, by name: every JetStream stream
+	// (omniroute_jetstream_messages_stored_total; with sync_always one
+	// fsync per stored message) and the customer keyring, "customer-keys"
+	// (omniroute_customer_keys_commits_total). Nil when /metrics does not
+	// have the series.
 	Stored []StreamStored
 	// Load1Start and Load1End are the machine's 1-minute load average
 	// (/proc/loadavg) when the conversations started and ended: wall-clock
@@ -293,10 +294,10 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	return rep, nil
 }
 
-// StreamStored is one stream's share of Report.Stored.
+// StreamStored is one store's share of Report.Stored.
 type StreamStored struct {
-	Stream          string
-	PerConversation float64 // messages stored per conversation
+	Stream          string  // the JetStream stream, or "customer-keys"
+	PerConversation float64 // fsync'd writes per conversation
 }
 
 // storedPer returns the streams whose count rose from m0 to m1, each
@@ -617,8 +618,12 @@ func (r *run) runtimeMetrics(ctx context.Context) runtimeFigures {
 // offerBucket is the server's offer-latency histogram's bucket series.
 const offerBucket = "omniroute_agentdesk_offer_latency_seconds_bucket"
 
-// storedSeries is the server's per-stream stored-message counter.
-const storedSeries = "omniroute_jetstream_messages_stored_total"
+// storedSeries is the server's per-stream stored-message counter, and
+// keyCommits its customer keyring's commits (one fsync each).
+const (
+	storedSeries = "omniroute_jetstream_messages_stored_total"
+	keyCommits   = "omniroute_customer_keys_commits_total"
+)
 
 func parseRuntimeMetrics(text string) runtimeFigures {
 	var f runtimeFigures
@@ -642,6 +647,15 @@ func parseRuntimeMetrics(text string) runtimeFigures {
 					f.stored = map[string]float64{}
 				}
 				f.stored[strings.TrimSuffix(stream, `"}`)] = v
+			}
+			continue
+		}
+		if name == keyCommits {
+			if v, err := strconv.ParseFloat(strings.TrimSpace(value), 64); err == nil {
+				if f.stored == nil {
+					f.stored = map[string]float64{}
+				}
+				f.stored["customer-keys"] = v
 			}
 			continue
 		}

@@ -66,16 +66,17 @@ func TestOfferHistogram(t *testing.T) {
 // two scrapes; streams that did not grow are left out, the rest come by
 // name with their rise per conversation.
 func TestStoredPerConversation(t *testing.T) {
-	scrape := func(journal, transcripts, audit string) runtimeFigures {
+	scrape := func(journal, transcripts, audit, keys string) runtimeFigures {
 		return parseRuntimeMetrics("# TYPE omniroute_jetstream_messages_stored_total counter\n" +
 			`omniroute_jetstream_messages_stored_total{stream="OMNIROUTE_TRANSCRIPTS"} ` + transcripts + "\n" +
 			`omniroute_jetstream_messages_stored_total{stream="OMNIROUTE_AUDIT"} ` + audit + "\n" +
-			`omniroute_jetstream_messages_stored_total{stream="OMNIROUTE_JOURNAL"} ` + journal + "\n")
+			`omniroute_jetstream_messages_stored_total{stream="OMNIROUTE_JOURNAL"} ` + journal + "\n" +
+			"omniroute_customer_keys_commits_total " + keys + "\n")
 	}
-	m0, m1 := scrape("100", "7", "3"), scrape("260", "207", "3")
+	m0, m1 := scrape("100", "7", "3", "10"), scrape("260", "207", "3", "60")
 	got := storedPer(m0.stored, m1.stored, 100)
-	want := []StreamStored{{"OMNIROUTE_JOURNAL", 1.6}, {"OMNIROUTE_TRANSCRIPTS", 2}}
-	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+	want := []StreamStored{{"OMNIROUTE_JOURNAL", 1.6}, {"OMNIROUTE_TRANSCRIPTS", 2}, {"customer-keys", 0.5}}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
 		t.Fatalf("got %+v, want %+v", got, want)
 	}
 	if f := parseRuntimeMetrics("go_memstats_mallocs_total 1\n"); f.stored != nil {

@@ -305,6 +305,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	reg.MustRegister(stored)
+	registerKeyringMetrics(reg, s.customerKeys)
 	// Cluster mode: pushes are claimed once across the nodes, and the
 	// desks' whereabouts and FCM tokens are shared (agentdesk.Desks).
 	var claims *cluster.Claims

@@ -6,6 +6,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/omniroute/omniroute/erasure"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -47,4 +48,22 @@ func (c *storedCollector) Collect(ch chan<- prometheus.Metric) {
 	for info := range l.Info() {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(info.State.LastSeq), info.Config.Name)
 	}
+}
+
+// registerKeyringMetrics exports the customer keyring's group commits
+// (omniroute_customer_keys_commits_total: one fsync each) and the new keys
+// they made durable (omniroute_customer_keys_written_total); the keyring
+// is a file of its own beside JetStream, so its fsyncs are not in
+// omniroute_jetstream_messages_stored_total.
+func registerKeyringMetrics(reg prometheus.Registerer, k *erasure.Keyring) {
+	if k == nil {
+		return
+	}
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "omniroute_customer_keys_commits_total",
+			Help: "Appends of new customer keys to the keyring file (dataAtRest.customerKeys), one fsync each."},
+			func() float64 { return float64(k.Stats().Commits) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "omniroute_customer_keys_written_total",
+			Help: "New customer keys those appends made durable."},
+			func() float64 { return float64(k.Stats().Written) }))
 }
