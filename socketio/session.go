@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -108,13 +109,25 @@ type session struct {
 
 	// Socket.IO layer (client.go), touched on the incoming path only,
 	// except sockets, which close() reads under mu.
-	sockets map[string]*Socket // namespace -> socket
-	binary  *binaryPacket      // an event waiting for its attachments
+	// sockets are the connected namespaces' sockets, one per namespace:
+	// a slice, as a session rarely has more than one or two (a map of one
+	// entry kept about 200 bytes more for each desk).
+	sockets []*Socket
+	binary  *binaryPacket // an event waiting for its attachments
 }
 
-func newSession(s *Server, id, addr string, r *http.Request) *session {
-	return &session{srv: s, id: id, addr: addr, handshake: newHandshake(r, addr, s.opts.Clock.Now(), s.keepHeaders, s.keepQuery),
-		pollWake: make(chan struct{}, 1), done: make(chan struct{})}
+// newSession makes the session of a handshake over polling, or over
+// websocket when polling is false. Only a polling session gets pollWake:
+// a session on the websocket from its handshake never holds a poll (a
+// send to the nil channel takes its select's default), and so keeps no
+// channel for it (about 100 bytes).
+func newSession(s *Server, id, addr string, r *http.Request, polling bool) *session {
+	ss := &session{srv: s, id: id, addr: addr, handshake: newHandshake(r, addr, s.opts.Clock.Now(), s.keepHeaders, s.keepQuery),
+		done: make(chan struct{})}
+	if polling {
+		ss.pollWake = make(chan struct{}, 1)
+	}
+	return ss
 }
 
 // start arms the first ping and the connect timeout.
@@ -284,6 +297,10 @@ func (ss *session) flushWS(ws *websocket.Conn, loop bool) bool {
 	if len(ss.queue) == 0 {
 		if loop {
 			ss.writing = false
+			// The writer ends: an idle session keeps no queue (the
+			// queue and its spare held about 100 bytes each desk); the
+			// next burst allocates one.
+			ss.queue, ss.spare = nil, nil
 		}
 		ss.mu.Unlock()
 		return false
@@ -355,10 +372,7 @@ func (ss *session) close(reason string, sendClose bool) {
 	// gets its noop instead of an unknown-session error.
 	linger := reason == "transport close" && ws == nil && !ss.polling && !sendClose
 	ss.lingering = linger
-	socks := make([]*Socket, 0, len(ss.sockets))
-	for _, sk := range ss.sockets {
-		socks = append(socks, sk)
-	}
+	socks := slices.Clone(ss.sockets)
 	ss.queue, ss.queued = nil, 0
 	close(ss.done)
 	ss.mu.Unlock()

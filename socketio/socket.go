@@ -117,7 +117,72 @@ type Namespace struct {
 	mw        []Middleware
 	onConnect func(*Socket)
 	sockets   map[string]*Socket
-	rooms     map[string]map[*Socket]struct{}
+	rooms     map[string]room
+}
+
+// roomListMax is how many members a room keeps in a list before it turns
+// to a set.
+const roomListMax = 8
+
+// room is a room's members: a list while they are few (an agent desk's
+// room holds the agent's one or two sockets), a set past roomListMax.
+// A set of one kept about 150 bytes more than a list of one for each desk.
+type room struct {
+	list []*Socket
+	set  map[*Socket]struct{}
+}
+
+// each calls f with every member, in no particular order.
+func (r room) each(f func(*Socket)) {
+	for _, sk := range r.list {
+		f(sk)
+	}
+	for sk := range r.set {
+		f(sk)
+	}
+}
+
+func (r room) len() int { return len(r.list) + len(r.set) }
+
+func (r room) has(s *Socket) bool {
+	if r.set != nil {
+		_, in := r.set[s]
+		return in
+	}
+	return slices.Contains(r.list, s)
+}
+
+// with returns r with s added (s not a member).
+func (r room) with(s *Socket) room {
+	switch {
+	case r.set != nil:
+		r.set[s] = struct{}{}
+	case len(r.list) < roomListMax:
+		r.list = append(r.list, s)
+	default:
+		r.set = make(map[*Socket]struct{}, len(r.list)+1)
+		for _, sk := range r.list {
+			r.set[sk] = struct{}{}
+		}
+		r.set[s] = struct{}{}
+		r.list = nil
+	}
+	return r
+}
+
+// without returns r with s removed.
+func (r room) without(s *Socket) room {
+	if r.set != nil {
+		delete(r.set, s)
+		return r
+	}
+	if i := slices.Index(r.list, s); i >= 0 {
+		last := len(r.list) - 1
+		r.list[i] = r.list[last]
+		r.list[last] = nil
+		r.list = r.list[:last]
+	}
+	return r
 }
 
 // Name is the namespace's name ("/", "/custom").
@@ -185,19 +250,17 @@ func (n *Namespace) toRooms(rooms []string, written func(), event string, args [
 	var targets []*Socket
 	if len(rooms) == 1 {
 		members := n.rooms[rooms[0]]
-		targets = make([]*Socket, 0, len(members))
-		for sk := range members {
-			targets = append(targets, sk)
-		}
+		targets = make([]*Socket, 0, members.len())
+		members.each(func(sk *Socket) { targets = append(targets, sk) })
 	} else {
 		seen := map[*Socket]bool{}
-		for _, room := range rooms {
-			for sk := range n.rooms[room] {
+		for _, name := range rooms {
+			n.rooms[name].each(func(sk *Socket) {
 				if !seen[sk] {
 					seen[sk] = true
 					targets = append(targets, sk)
 				}
-			}
+			})
 		}
 	}
 	n.mu.RUnlock()
@@ -341,15 +404,11 @@ func (s *Socket) Join(room string) {
 	if !s.connected.Load() {
 		return
 	}
-	set := n.rooms[room]
-	if set == nil {
-		set = map[*Socket]struct{}{}
-		n.rooms[room] = set
-	}
-	if _, in := set[s]; in {
+	r := n.rooms[room]
+	if r.has(s) {
 		return
 	}
-	set[s] = struct{}{}
+	n.rooms[room] = r.with(s)
 	s.mu.Lock()
 	s.rooms = append(s.rooms, room)
 	s.mu.Unlock()
@@ -372,11 +431,14 @@ func (s *Socket) Leave(room string) {
 }
 
 func (n *Namespace) leaveLocked(s *Socket, room string) {
-	if set := n.rooms[room]; set != nil {
-		delete(set, s)
-		if len(set) == 0 {
-			delete(n.rooms, room)
-		}
+	r, ok := n.rooms[room]
+	if !ok {
+		return
+	}
+	if r = r.without(s); r.len() == 0 {
+		delete(n.rooms, room)
+	} else {
+		n.rooms[room] = r
 	}
 }
 
@@ -471,14 +533,19 @@ func (ss *session) onMessage(data []byte, binary bool) error {
 func (ss *session) socket(nsp string) *Socket {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	return ss.sockets[nsp]
+	for _, sk := range ss.sockets {
+		if sk.nsp.name == nsp {
+			return sk
+		}
+	}
+	return nil
 }
 
 func (ss *session) detach(s *Socket) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	if ss.sockets[s.nsp.name] == s {
-		delete(ss.sockets, s.nsp.name)
+	if i := slices.Index(ss.sockets, s); i >= 0 {
+		ss.sockets = slices.Delete(ss.sockets, i, i+1)
 	}
 }
 
@@ -600,10 +667,7 @@ func (ss *session) connect(p packet) {
 		ss.mu.Unlock()
 		return
 	}
-	if ss.sockets == nil {
-		ss.sockets = map[string]*Socket{}
-	}
-	ss.sockets[p.nsp] = sk
+	ss.sockets = append(ss.sockets, sk)
 	wasPending := !ss.joined
 	ss.joined = true
 	sk.connected.Store(true)
