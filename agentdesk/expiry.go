@@ -60,16 +60,18 @@ type RefreshToken struct {
 	Token string `json:"token"`
 }
 
-// expiry is one socket's token lifetime: its timers and a generation that
-// makes a timer armed before a refresh do nothing.
+// expiry is one socket's token lifetime: its timer and a generation that
+// makes a timer armed before a refresh do nothing. One timer at a time:
+// the warning's, which arms the expiry's when it fires (two timers armed
+// side by side kept about 150 bytes more for each desk).
 type expiry struct {
-	gen          uint64
-	warn, expire clock.Timer
-	closed       bool
+	gen    uint64
+	t      clock.Timer
+	closed bool
 }
 
-// armExpiry (re)starts c's timers for a token expiring at exp; the zero
-// time stops them.
+// armExpiry (re)starts c's timer for a token expiring at exp; the zero
+// time stops it.
 func (c *client) armExpiry(exp time.Time) {
 	c.exp.Lock()
 	defer c.exp.Unlock()
@@ -79,25 +81,39 @@ func (c *client) armExpiry(exp time.Time) {
 	}
 	gen := c.expiry.gen
 	clk := c.srv.opts.Clock
-	left := exp.Sub(clk.Now())
-	warnIn := max(left-c.srv.opts.TokenExpiryWarning, 0)
-	c.expiry.warn = clk.AfterFunc(warnIn, func() {
-		if c.current(gen) {
-			in := exp.Sub(clk.Now())
-			c.emit(EventTokenExpiring, TokenExpiring{ExpiresAt: exp.UTC().Format(time.RFC3339), ExpiresInSeconds: int64(max(in, 0) / time.Second)})
-		}
-	})
-	c.expiry.expire = clk.AfterFunc(max(left, 0), func() {
-		if !c.current(gen) {
-			return
-		}
-		c.srv.log.Info("agentdesk: token expired, socket closed", "agent", c.agent)
-		c.emit(EventTokenExpired, ErrorEvent{Code: CodeTokenExpired, Message: "the token expired; log in or refresh, then reconnect"})
-		// A namespace disconnect, queued after the event: closing the
-		// Engine.IO session at once would drop both. The official
-		// client closes its connection once no namespace is left.
-		c.sock.Disconnect(false)
-	})
+	warnIn := max(exp.Sub(clk.Now())-c.srv.opts.TokenExpiryWarning, 0)
+	c.expiry.t = clk.AfterFunc(warnIn, func() { c.warnExpiry(gen, exp) })
+}
+
+// warnExpiry tells the desk its token expires at exp, then arms the
+// expiry itself, unless a refresh or the disconnect came first.
+func (c *client) warnExpiry(gen uint64, exp time.Time) {
+	if !c.current(gen) {
+		return
+	}
+	clk := c.srv.opts.Clock
+	in := exp.Sub(clk.Now())
+	c.emit(EventTokenExpiring, TokenExpiring{ExpiresAt: exp.UTC().Format(time.RFC3339), ExpiresInSeconds: int64(max(in, 0) / time.Second)})
+	c.exp.Lock()
+	defer c.exp.Unlock()
+	if c.expiry.closed || c.expiry.gen != gen {
+		return
+	}
+	c.expiry.t = clk.AfterFunc(max(exp.Sub(clk.Now()), 0), func() { c.expire(gen) })
+}
+
+// expire closes the socket whose token expired, unless a refresh or the
+// disconnect came first.
+func (c *client) expire(gen uint64) {
+	if !c.current(gen) {
+		return
+	}
+	c.srv.log.Info("agentdesk: token expired, socket closed", "agent", c.agent)
+	c.emit(EventTokenExpired, ErrorEvent{Code: CodeTokenExpired, Message: "the token expired; log in or refresh, then reconnect"})
+	// A namespace disconnect, queued after the event: closing the
+	// Engine.IO session at once would drop both. The official
+	// client closes its connection once no namespace is left.
+	c.sock.Disconnect(false)
 }
 
 // current says whether timers of generation gen still stand.
@@ -109,15 +125,13 @@ func (c *client) current(gen uint64) bool {
 
 func (c *client) stopExpiryLocked() {
 	c.expiry.gen++
-	for _, t := range []clock.Timer{c.expiry.warn, c.expiry.expire} {
-		if t != nil {
-			t.Stop()
-		}
+	if c.expiry.t != nil {
+		c.expiry.t.Stop()
+		c.expiry.t = nil
 	}
-	c.expiry.warn, c.expiry.expire = nil, nil
 }
 
-// closeExpiry stops c's timers for good (the socket is gone).
+// closeExpiry stops c's timer for good (the socket is gone).
 func (c *client) closeExpiry() {
 	c.exp.Lock()
 	defer c.exp.Unlock()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -165,8 +166,11 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu      sync.Mutex
-	sockets map[string]map[*socketio.Socket]struct{} // agent id -> its connected sockets
+	mu sync.Mutex
+	// sockets are each agent's connected sockets (agent id -> sockets): a
+	// slice, as an agent holds one or a few (a set of one kept about 180
+	// bytes more for each desk).
+	sockets map[string][]*socketio.Socket
 
 	quit         chan struct{}
 	dispatchDone chan struct{}
@@ -239,7 +243,7 @@ func New(n *node.Node, verify TokenVerifier, opts Options) (*Server, error) {
 	}
 
 	s := &Server{n: n, verify: verify, opts: opts, log: opts.Logger,
-		sockets: map[string]map[*socketio.Socket]struct{}{},
+		sockets: map[string][]*socketio.Socket{},
 		quit:    make(chan struct{}), dispatchDone: make(chan struct{}), deskCh: make(chan func(context.Context) error, deskWrites)}
 	var err error
 	if s.metrics, err = newMetrics(opts.Registry, s.Graces); err != nil {
@@ -396,15 +400,13 @@ func (s *Server) writeDesks() {
 func (s *Server) register(agent string, sock *socketio.Socket, fcm string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	set := s.sockets[agent]
-	if max := s.opts.MaxSocketsPerAgent; max > 0 && len(set) >= max {
+	socks := s.sockets[agent]
+	if max := s.opts.MaxSocketsPerAgent; max > 0 && len(socks) >= max {
 		return false
 	}
-	if set == nil {
-		set = map[*socketio.Socket]struct{}{}
-		s.sockets[agent] = set
+	if !slices.Contains(socks, sock) {
+		s.sockets[agent] = append(socks, sock)
 	}
-	set[sock] = struct{}{}
 	s.life.connected(agent, fcm) // lifecycle.go: cancel the grace timer
 	if d := s.opts.Desks; d != nil {
 		s.deskWrite(func(ctx context.Context) error { return d.Connected(ctx, agent, fcm) })
@@ -416,10 +418,14 @@ func (s *Server) register(agent string, sock *socketio.Socket, fcm string) bool 
 func (s *Server) unregister(agent string, sock *socketio.Socket) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if set := s.sockets[agent]; set != nil {
-		_, had := set[sock]
-		delete(set, sock)
-		if len(set) == 0 {
+	if socks, ok := s.sockets[agent]; ok {
+		i := slices.Index(socks, sock)
+		had := i >= 0
+		if had {
+			socks = slices.Delete(socks, i, i+1)
+			s.sockets[agent] = socks
+		}
+		if len(socks) == 0 {
 			delete(s.sockets, agent)
 			if had {
 				s.life.gone(agent) // lifecycle.go: start the grace timer
@@ -442,8 +448,8 @@ func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := Stats{Agents: len(s.sockets)}
-	for _, set := range s.sockets {
-		st.Sockets += len(set)
+	for _, socks := range s.sockets {
+		st.Sockets += len(socks)
 	}
 	return st
 }
