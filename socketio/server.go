@@ -102,6 +102,13 @@ type Options struct {
 	// (nil: all; empty: none). Even a query of two parameters is a map of
 	// about 600 bytes a connection.
 	HandshakeQuery []string
+	// ForgetAuth lets go of a socket's Handshake.Auth once the namespace's
+	// middlewares ran: they read it as usual, the connection handler and
+	// everything after it see nil. The reference server keeps it; a
+	// server that authenticates with it and keeps what it learned
+	// (Socket.SetData) saves a copy of the CONNECT payload a connection
+	// (with a bearer token in it, about 150 bytes).
+	ForgetAuth bool
 	// Logger gets transport errors at debug level (default slog.Default()).
 	Logger *slog.Logger
 	// Clock times the heartbeat (ping due, pong overdue), the namespace

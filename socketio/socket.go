@@ -25,7 +25,8 @@ type Handshake struct {
 	// Time is when the session opened.
 	Time time.Time
 	// Auth is the CONNECT packet's payload of the namespace (an object,
-	// "{}" when the client sent none); set per Socket.
+	// "{}" when the client sent none); set per Socket; nil after the
+	// middlewares with Options.ForgetAuth.
 	Auth json.RawMessage
 }
 
@@ -661,6 +662,9 @@ func (ss *session) connect(p packet) {
 			ss.send(frame{typ: engineMessage, data: controlPacket(packetConnectError, p.nsp, connectErrorJSON(err))})
 			return
 		}
+	}
+	if ss.srv.opts.ForgetAuth {
+		sk.handshake.Auth = nil
 	}
 	ss.mu.Lock()
 	if ss.closed {

@@ -506,3 +506,32 @@ func TestToWritten(t *testing.T) {
 		t.Fatal("written ran again")
 	}
 }
+
+// TestForgetAuth: with ForgetAuth the middleware reads the CONNECT payload
+// and the connection handler finds none left; without it the handler
+// reads it too.
+func TestForgetAuth(t *testing.T) {
+	for _, forget := range []bool{true, false} {
+		s, url := start(t, socketio.Options{ForgetAuth: forget})
+		seen := make(chan string, 1)
+		s.Of("/").Use(func(sk *socketio.Socket) error {
+			if a := string(sk.Handshake().Auth); a != `{"token":"t"}` {
+				return fmt.Errorf("middleware read auth %q", a)
+			}
+			return nil
+		})
+		s.Of("/").OnConnection(func(sk *socketio.Socket) { seen <- string(sk.Handshake().Auth) })
+		c := dialWS(t, url)
+		c.send(`40{"token":"t"}`)
+		if m := c.read(); !strings.HasPrefix(m, "40{") {
+			t.Fatalf("forget %v: connect %q", forget, m)
+		}
+		want := `{"token":"t"}`
+		if forget {
+			want = ""
+		}
+		if a := <-seen; a != want {
+			t.Fatalf("forget %v: the handler read auth %q, want %q", forget, a, want)
+		}
+	}
+}
