@@ -282,7 +282,10 @@ func New(n *node.Node, verify TokenVerifier, opts Options) (*Server, error) {
 		// every desk for nothing.
 		HandshakeHeaders: []string{"Authorization"},
 		HandshakeQuery:   []string{},
-		Logger:           opts.Logger,
+		// Only the middleware reads auth (the token); what it learned is
+		// the socket's data.
+		ForgetAuth: true,
+		Logger:     opts.Logger,
 	}
 	if opts.MaxPayloadBytes < 0 {
 		so.MaxHTTPBufferSize = 1 << 62
