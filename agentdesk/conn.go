@@ -20,8 +20,7 @@ type client struct {
 	tokens float64
 	last   time.Time
 
-	exp    sync.Mutex // guards expiry
-	expiry expiry
+	expiry expiry // guarded by srv.exps.mu (expiry.go)
 }
 
 // handlerFunc handles one desk event; args exclude the acknowledgement.

@@ -1,6 +1,8 @@
 package agentdesk
 
 import (
+	"container/heap"
+	"sync"
 	"time"
 
 	"github.com/omniroute/omniroute/clock"
@@ -60,29 +62,143 @@ type RefreshToken struct {
 	Token string `json:"token"`
 }
 
-// expiry is one socket's token lifetime: its timer and a generation that
-// makes a timer armed before a refresh do nothing. One timer at a time:
-// the warning's, which arms the expiry's when it fires (two timers armed
-// side by side kept about 150 bytes more for each desk).
+// expiry is one socket's token lifetime, guarded by the Server's
+// expiries: the token's expiry, the step armed for it (the warning, then
+// the expiry itself) and its place in the expiries' heap.
 type expiry struct {
+	// gen moves on with every (re)arm and the close, so a step taken off
+	// the heap before one of those does nothing.
 	gen    uint64
-	t      clock.Timer
+	token  time.Time // when the token expires
+	at     time.Time // when the armed step is due
+	warned bool      // the armed step is the expiry (the warning went)
+	idx    int       // in the heap; -1 none
 	closed bool
 }
 
-// armExpiry (re)starts c's timer for a token expiring at exp; the zero
-// time stops it.
-func (c *client) armExpiry(exp time.Time) {
-	c.exp.Lock()
-	defer c.exp.Unlock()
-	c.stopExpiryLocked()
-	if exp.IsZero() || c.expiry.closed {
+// expiries runs the token steps of every socket with one timer of the
+// Server's clock, set to the earliest of a min-heap of sockets (one entry
+// each at most: a re-arm or the disconnect takes the socket's entry out).
+// One time.Timer and a closure for each desk kept about 190 bytes, an
+// entry here 8.
+type expiries struct {
+	clk  clock.Clock
+	mu   sync.Mutex
+	h    expiryHeap
+	t    clock.Timer // set to h[0].at; nil when h is empty or stopped
+	stop bool
+}
+
+type expiryHeap []*client
+
+func (h expiryHeap) Len() int           { return len(h) }
+func (h expiryHeap) Less(i, j int) bool { return h[i].expiry.at.Before(h[j].expiry.at) }
+func (h expiryHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].expiry.idx, h[j].expiry.idx = i, j
+}
+func (h *expiryHeap) Push(x any) {
+	c := x.(*client)
+	c.expiry.idx = len(*h)
+	*h = append(*h, c)
+}
+func (h *expiryHeap) Pop() any {
+	old := *h
+	c := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	c.expiry.idx = -1
+	return c
+}
+
+// putLocked (re)places c's entry at its expiry.at and re-arms the timer
+// when the earliest changed.
+func (e *expiries) putLocked(c *client) {
+	if c.expiry.idx >= 0 {
+		heap.Fix(&e.h, c.expiry.idx)
+	} else {
+		heap.Push(&e.h, c)
+	}
+	if e.h[0] == c {
+		e.armLocked()
+	}
+}
+
+// dropLocked takes c's entry out, if it has one.
+func (e *expiries) dropLocked(c *client) {
+	if c.expiry.idx < 0 {
 		return
 	}
-	gen := c.expiry.gen
-	clk := c.srv.opts.Clock
-	warnIn := max(exp.Sub(clk.Now())-c.srv.opts.TokenExpiryWarning, 0)
-	c.expiry.t = clk.AfterFunc(warnIn, func() { c.warnExpiry(gen, exp) })
+	first := c.expiry.idx == 0
+	heap.Remove(&e.h, c.expiry.idx)
+	if first {
+		e.armLocked()
+	}
+}
+
+func (e *expiries) armLocked() {
+	if e.t != nil {
+		e.t.Stop()
+		e.t = nil
+	}
+	if len(e.h) == 0 || e.stop {
+		return
+	}
+	e.t = e.clk.AfterFunc(max(e.h[0].expiry.at.Sub(e.clk.Now()), 0), e.fire)
+}
+
+// fire takes the steps that are due, in order of their time.
+func (e *expiries) fire() {
+	type step struct {
+		c      *client
+		gen    uint64
+		token  time.Time
+		warned bool
+	}
+	var due []step
+	e.mu.Lock()
+	now := e.clk.Now()
+	for len(e.h) > 0 && !e.h[0].expiry.at.After(now) {
+		c := heap.Pop(&e.h).(*client)
+		due = append(due, step{c, c.expiry.gen, c.expiry.token, c.expiry.warned})
+	}
+	e.armLocked()
+	e.mu.Unlock()
+	for _, d := range due {
+		if d.warned {
+			d.c.expire(d.gen)
+		} else {
+			d.c.warnExpiry(d.gen, d.token)
+		}
+	}
+}
+
+// close stops the timer for good (Server.Close).
+func (e *expiries) close() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.stop = true
+	e.armLocked()
+}
+
+// armExpiry (re)starts c's token steps for a token expiring at exp: the
+// warning Options.TokenExpiryWarning before (at once when less is left),
+// then the expiry; the zero time stops them.
+func (c *client) armExpiry(exp time.Time) {
+	e := c.srv.exps
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c.expiry.gen++
+	if exp.IsZero() || c.expiry.closed {
+		e.dropLocked(c)
+		return
+	}
+	c.expiry.token, c.expiry.warned = exp, false
+	c.expiry.at = exp.Add(-c.srv.opts.TokenExpiryWarning)
+	if now := e.clk.Now(); c.expiry.at.Before(now) {
+		c.expiry.at = now
+	}
+	e.putLocked(c)
 }
 
 // warnExpiry tells the desk its token expires at exp, then arms the
@@ -91,15 +207,16 @@ func (c *client) warnExpiry(gen uint64, exp time.Time) {
 	if !c.current(gen) {
 		return
 	}
-	clk := c.srv.opts.Clock
-	in := exp.Sub(clk.Now())
+	in := exp.Sub(c.srv.opts.Clock.Now())
 	c.emit(EventTokenExpiring, TokenExpiring{ExpiresAt: exp.UTC().Format(time.RFC3339), ExpiresInSeconds: int64(max(in, 0) / time.Second)})
-	c.exp.Lock()
-	defer c.exp.Unlock()
+	e := c.srv.exps
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	if c.expiry.closed || c.expiry.gen != gen {
 		return
 	}
-	c.expiry.t = clk.AfterFunc(max(exp.Sub(clk.Now()), 0), func() { c.expire(gen) })
+	c.expiry.warned, c.expiry.at = true, exp
+	e.putLocked(c)
 }
 
 // expire closes the socket whose token expired, unless a refresh or the
@@ -116,27 +233,22 @@ func (c *client) expire(gen uint64) {
 	c.sock.Disconnect(false)
 }
 
-// current says whether timers of generation gen still stand.
+// current says whether steps of generation gen still stand.
 func (c *client) current(gen uint64) bool {
-	c.exp.Lock()
-	defer c.exp.Unlock()
+	e := c.srv.exps
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	return !c.expiry.closed && c.expiry.gen == gen
 }
 
-func (c *client) stopExpiryLocked() {
-	c.expiry.gen++
-	if c.expiry.t != nil {
-		c.expiry.t.Stop()
-		c.expiry.t = nil
-	}
-}
-
-// closeExpiry stops c's timer for good (the socket is gone).
+// closeExpiry stops c's token steps for good (the socket is gone).
 func (c *client) closeExpiry() {
-	c.exp.Lock()
-	defer c.exp.Unlock()
+	e := c.srv.exps
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	c.expiry.closed = true
-	c.stopExpiryLocked()
+	c.expiry.gen++
+	e.dropLocked(c)
 }
 
 // refreshToken is the refreshToken event: a new token of the socket's

@@ -182,6 +182,7 @@ type Server struct {
 	ownConv bool
 	cimDone chan struct{}
 	life    *lifecycle
+	exps    *expiries // every socket's token expiry (expiry.go)
 	fcm     *fcmNotifier
 	metrics *metrics
 }
@@ -263,6 +264,7 @@ func New(n *node.Node, verify TokenVerifier, opts Options) (*Server, error) {
 	}
 	s.cimDone = make(chan struct{})
 	s.life = newLifecycle(s)
+	s.exps = &expiries{clk: opts.Clock}
 	s.fcm = newFCM(s)
 
 	if opts.ConnectTimeout <= 0 {
@@ -346,6 +348,7 @@ func (s *Server) Close() {
 			<-s.fcm.done
 		}
 		s.life.close()
+		s.exps.close()
 		if s.ownConv {
 			s.conv.Close()
 		}

@@ -45,7 +45,7 @@ func (s *Server) onConnection(sock *socketio.Socket) {
 		sock.Disconnect(true)
 		return
 	}
-	c := &client{srv: s, sock: sock, agent: agent, tokens: s.burst(), last: time.Now()}
+	c := &client{srv: s, sock: sock, agent: agent, tokens: s.burst(), last: time.Now(), expiry: expiry{idx: -1}}
 	// Runs at once if the socket is gone already.
 	sock.OnDisconnect(func(string) {
 		c.closeExpiry()
