@@ -74,38 +74,41 @@ type session struct {
 	inMu sync.Mutex // serializes incoming packets (polling POSTs)
 
 	// The websocket messages read and not yet handled (readLoop), under
-	// inboxMu; handling says a handler goroutine drains them; room, when
-	// set, is closed when a full inbox has room again.
-	inboxMu  sync.Mutex
-	inbox    []inbound
-	handling bool
-	room     chan struct{}
+	// inboxMu; handling (below) says a handler goroutine drains them;
+	// room, when set, is closed when a full inbox has room again.
+	inboxMu sync.Mutex
+	inbox   []inbound
+	room    chan struct{}
 
 	mu          sync.Mutex
-	closed      bool
 	closeReason string
-	transport   int
 	ws          *websocket.Conn
-	upgrading   bool
-	probed      bool // the upgrade's probe was answered
 	// upgradeEnd is closed when the upgrade in progress ends (switched
 	// or failed); nil when none is in progress.
 	upgradeEnd chan struct{}
 	queue      []frame
-	spare      []frame    // the last written batch, reused
 	wmu        sync.Mutex // one websocket writer at a time
 	queued     int        // bytes in queue
-	writing    bool       // a websocket writer goroutine runs
-	polling    bool       // a GET is held
 	pollWake   chan struct{}
-	gen        uint32 // heartbeat generation
-	awaitPong  bool
 	// pongDue is when an awaited pong is overdue (unix nanoseconds): the
 	// ping's due time plus PingTimeout.
-	pongDue   int64
+	pongDue int64
+	done    chan struct{}
+	gen     uint32 // heartbeat generation
+
+	// The flags, side by side so that they share a word (the session is
+	// 256 bytes, not 320, for each desk); handling is under inboxMu, the
+	// others under mu.
+	handling  bool
+	closed    bool
+	transport uint8
+	upgrading bool
+	probed    bool // the upgrade's probe was answered
+	writing   bool // a websocket writer goroutine runs
+	polling   bool // a GET is held
+	awaitPong bool
 	joined    bool // some namespace connected: no longer pending
 	lingering bool // closed by the client, one racing poll to answer
-	done      chan struct{}
 
 	// Socket.IO layer (client.go), touched on the incoming path only,
 	// except sockets, which close() reads under mu.
@@ -297,16 +300,15 @@ func (ss *session) flushWS(ws *websocket.Conn, loop bool) bool {
 	if len(ss.queue) == 0 {
 		if loop {
 			ss.writing = false
-			// The writer ends: an idle session keeps no queue (the
-			// queue and its spare held about 100 bytes each desk); the
-			// next burst allocates one.
-			ss.queue, ss.spare = nil, nil
+			// The writer ends: an idle session keeps no queue (it held
+			// about 100 bytes each desk); the next burst allocates one.
+			ss.queue = nil
 		}
 		ss.mu.Unlock()
 		return false
 	}
 	batch := ss.queue
-	ss.queue, ss.queued = ss.spare[:0], 0
+	ss.queue, ss.queued = nil, 0
 	ss.mu.Unlock()
 	err := ss.writeFrames(ws, batch)
 	if err == nil {
@@ -314,7 +316,9 @@ func (ss *session) flushWS(ws *websocket.Conn, loop bool) bool {
 	}
 	clear(batch)
 	ss.mu.Lock()
-	ss.spare = batch
+	if ss.queue == nil && !ss.closed {
+		ss.queue = batch[:0] // reused while the writer goes on
+	}
 	if err != nil && loop {
 		ss.writing = false
 	}
