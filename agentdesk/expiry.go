@@ -2,6 +2,7 @@ package agentdesk
 
 import (
 	"container/heap"
+	"math"
 	"sync"
 	"time"
 
@@ -65,15 +66,26 @@ type RefreshToken struct {
 // expiry is one socket's token lifetime, guarded by the Server's
 // expiries: the token's expiry, the step armed for it (the warning, then
 // the expiry itself) and its place in the expiries' heap.
+// Times are unix nanoseconds (unixNano), so the client stays at 112
+// bytes.
 type expiry struct {
 	// gen moves on with every (re)arm and the close, so a step taken off
 	// the heap before one of those does nothing.
 	gen    uint64
-	token  time.Time // when the token expires
-	at     time.Time // when the armed step is due
-	warned bool      // the armed step is the expiry (the warning went)
-	idx    int       // in the heap; -1 none
+	token  int64 // when the token expires
+	at     int64 // when the armed step is due
+	idx    int32 // in the heap; -1 none
+	warned bool  // the armed step is the expiry (the warning went)
 	closed bool
+}
+
+// unixNano is t in unix nanoseconds, the latest such time for a t past
+// year 2262 (a token that expires then never expires here).
+func unixNano(t time.Time) int64 {
+	if t.After(time.Unix(0, math.MaxInt64)) {
+		return math.MaxInt64
+	}
+	return t.UnixNano()
 }
 
 // expiries runs the token steps of every socket with one timer of the
@@ -92,14 +104,14 @@ type expiries struct {
 type expiryHeap []*client
 
 func (h expiryHeap) Len() int           { return len(h) }
-func (h expiryHeap) Less(i, j int) bool { return h[i].expiry.at.Before(h[j].expiry.at) }
+func (h expiryHeap) Less(i, j int) bool { return h[i].expiry.at < h[j].expiry.at }
 func (h expiryHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
-	h[i].expiry.idx, h[j].expiry.idx = i, j
+	h[i].expiry.idx, h[j].expiry.idx = int32(i), int32(j)
 }
 func (h *expiryHeap) Push(x any) {
 	c := x.(*client)
-	c.expiry.idx = len(*h)
+	c.expiry.idx = int32(len(*h))
 	*h = append(*h, c)
 }
 func (h *expiryHeap) Pop() any {
@@ -115,7 +127,7 @@ func (h *expiryHeap) Pop() any {
 // when the earliest changed.
 func (e *expiries) putLocked(c *client) {
 	if c.expiry.idx >= 0 {
-		heap.Fix(&e.h, c.expiry.idx)
+		heap.Fix(&e.h, int(c.expiry.idx))
 	} else {
 		heap.Push(&e.h, c)
 	}
@@ -130,7 +142,7 @@ func (e *expiries) dropLocked(c *client) {
 		return
 	}
 	first := c.expiry.idx == 0
-	heap.Remove(&e.h, c.expiry.idx)
+	heap.Remove(&e.h, int(c.expiry.idx))
 	if first {
 		e.armLocked()
 	}
@@ -144,7 +156,7 @@ func (e *expiries) armLocked() {
 	if len(e.h) == 0 || e.stop {
 		return
 	}
-	e.t = e.clk.AfterFunc(max(e.h[0].expiry.at.Sub(e.clk.Now()), 0), e.fire)
+	e.t = e.clk.AfterFunc(max(time.Duration(e.h[0].expiry.at-unixNano(e.clk.Now())), 0), e.fire)
 }
 
 // fire takes the steps that are due, in order of their time.
@@ -152,13 +164,13 @@ func (e *expiries) fire() {
 	type step struct {
 		c      *client
 		gen    uint64
-		token  time.Time
+		token  int64
 		warned bool
 	}
 	var due []step
 	e.mu.Lock()
-	now := e.clk.Now()
-	for len(e.h) > 0 && !e.h[0].expiry.at.After(now) {
+	now := unixNano(e.clk.Now())
+	for len(e.h) > 0 && e.h[0].expiry.at <= now {
 		c := heap.Pop(&e.h).(*client)
 		due = append(due, step{c, c.expiry.gen, c.expiry.token, c.expiry.warned})
 	}
@@ -193,20 +205,19 @@ func (c *client) armExpiry(exp time.Time) {
 		e.dropLocked(c)
 		return
 	}
-	c.expiry.token, c.expiry.warned = exp, false
-	c.expiry.at = exp.Add(-c.srv.opts.TokenExpiryWarning)
-	if now := e.clk.Now(); c.expiry.at.Before(now) {
-		c.expiry.at = now
-	}
+	c.expiry.token, c.expiry.warned = unixNano(exp), false
+	c.expiry.at = max(c.expiry.token-int64(c.srv.opts.TokenExpiryWarning), unixNano(e.clk.Now()))
 	e.putLocked(c)
 }
 
-// warnExpiry tells the desk its token expires at exp, then arms the
-// expiry itself, unless a refresh or the disconnect came first.
-func (c *client) warnExpiry(gen uint64, exp time.Time) {
+// warnExpiry tells the desk its token expires at token (unix
+// nanoseconds), then arms the expiry itself, unless a refresh or the
+// disconnect came first.
+func (c *client) warnExpiry(gen uint64, token int64) {
 	if !c.current(gen) {
 		return
 	}
+	exp := time.Unix(0, token)
 	in := exp.Sub(c.srv.opts.Clock.Now())
 	c.emit(EventTokenExpiring, TokenExpiring{ExpiresAt: exp.UTC().Format(time.RFC3339), ExpiresInSeconds: int64(max(in, 0) / time.Second)})
 	e := c.srv.exps
@@ -215,7 +226,7 @@ func (c *client) warnExpiry(gen uint64, exp time.Time) {
 	if c.expiry.closed || c.expiry.gen != gen {
 		return
 	}
-	c.expiry.warned, c.expiry.at = true, exp
+	c.expiry.warned, c.expiry.at = true, token
 	e.putLocked(c)
 }
 
