@@ -66,7 +66,7 @@ func FuzzPayload(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s := NewServer(Options{})
 		defer s.Close()
-		ss := &session{srv: s, id: "x", handshake: &Handshake{}, pollWake: make(chan struct{}, 1), done: make(chan struct{})}
+		ss := &session{srv: s, id: "x", handshake: &Handshake{}, pollWake: make(chan struct{}, 1)}
 		if err := ss.handlePayload(bytes.Clone(b)); err != nil && err != ErrParse {
 			t.Fatalf("error %v, want ErrParse", err)
 		}

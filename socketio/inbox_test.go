@@ -2,6 +2,7 @@ package socketio_test
 
 import (
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -109,5 +110,65 @@ func TestHandshakeKeeps(t *testing.T) {
 				t.Errorf("k %q, want %q", got, tc.wantK)
 			}
 		})
+	}
+}
+
+// readersWaiting counts the goroutines whose stack is in a session's
+// reading loop, and those of them parked in a select (the wait at a full
+// inbox).
+func readersWaiting() (readers, inSelect int) {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "socketio.(*session).readLoop(") {
+			readers++
+			if strings.Contains(g, "[select") {
+				inSelect++
+			}
+		}
+	}
+	return readers, inSelect
+}
+
+// TestFullInboxReaderEndsOnClose: a reader (its frame, not the handler
+// it created) that waits for room in a full
+// inbox (the handler blocks) ends when the session closes, though nothing
+// else wakes it: the session's done channel, made by that wait, is closed.
+func TestFullInboxReaderEndsOnClose(t *testing.T) {
+	s, url := start(t, socketio.Options{})
+	release := make(chan struct{})
+	defer close(release)
+	first := make(chan *socketio.Socket, 1)
+	s.Of("/").OnConnection(func(sk *socketio.Socket) {
+		sk.OnEvent(func(*socketio.Event) {
+			select {
+			case first <- sk:
+				<-release
+			default:
+			}
+		})
+	})
+	c := dialWS(t, url)
+	c.send("40")
+	if m := c.read(); !strings.HasPrefix(m, `40{"sid":"`) {
+		t.Fatalf("connect answer %q", m)
+	}
+	for i := range 100 { // past the inbox bound; small enough for the socket buffers
+		c.send(`42["n","` + strconv.Itoa(i) + `"]`)
+	}
+	sk := <-first
+	deadline := time.Now().Add(10 * time.Second)
+	for _, waiting := readersWaiting(); waiting == 0; _, waiting = readersWaiting() {
+		if time.Now().After(deadline) {
+			t.Fatal("the reader never waited at the full inbox")
+		}
+		time.Sleep(time.Millisecond) // polling a condition
+	}
+	sk.Disconnect(true)
+	for readers, _ := readersWaiting(); readers > 0; readers, _ = readersWaiting() {
+		if time.Now().After(deadline) {
+			t.Fatal("the reader still waits after the session closed")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

@@ -93,8 +93,11 @@ type session struct {
 	// pongDue is when an awaited pong is overdue (unix nanoseconds): the
 	// ping's due time plus PingTimeout.
 	pongDue int64
-	done    chan struct{}
-	gen     uint32 // heartbeat generation
+	// done is closed when the session closes; made by the first that
+	// waits for it (doneLocked), as an idle websocket session never does
+	// (a channel is about 100 bytes a desk).
+	done chan struct{}
+	gen  uint32 // heartbeat generation
 
 	// The flags, side by side so that they share a word (the session is
 	// 256 bytes, not 320, for each desk); handling is under inboxMu, the
@@ -125,8 +128,7 @@ type session struct {
 // send to the nil channel takes its select's default), and so keeps no
 // channel for it (about 100 bytes).
 func newSession(s *Server, id, addr string, r *http.Request, polling bool) *session {
-	ss := &session{srv: s, id: id, addr: addr, handshake: newHandshake(r, addr, s.opts.Clock.Now(), s.keepHeaders, s.keepQuery),
-		done: make(chan struct{})}
+	ss := &session{srv: s, id: id, addr: addr, handshake: newHandshake(r, addr, s.opts.Clock.Now(), s.keepHeaders, s.keepQuery)}
 	if polling {
 		ss.pollWake = make(chan struct{}, 1)
 	}
@@ -378,7 +380,9 @@ func (ss *session) close(reason string, sendClose bool) {
 	ss.lingering = linger
 	socks := slices.Clone(ss.sockets)
 	ss.queue, ss.queued = nil, 0
-	close(ss.done)
+	if ss.done != nil {
+		close(ss.done)
+	}
 	ss.mu.Unlock()
 
 	if linger {
@@ -400,7 +404,19 @@ func (ss *session) close(reason string, sendClose bool) {
 	}
 }
 
-// Done is closed when the session closes.
+// doneLocked returns the channel closed when the session closes (ss.mu
+// held), made on the first call.
+func (ss *session) doneLocked() <-chan struct{} {
+	if ss.done == nil {
+		ss.done = make(chan struct{})
+		if ss.closed {
+			close(ss.done)
+		}
+	}
+	return ss.done
+}
+
+// isClosed reports whether the session closed.
 func (ss *session) isClosed() bool {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
@@ -445,12 +461,13 @@ func (ss *session) servePoll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if end := ss.upgradeEnd; end != nil && !ss.closed && !ss.polling {
+		done := ss.doneLocked()
 		ss.mu.Unlock()
 		t := ss.srv.opts.Clock.NewTimer(upgradePollWait)
 		select {
 		case <-end:
 		case <-t.C():
-		case <-ss.done:
+		case <-done:
 		case <-r.Context().Done():
 		}
 		t.Stop()
@@ -486,11 +503,12 @@ func (ss *session) servePoll(w http.ResponseWriter, r *http.Request) {
 			ss.mu.Unlock()
 			break
 		}
+		done := ss.doneLocked()
 		ss.mu.Unlock()
 		select {
 		case <-ss.pollWake:
 			continue
-		case <-ss.done:
+		case <-done:
 			continue
 		case <-r.Context().Done():
 			ss.mu.Lock()
@@ -668,10 +686,13 @@ func (ss *session) readLoop(ws *websocket.Conn) {
 				ss.room = make(chan struct{})
 			}
 			room := ss.room
+			ss.mu.Lock()
+			done := ss.doneLocked()
+			ss.mu.Unlock()
 			ss.inboxMu.Unlock()
 			select {
 			case <-room:
-			case <-ss.done:
+			case <-done:
 				readBufs.Put(buf)
 				return
 			}
