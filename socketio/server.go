@@ -198,7 +198,7 @@ func NewServer(opts Options) *Server {
 		// for the request is let go. 128 bytes is about gorilla's floor
 		// (it peeks a control frame's payload, at most 125 bytes, whole);
 		// a message's payload past what is buffered is read straight into
-		// the pooled message buffer (readMessage), so a larger one only
+		// the pooled message buffer (readLoop), so a larger one only
 		// saved a read call for messages of 128-512 bytes, and cost 384
 		// bytes for every idle desk. Writes borrow a pooled buffer only
 		// while a frame is written.
@@ -478,7 +478,8 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, transport str
 	// net/http then lets go of the connection's 4 KiB read and write
 	// buffers and its response, which a hijacked connection never uses
 	// (about 10 KiB per connection).
-	go ss.runWebsocket(ws, ss.openPacket(false))
+	ss.startWebsocket(ws, ss.openPacket(false))
+	go ss.readLoop(ws)
 }
 
 // forget removes a closed session.

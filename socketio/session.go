@@ -626,18 +626,18 @@ func (ss *session) handlePayload(data []byte) error {
 
 // ---- websocket ----
 
-// runWebsocket serves a session that is on the websocket from its
-// handshake; it returns when the connection ends.
-func (ss *session) runWebsocket(ws *websocket.Conn, open []byte) {
+// startWebsocket puts a session that is on the websocket from its
+// handshake there, its open packet first in the queue; the caller then
+// starts its reader (readLoop).
+func (ss *session) startWebsocket(ws *websocket.Conn, open []byte) {
 	ws.SetReadLimit(ss.srv.opts.MaxHTTPBufferSize)
 	ss.mu.Lock()
+	defer ss.mu.Unlock()
 	ss.transport = transportWebsocket
 	ss.ws = ws
 	ss.queue = append([]frame{{typ: open[0], data: open[1:]}}, ss.queue...)
 	ss.queued += len(open)
 	ss.kickLocked()
-	ss.mu.Unlock()
-	ss.readLoop(ws)
 }
 
 // maxInbox bounds the websocket messages a session has read and not yet
@@ -656,59 +656,84 @@ type inbound struct {
 
 // readLoop reads the websocket's messages until it fails or the session
 // closes, and hands them to a handler goroutine started when the first
-// one waits and gone when none does (drain). The reader itself stays at
-// the bottom of a shallow call chain, so its stack stays at the smallest
-// size while it waits, which is most of a desk's life: handling a message
-// in the reading goroutine grew every connection's stack to the depth of
-// the deepest handler (8 KiB a desk), for good.
+// one waits and gone when none does (drain). It is the reader
+// goroutine's first function, and waits for the next message right in
+// it, with the rest of its work in functions it calls (received,
+// readFailed): the chain of frames below the wait is then about 1 KiB,
+// which fits a 2 KiB stack with the runtime's guard, so the reader's
+// stack stays at the smallest size while it waits, which is most of a
+// desk's life. Handling a message in the reading goroutine grew every
+// connection's stack to the depth of the deepest handler (8 KiB a desk),
+// for good; a larger frame here (the inbox logic, and one more call
+// between this function and the wait) kept it at 4 KiB.
 func (ss *session) readLoop(ws *websocket.Conn) {
 	for {
-		mt, data, buf, err := readMessage(ws)
+		mt, r, err := ws.NextReader()
 		if err != nil {
-			reason := "transport close"
-			var ce *websocket.CloseError
-			if errors.As(err, &ce) && ce.Code == websocket.CloseMessageTooBig || errors.Is(err, websocket.ErrReadLimit) {
-				reason = "transport error"
-			}
-			ss.close(reason, false)
+			ss.readFailed(err)
 			return
 		}
-		if mt == websocket.TextMessage && len(data) == 1 && data[0] == enginePong {
-			// A pong is shallow and order-free: taken here, it is not held
-			// up by a slow handler, so a busy desk is not timed out.
+		buf := readBufs.Get().(*bytes.Buffer)
+		buf.Reset()
+		if _, err := buf.ReadFrom(r); err != nil {
 			readBufs.Put(buf)
-			ss.pong()
-			continue
+			ss.readFailed(err)
+			return
 		}
-		ss.inboxMu.Lock()
-		for len(ss.inbox) >= maxInbox {
-			if ss.room == nil {
-				ss.room = make(chan struct{})
-			}
-			room := ss.room
-			ss.mu.Lock()
-			done := ss.doneLocked()
-			ss.mu.Unlock()
-			ss.inboxMu.Unlock()
-			select {
-			case <-room:
-			case <-done:
-				readBufs.Put(buf)
-				return
-			}
-			ss.inboxMu.Lock()
-		}
-		ss.inbox = append(ss.inbox, inbound{mt: mt, data: data, buf: buf})
-		start := !ss.handling
-		ss.handling = true
-		ss.inboxMu.Unlock()
-		if start {
-			go ss.drain()
-		}
-		if ss.isClosed() {
+		if !ss.received(mt, buf) {
 			return
 		}
 	}
+}
+
+// readFailed closes the session whose websocket read failed with err.
+func (ss *session) readFailed(err error) {
+	reason := "transport close"
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) && ce.Code == websocket.CloseMessageTooBig || errors.Is(err, websocket.ErrReadLimit) {
+		reason = "transport error"
+	}
+	ss.close(reason, false)
+}
+
+// received takes a message that readLoop read into buf (pooled): a pong
+// at once, anything else to the inbox, once it has room. false: the
+// session closed, stop reading.
+func (ss *session) received(mt int, buf *bytes.Buffer) bool {
+	data := buf.Bytes()
+	if mt == websocket.TextMessage && len(data) == 1 && data[0] == enginePong {
+		// A pong is shallow and order-free: taken here, it is not held
+		// up by a slow handler, so a busy desk is not timed out.
+		readBufs.Put(buf)
+		ss.pong()
+		return true
+	}
+	ss.inboxMu.Lock()
+	for len(ss.inbox) >= maxInbox {
+		if ss.room == nil {
+			ss.room = make(chan struct{})
+		}
+		room := ss.room
+		ss.mu.Lock()
+		done := ss.doneLocked()
+		ss.mu.Unlock()
+		ss.inboxMu.Unlock()
+		select {
+		case <-room:
+		case <-done:
+			readBufs.Put(buf)
+			return false
+		}
+		ss.inboxMu.Lock()
+	}
+	ss.inbox = append(ss.inbox, inbound{mt: mt, data: data, buf: buf})
+	start := !ss.handling
+	ss.handling = true
+	ss.inboxMu.Unlock()
+	if start {
+		go ss.drain()
+	}
+	return !ss.isClosed()
 }
 
 // drain handles the waiting websocket messages in order, then ends. A
@@ -749,22 +774,6 @@ func (ss *session) drain() {
 // an idle connection keeps none. What a handler keeps is copied out first
 // (onMessage).
 var readBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// readMessage reads one websocket message into a pooled buffer; the caller
-// puts buf back when done with data.
-func readMessage(ws *websocket.Conn) (mt int, data []byte, buf *bytes.Buffer, err error) {
-	mt, r, err := ws.NextReader()
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	buf = readBufs.Get().(*bytes.Buffer)
-	buf.Reset()
-	if _, err := buf.ReadFrom(r); err != nil {
-		readBufs.Put(buf)
-		return 0, nil, nil, err
-	}
-	return mt, buf.Bytes(), buf, nil
-}
 
 // endUpgradeLocked ends the upgrade in progress (ss.mu held): switched
 // when ss.transport says websocket, failed otherwise.
