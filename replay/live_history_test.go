@@ -33,9 +33,13 @@ import (
 // Tolerance. The replay measures a wait from its POST to the taskRequest
 // it receives; the server from its enqueue stamp to its accept stamp. The
 // two differ by the difference of two one-way loopback latencies (POST in,
-// topicSubscription in), a few milliseconds of wall time, times Speed. We
-// allow skewWall = 50 ms of wall time (generous on a loaded 2-core
-// machine), so: |ASA difference| <= skewWall*Speed (a mean moves no more
+// topicSubscription in), a few milliseconds of wall time, times Speed,
+// plus whatever the accept waits at the node before it is stamped: a
+// journal fsync in progress, which on this machine's shared disk can
+// stall for 100-350 ms (BENCHMARKS.md, issue 14; one such stall at
+// Speed 200 and 50 ms failed a CI run). We allow skewWall = 200 ms of
+// wall time at Speed 50, the same 10 s of replayed time, so:
+// |ASA difference| <= skewWall*Speed (a mean moves no more
 // than each term), and the answered-within-20-s counts may differ only by
 // the calls whose measured wait lies within skewWall*Speed of 20 s (only
 // those can cross the threshold). On today's code (server in wall time)
@@ -46,8 +50,8 @@ func TestLiveHistoryEqualsReplayIntervals(t *testing.T) {
 		t.Skip("replays an hour live")
 	}
 	const (
-		speed    = 200.0
-		skewWall = 50 * time.Millisecond
+		speed    = 50.0
+		skewWall = 200 * time.Millisecond
 	)
 	tol := time.Duration(float64(skewWall) * speed)
 	f, err := os.Open("../../shared/data/anonymous_bank_february_1999.tsv")
