@@ -145,7 +145,18 @@ func (b *Bucket) Delete(ctx context.Context, key string) error {
 // All returns the latest value of every key (deleted keys left out).
 // Errors: JetStream's, or ctx's when it ends first.
 func (b *Bucket) All(ctx context.Context) (map[string][]byte, error) {
-	w, err := b.kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	return b.Matching(ctx, []string{">"})
+}
+
+// Matching is All of the keys that match one of filters, NATS subject
+// patterns of keys ("q.>", "g.1740819600.*"), read in one pass that
+// delivers only those keys' values (not the bucket's). Errors: no filter;
+// JetStream's, or ctx's when it ends first.
+func (b *Bucket) Matching(ctx context.Context, filters []string) (map[string][]byte, error) {
+	if len(filters) == 0 {
+		return nil, errors.New("natsstore: no key filter")
+	}
+	w, err := b.kv.WatchFiltered(ctx, filters, jetstream.IgnoreDeletes())
 	if err != nil {
 		return nil, err
 	}

@@ -81,6 +81,32 @@ func TestBucket(t *testing.T) {
 // revision 0 once, updates at the revision read, refuses a stale revision
 // with ErrRevision and leaves the value as it was; a deleted key can be
 // created again.
+// TestBucketMatching: Matching returns the keys of its filters only,
+// nothing when none matches, and refuses no filter.
+func TestBucketMatching(t *testing.T) {
+	nc := natsjournaltest.Connect(t)
+	ctx := t.Context()
+	b, err := natsstore.Open(ctx, nc, natsstore.Spec{Name: "matching"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"g.1.a", "g.1.b", "g.2.a", "q.1.x", "q.2.y"} {
+		if err := b.Put(ctx, k, []byte(k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := b.Matching(ctx, []string{"g.1.*", "q.>"})
+	if err != nil || len(got) != 4 || string(got["g.1.b"]) != "g.1.b" || got["g.2.a"] != nil {
+		t.Fatalf("Matching g.1.*, q.>: %q %v", got, err)
+	}
+	if got, err := b.Matching(ctx, []string{"a.>"}); err != nil || len(got) != 0 {
+		t.Fatalf("Matching a.>: %q %v", got, err)
+	}
+	if _, err := b.Matching(ctx, nil); err == nil {
+		t.Fatal("Matching without a filter: no error")
+	}
+}
+
 func TestBucketSwap(t *testing.T) {
 	nc := natsjournaltest.Connect(t)
 	ctx := t.Context()

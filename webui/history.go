@@ -3,10 +3,12 @@ package webui
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,6 +30,11 @@ import (
 // server) when they change, at most every PersistEvery, and read back at
 // start, so a restart keeps them. The node does not republish recovered
 // events, so nothing is counted twice.
+//
+// Queue intervals are all held in memory (queues x 96 a day x 30 days).
+// Agent intervals are held for AgentMemoryDays only: older ones stay in
+// the Store until Retention and AgentIntervals reads them from it on
+// demand (at most MaxStoredReportIntervals a call).
 type History struct {
 	store Store
 	log   *slog.Logger
@@ -37,16 +44,24 @@ type History struct {
 
 	mu     sync.Mutex
 	queues map[intervalKey]*QueueInterval
-	agents map[intervalKey]*AgentInterval
-	dirty  map[intervalKey]bool // "q"/"a" + start
-	// members lists the agents with an interval at each start, by
-	// AgentGroups group: the agents stored together in one value.
-	members  map[groupKey]map[string]struct{}
-	minutes  map[string]*minuteRing
-	answered map[string]bool // conversations answered, until closed
-	tasks    map[string]taskInfo
-	presence map[string]agentPresence
-	metrics  *Metrics
+	dirty  map[intervalKey]bool // queue intervals changed since Persist
+	// agents holds agent intervals by start (Unix seconds), then agent:
+	// every stored one starting at or after floor, and the whole groups
+	// of faulted below it.
+	agents map[int64]map[string]*agentTime
+	// floor is the start of the memory window (memoryFloor), Unix
+	// seconds; it only grows.
+	floor int64
+	// faulted are the groups before floor read whole from the store
+	// because an event changed one of their intervals (an agent in one
+	// state since before the window); forgotten once written.
+	faulted     map[groupKey]bool
+	dirtyGroups map[groupKey]bool // agent groups changed since Persist
+	minutes     map[string]*minuteRing
+	answered    map[string]bool // conversations answered, until closed
+	tasks       map[string]taskInfo
+	presence    map[string]agentPresence
+	metrics     *Metrics
 }
 
 // Interval is the length of one history interval (the usual 15 minutes of
@@ -56,6 +71,39 @@ const Interval = 15 * time.Minute
 // Retention is how long intervals are kept (Twilio TaskRouter keeps 30
 // days of cumulative statistics).
 const Retention = 30 * 24 * time.Hour
+
+// AgentMemoryDays is how many UTC days of agent intervals a History holds
+// in memory: the current day and the one before. The wallboard and
+// /metrics occupancy read the current interval, the agents report's
+// default range is the last 24 hours (reports.go), and open presence
+// accrues into the latest intervals. Older intervals are read from the
+// Store when asked for. At 10,000 agents logged in 8 hours a day, 30 days
+// of intervals are about 10 million; two days are at most 640,000.
+const AgentMemoryDays = 2
+
+// MaxStoredReportIntervals is the most agent intervals from before the
+// memory window (AgentMemoryDays) one AgentIntervals call returns from the
+// Store, counting only those its keep accepts: past it the call fails
+// with ErrTooManyStoredIntervals (the reports answer 400), so that one
+// report's reads stay within about 30 MB. A report of one agent or a team
+// over 30 days fits (2,880 intervals an agent); all of 10,000 agents fits
+// for about 10 hours of their older intervals.
+const MaxStoredReportIntervals = 100_000
+
+// ErrTooManyStoredIntervals is AgentIntervals' refusal of a range holding
+// more than MaxStoredReportIntervals stored agent intervals.
+var ErrTooManyStoredIntervals = errors.New("webui: history: too many stored agent intervals")
+
+// faultTimeout bounds the store reads of an event that changes an agent
+// interval from before the memory window (they run on the board's
+// goroutine).
+const faultTimeout = 2 * time.Second
+
+// memoryFloor is the first start (Unix seconds) of the agent intervals
+// held in memory as of t: midnight UTC AgentMemoryDays-1 days before t.
+func memoryFloor(t time.Time) int64 {
+	return t.UTC().Truncate(24*time.Hour).AddDate(0, 0, -(AgentMemoryDays - 1)).Unix()
+}
 
 type intervalKey struct {
 	kind  byte // 'q' or 'a'
@@ -81,21 +129,85 @@ type groupKey struct {
 	group uint32
 }
 
-func groupOf(agent string, start int64) groupKey {
+func groupOf(agent string) uint32 {
 	h := fnv.New32a()
 	h.Write([]byte(agent))
-	return groupKey{start: start, group: h.Sum32() % AgentGroups}
+	return h.Sum32() % AgentGroups
 }
 
-// addMember records that agent has an interval at start.
-func (h *History) addMember(agent string, start int64) {
-	g := groupOf(agent, start)
-	m := h.members[g]
-	if m == nil {
-		m = map[string]struct{}{}
-		h.members[g] = m
+// agentTime is one agent's interval in memory: an AgentInterval without
+// the agent and start (the keys it is held under) and without its map of
+// seconds, the bulk of it (a map is about 300 bytes; this is 48).
+type agentTime struct {
+	ready, notReady, busy float64
+	// other holds states other than READY and NOT_READY (none today).
+	other map[string]float64
+	// has says which of ready and notReady are keys of the stored
+	// Seconds, so that a value read and written back is unchanged.
+	has   uint8
+	group uint8 // groupOf(agent)
+}
+
+const (
+	hasReady uint8 = 1 << iota
+	hasNotReady
+)
+
+func (t *agentTime) add(state string, sec float64) {
+	switch state {
+	case string(routing.AgentReady):
+		t.ready += sec
+		t.has |= hasReady
+	case string(routing.AgentNotReady):
+		t.notReady += sec
+		t.has |= hasNotReady
+	default:
+		if t.other == nil {
+			t.other = map[string]float64{}
+		}
+		t.other[state] += sec
 	}
-	m[agent] = struct{}{}
+}
+
+func (t *agentTime) clone() *agentTime {
+	c := *t
+	c.other = maps.Clone(t.other)
+	return &c
+}
+
+// interval is t as the AgentInterval of agent at start (Occupancy 0, as
+// stored).
+func (t *agentTime) interval(agent string, start int64) AgentInterval {
+	sec := make(map[string]float64, 2+len(t.other))
+	if t.has&hasReady != 0 {
+		sec[string(routing.AgentReady)] = t.ready
+	}
+	if t.has&hasNotReady != 0 {
+		sec[string(routing.AgentNotReady)] = t.notReady
+	}
+	maps.Copy(sec, t.other)
+	return AgentInterval{Agent: agent, Start: time.Unix(start, 0).UTC(), Seconds: sec, BusySeconds: t.busy}
+}
+
+// loggedSeconds is the time in every state, summed in a fixed order.
+func (t *agentTime) loggedSeconds() float64 {
+	s := t.ready + t.notReady
+	for _, k := range slices.Sorted(maps.Keys(t.other)) {
+		s += t.other[k]
+	}
+	return s
+}
+
+func newAgentTime(agent string) *agentTime { return &agentTime{group: uint8(groupOf(agent))} }
+
+// agentTimeOf is a stored interval in memory.
+func agentTimeOf(ai *AgentInterval) *agentTime {
+	t := newAgentTime(ai.Agent)
+	t.busy = ai.BusySeconds
+	for _, k := range slices.Sorted(maps.Keys(ai.Seconds)) {
+		t.add(k, ai.Seconds[k])
+	}
+	return t
 }
 
 type taskInfo struct {
@@ -204,71 +316,186 @@ func (r *minuteRing) at(t time.Time) *Minute {
 }
 
 // Store persists intervals by key. The server's is a JetStream KV bucket
-// (OpenKV); nil keeps history in memory only.
+// (OpenKV); nil keeps history in memory only (nothing is forgotten but
+// what Retention drops).
+//
+// Keys (storeKey, groupStoreKey): "q.<start>.<hex queue id>" one queue
+// interval; "g.<start>.<group>" a group of agent intervals (AgentGroups);
+// "a.<start>.<hex agent id>" one agent interval, the layout before
+// AgentGroups, still read (and never written) until Retention ages it out.
 type Store interface {
 	Put(ctx context.Context, key string, value []byte) error
-	// All returns every stored key and value.
-	All(ctx context.Context) (map[string][]byte, error)
+	// Scan returns the latest value of every key that begins with one
+	// of prefixes, each a run of whole key tokens ending in "." ("q.",
+	// "g.1740819600.").
+	Scan(ctx context.Context, prefixes []string) (map[string][]byte, error)
+	// Get returns key's latest value, nil when it has none.
+	Get(ctx context.Context, key string) ([]byte, error)
 }
 
 // NewHistory returns a History reading stored intervals from store (nil:
-// memory only). threshold gives a queue's service-level threshold.
-func NewHistory(ctx context.Context, store Store, threshold func(string) time.Duration, log *slog.Logger) (*History, error) {
+// memory only): every queue interval, and the agent intervals of the
+// memory window as of now (AgentMemoryDays). threshold gives a queue's
+// service-level threshold.
+func NewHistory(ctx context.Context, store Store, now time.Time, threshold func(string) time.Duration, log *slog.Logger) (*History, error) {
 	if log == nil {
 		log = slog.Default()
 	}
 	h := &History{store: store, log: log, threshold: threshold,
-		queues: map[intervalKey]*QueueInterval{}, agents: map[intervalKey]*AgentInterval{}, dirty: map[intervalKey]bool{},
-		members: map[groupKey]map[string]struct{}{},
+		queues: map[intervalKey]*QueueInterval{}, dirty: map[intervalKey]bool{},
+		agents: map[int64]map[string]*agentTime{}, faulted: map[groupKey]bool{}, dirtyGroups: map[groupKey]bool{},
 		minutes: map[string]*minuteRing{}, answered: map[string]bool{}, tasks: map[string]taskInfo{},
 		presence: map[string]agentPresence{}}
 	h.metrics = newMetrics(h, time.Now)
 	if store == nil {
+		h.floor = math.MinInt64
 		return h, nil
 	}
-	all, err := store.All(ctx)
+	h.floor = memoryFloor(now)
+	qs, err := store.Scan(ctx, []string{"q."})
 	if err != nil {
 		return nil, fmt.Errorf("webui: history: %w", err)
 	}
-	// By key: "a." (one agent's interval, as stored before AgentGroups)
-	// before "g." (a group), so a group written later wins over an
-	// agent's older value for the same interval.
-	for _, k := range slices.Sorted(maps.Keys(all)) {
-		v := all[k]
-		switch {
-		case strings.HasPrefix(k, "q."):
-			var qi QueueInterval
-			if json.Unmarshal(v, &qi) == nil {
-				h.queues[intervalKey{'q', qi.Queue, qi.Start.Unix()}] = &qi
-			}
-		case strings.HasPrefix(k, "a."):
-			var ai AgentInterval
-			if json.Unmarshal(v, &ai) == nil {
-				h.loadAgent(&ai)
-			}
-		case strings.HasPrefix(k, "g."):
-			var group []*AgentInterval
-			if json.Unmarshal(v, &group) == nil {
-				for _, ai := range group {
-					h.loadAgent(ai)
-				}
-			}
+	for _, v := range qs {
+		var qi QueueInterval
+		if json.Unmarshal(v, &qi) == nil {
+			h.queues[intervalKey{'q', qi.Queue, qi.Start.Unix()}] = &qi
+		}
+	}
+	// The window up to now's interval; starts after it are new, nothing
+	// is stored there (the history's clock does not go back across a
+	// restart). One scan per day of starts.
+	last := intervalStart(now).Unix()
+	for day := h.floor; day <= last; day += 24 * 3600 {
+		var starts []int64
+		for s := day; s < day+24*3600 && s <= last; s += int64(Interval / time.Second) {
+			starts = append(starts, s)
+		}
+		err := scanAgents(ctx, store, starts, func(start int64, agent string, t *agentTime) {
+			h.startMap(start)[agent] = t
+		})
+		if err != nil {
+			return nil, fmt.Errorf("webui: history: %w", err)
 		}
 	}
 	return h, nil
 }
 
-// loadAgent keeps a stored agent interval.
-func (h *History) loadAgent(ai *AgentInterval) {
-	if ai == nil || ai.Agent == "" {
-		return
+// scanAgents reads the stored agent intervals of starts and calls fn with
+// each: values of the earlier layout ("a.") before groups ("g."), so that
+// a group, written later, wins for the same agent and interval.
+func scanAgents(ctx context.Context, store Store, starts []int64, fn func(start int64, agent string, t *agentTime)) error {
+	if len(starts) == 0 {
+		return nil
 	}
-	if ai.Seconds == nil {
-		ai.Seconds = map[string]float64{}
+	prefixes := make([]string, 0, 2*len(starts))
+	for _, s := range starts {
+		p := strconv.FormatInt(s, 10) + "."
+		prefixes = append(prefixes, "a."+p, "g."+p)
 	}
-	start := ai.Start.Unix()
-	h.agents[intervalKey{'a', ai.Agent, start}] = ai
-	h.addMember(ai.Agent, start)
+	vals, err := store.Scan(ctx, prefixes)
+	if err != nil {
+		return err
+	}
+	for _, k := range slices.Sorted(maps.Keys(vals)) {
+		v := vals[k]
+		switch {
+		case strings.HasPrefix(k, "a."):
+			var ai AgentInterval
+			if json.Unmarshal(v, &ai) == nil && ai.Agent != "" {
+				fn(ai.Start.Unix(), ai.Agent, agentTimeOf(&ai))
+			}
+		case strings.HasPrefix(k, "g."):
+			var group []*AgentInterval
+			if json.Unmarshal(v, &group) == nil {
+				for _, ai := range group {
+					if ai != nil && ai.Agent != "" {
+						fn(ai.Start.Unix(), ai.Agent, agentTimeOf(ai))
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// readAgent reads the stored interval of agent at start and calls fn
+// with it: its group's, else the earlier layout's.
+func readAgent(ctx context.Context, store Store, agent string, start int64, fn func(start int64, agent string, t *agentTime)) error {
+	old, err := store.Get(ctx, storeKey(intervalKey{'a', agent, start}))
+	if err != nil {
+		return err
+	}
+	group, err := store.Get(ctx, groupStoreKey(groupKey{start, groupOf(agent)}))
+	if err != nil {
+		return err
+	}
+	var ai AgentInterval
+	if old != nil && json.Unmarshal(old, &ai) == nil && ai.Agent == agent {
+		fn(ai.Start.Unix(), agent, agentTimeOf(&ai))
+	}
+	var list []*AgentInterval
+	if group != nil && json.Unmarshal(group, &list) == nil {
+		for _, ai := range list {
+			if ai != nil && ai.Agent == agent {
+				fn(ai.Start.Unix(), agent, agentTimeOf(ai))
+			}
+		}
+	}
+	return nil
+}
+
+// startMap returns the agents' intervals held at start, made when none.
+func (h *History) startMap(start int64) map[string]*agentTime {
+	m := h.agents[start]
+	if m == nil {
+		m = map[string]*agentTime{}
+		h.agents[start] = m
+	}
+	return m
+}
+
+// fault reads the group g, before the memory window, whole from the
+// store into memory, so that its next write keeps the agents no event
+// touched. False when the store did not answer: the change is not counted
+// (logged) rather than written over the stored group.
+func (h *History) fault(g groupKey) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), faultTimeout)
+	defer cancel()
+	read := map[string]*agentTime{}
+	// The earlier layout's values of the start, then the group's own.
+	prefix := "a." + strconv.FormatInt(g.start, 10) + "."
+	olds, err := h.store.Scan(ctx, []string{prefix})
+	var group []byte
+	if err == nil {
+		group, err = h.store.Get(ctx, groupStoreKey(g))
+	}
+	if err != nil {
+		h.log.Error("webui: history: an older interval not read, the change to it not counted", "start", time.Unix(g.start, 0).UTC(), "err", err)
+		return false
+	}
+	for _, k := range slices.Sorted(maps.Keys(olds)) {
+		var ai AgentInterval
+		if json.Unmarshal(olds[k], &ai) == nil && ai.Agent != "" && ai.Start.Unix() == g.start && groupOf(ai.Agent) == g.group {
+			read[ai.Agent] = agentTimeOf(&ai)
+		}
+	}
+	var list []*AgentInterval
+	if group != nil && json.Unmarshal(group, &list) == nil {
+		for _, ai := range list {
+			if ai != nil && ai.Agent != "" && ai.Start.Unix() == g.start {
+				read[ai.Agent] = agentTimeOf(ai)
+			}
+		}
+	}
+	m := h.startMap(g.start)
+	for agent, t := range read {
+		if _, ok := m[agent]; !ok {
+			m[agent] = t
+		}
+	}
+	h.faulted[g] = true
+	return true
 }
 
 func intervalStart(t time.Time) time.Time { return t.UTC().Truncate(Interval) }
@@ -393,40 +620,54 @@ func (h *History) accrue(agent string, ap agentPresence, at time.Time) {
 	accrueInto(agent, ap, at, h.interval)
 }
 
-// interval returns the stored interval of k, made when there is none,
-// and marks it changed.
-func (h *History) interval(k intervalKey) *AgentInterval {
-	ai := h.agents[k]
-	if ai == nil {
-		ai = &AgentInterval{Agent: k.id, Start: time.Unix(k.start, 0).UTC(), Seconds: map[string]float64{}}
-		h.agents[k] = ai
-		h.addMember(k.id, k.start)
+// interval returns the held interval of agent at start, made when there
+// is none, and marks its group changed; nil when its group is before the
+// memory window and could not be read (fault).
+func (h *History) interval(agent string, start int64) *agentTime {
+	m := h.agents[start]
+	t := m[agent]
+	if t == nil {
+		g := groupKey{start, groupOf(agent)}
+		if start < h.floor && !h.faulted[g] {
+			if !h.fault(g) {
+				return nil
+			}
+			m = h.agents[start]
+			t = m[agent]
+		}
+		if t == nil {
+			t = newAgentTime(agent)
+			h.startMap(start)[agent] = t
+		}
 	}
-	h.dirty[k] = true
-	return ai
+	h.dirtyGroups[groupKey{start, uint32(t.group)}] = true
+	return t
 }
 
-// accrueInto is accrue on the intervals at returns.
-func accrueInto(agent string, ap agentPresence, now time.Time, at func(intervalKey) *AgentInterval) {
+// accrueInto is accrue on the intervals at returns (nil: not counted).
+func accrueInto(agent string, ap agentPresence, now time.Time, at func(agent string, start int64) *agentTime) {
 	if ap.state == "" || ap.state == routing.AgentLogout {
 		return
 	}
-	spread(agent, ap.since, now, at, func(ai *AgentInterval, sec float64) { ai.Seconds[string(ap.state)] += sec })
+	state := string(ap.state)
+	spread(agent, ap.since, now, at, func(t *agentTime, sec float64) { t.add(state, sec) })
 	if ap.busy > 0 {
-		spread(agent, ap.busySince, now, at, func(ai *AgentInterval, sec float64) { ai.BusySeconds += sec })
+		spread(agent, ap.busySince, now, at, func(t *agentTime, sec float64) { t.busy += sec })
 	}
 }
 
 // spread adds the seconds of [from, to), split at interval boundaries, to
 // the agent's intervals at returns.
-func spread(agent string, from, to time.Time, at func(intervalKey) *AgentInterval, add func(*AgentInterval, float64)) {
+func spread(agent string, from, to time.Time, at func(agent string, start int64) *agentTime, add func(*agentTime, float64)) {
 	for from.Before(to) {
 		start := intervalStart(from)
 		end := start.Add(Interval)
 		if to.Before(end) {
 			end = to
 		}
-		add(at(intervalKey{'a', agent, start.Unix()}), end.Sub(from).Seconds())
+		if t := at(agent, start.Unix()); t != nil {
+			add(t, end.Sub(from).Seconds())
+		}
 		from = end
 	}
 }
@@ -507,33 +748,31 @@ func (h *History) QueueIntervals(queue string, from, to time.Time) []QueueInterv
 }
 
 // AgentIntervals returns the intervals of the agents keep accepts (every
-// agent when nil), starting in [from, to), with time accrued up to now for
-// agents still in a state.
-func (h *History) AgentIntervals(keep func(string) bool, from, to, now time.Time) []AgentInterval {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	// Accrue open presence up to now on copies (open): the stored
-	// intervals and their marks stay as they are. Only the intervals open
-	// presence reaches are copied, not the whole history.
-	open := map[intervalKey]*AgentInterval{}
-	at := func(k intervalKey) *AgentInterval {
-		if ai := open[k]; ai != nil {
-			return ai
-		}
-		v := AgentInterval{Agent: k.id, Start: time.Unix(k.start, 0).UTC(), Seconds: map[string]float64{}}
-		if ai := h.agents[k]; ai != nil {
-			v = *ai
-			v.Seconds = maps.Clone(ai.Seconds)
-		}
-		open[k] = &v
-		return &v
+// agent when nil), starting in [from, to) and at most Retention before
+// now, by start then agent, with time accrued up to now for agents still
+// in a state. Intervals before the memory window (AgentMemoryDays) are
+// read from the store, one scan of every group per interval start.
+// Errors: the store's; ErrTooManyStoredIntervals when more than
+// MaxStoredReportIntervals of those would be returned (then nothing is).
+func (h *History) AgentIntervals(keep func(string) bool, from, to, now time.Time) ([]AgentInterval, error) {
+	return h.agentIntervals("", keep, from, to, now)
+}
+
+// AgentIntervalsOf is AgentIntervals of agent only (and only if keep
+// accepts it): from the store it reads the agent's group and its value of
+// the earlier layout per interval start (two gets), not every group.
+func (h *History) AgentIntervalsOf(agent string, keep func(string) bool, from, to, now time.Time) ([]AgentInterval, error) {
+	if agent == "" {
+		return nil, errors.New("webui: history: no agent")
 	}
-	for agent, ap := range h.presence {
-		if keep == nil || keep(agent) {
-			accrueInto(agent, ap, now, at)
-		}
-	}
-	// Starts are whole seconds: start in [from, to) is k.start in [lo, hi).
+	k := func(id string) bool { return id == agent && (keep == nil || keep(id)) }
+	return h.agentIntervals(agent, k, from, to, now)
+}
+
+// agentIntervals is AgentIntervals; one, when not "", is the only agent
+// keep may accept.
+func (h *History) agentIntervals(one string, keep func(string) bool, from, to, now time.Time) ([]AgentInterval, error) {
+	// Starts are whole seconds: start in [from, to) is start in [lo, hi).
 	lo, hi := from.Unix(), to.Unix()
 	if from.Nanosecond() > 0 {
 		lo++
@@ -541,44 +780,108 @@ func (h *History) AgentIntervals(keep func(string) bool, from, to, now time.Time
 	if to.Nanosecond() > 0 {
 		hi++
 	}
-	wanted := func(k intervalKey) bool {
-		return k.start >= lo && k.start < hi && (keep == nil || keep(k.id))
+	lo = max(lo, now.Add(-Retention).Unix())
+	wanted := func(agent string, start int64) bool {
+		return start >= lo && start < hi && (keep == nil || keep(agent))
 	}
-	var out []AgentInterval
-	add := func(ai AgentInterval) {
-		logged := 0.0
-		for _, s := range ai.Seconds {
-			logged += s
+	// The starts before the window are read from the store without the
+	// lock (the board's events wait on it). Should a Persist raise the
+	// floor meanwhile, the starts it forgot are read in the next round.
+	stored := map[int64]map[string]*agentTime{}
+	step := int64(Interval / time.Second)
+	next := (lo + step - 1) / step * step // the first start not read
+	n := 0
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for h.store != nil && next < min(hi, h.floor) {
+		end := min(hi, h.floor)
+		h.mu.Unlock()
+		var err error
+		for ; next < end && err == nil && n <= MaxStoredReportIntervals; next += step {
+			s := next
+			read := func(start int64, agent string, t *agentTime) {
+				if start != s || !wanted(agent, start) {
+					return
+				}
+				m := stored[start]
+				if m == nil {
+					m = map[string]*agentTime{}
+					stored[start] = m
+				}
+				if _, ok := m[agent]; !ok {
+					n++
+				}
+				m[agent] = t
+			}
+			if one != "" {
+				err = readAgent(context.Background(), h.store, one, s, read)
+			} else {
+				err = scanAgents(context.Background(), h.store, []int64{s}, read)
+			}
 		}
-		if logged > 0 {
-			ai.Occupancy = min(1, ai.BusySeconds/logged)
+		h.mu.Lock()
+		if err != nil {
+			return nil, fmt.Errorf("webui: history: %w", err)
 		}
-		out = append(out, ai)
+		if n > MaxStoredReportIntervals {
+			return nil, fmt.Errorf("%w: more than %d from before %s; ask for a shorter range or fewer agents",
+				ErrTooManyStoredIntervals, MaxStoredReportIntervals, time.Unix(h.floor, 0).UTC().Format(time.RFC3339))
+		}
 	}
-	// members indexes the stored intervals by start: those in range are
-	// found without a pass over the whole history.
-	for g, agents := range h.members {
-		if g.start < lo || g.start >= hi {
+	// The memory's intervals win over the store's read above (a group
+	// faulted in holds changes not yet written).
+	type key struct {
+		start int64
+		agent string
+	}
+	got := map[key]*agentTime{}
+	for start, m := range stored {
+		for agent, t := range m {
+			got[key{start, agent}] = t
+		}
+	}
+	for start, m := range h.agents {
+		if start < lo || start >= hi {
 			continue
 		}
-		for agent := range agents {
-			k := intervalKey{'a', agent, g.start}
-			ai := h.agents[k]
-			if ai == nil || !wanted(k) {
-				continue
+		for agent, t := range m {
+			if keep == nil || keep(agent) {
+				got[key{start, agent}] = t
 			}
-			if _, ok := open[k]; ok {
-				continue
-			}
-			v := *ai
-			v.Seconds = maps.Clone(ai.Seconds)
-			add(v)
 		}
 	}
-	for k, ai := range open {
-		if wanted(k) {
-			add(*ai)
+	// Accrue open presence up to now on copies: the held intervals and
+	// their marks stay as they are. Only the intervals open presence
+	// reaches in the range are copied.
+	open := map[key]*agentTime{}
+	at := func(agent string, start int64) *agentTime {
+		if start < lo || start >= hi {
+			return nil
 		}
+		k := key{start, agent}
+		if t := open[k]; t != nil {
+			return t
+		}
+		t := newAgentTime(agent)
+		if held := got[k]; held != nil {
+			t = held.clone()
+		}
+		open[k] = t
+		got[k] = t
+		return t
+	}
+	for agent, ap := range h.presence {
+		if keep == nil || keep(agent) {
+			accrueInto(agent, ap, now, at)
+		}
+	}
+	out := make([]AgentInterval, 0, len(got))
+	for k, t := range got {
+		ai := t.interval(k.agent, k.start)
+		if logged := t.loggedSeconds(); logged > 0 {
+			ai.Occupancy = min(1, t.busy/logged)
+		}
+		out = append(out, ai)
 	}
 	slices.SortFunc(out, func(a, b AgentInterval) int {
 		if c := a.Start.Compare(b.Start); c != 0 {
@@ -586,83 +889,132 @@ func (h *History) AgentIntervals(keep func(string) bool, from, to, now time.Time
 		}
 		return strings.Compare(a.Agent, b.Agent)
 	})
-	return out
+	return out, nil
 }
 
 // Occupancy returns each agent's occupancy over the current interval
-// (for /metrics).
+// (for /metrics): held in memory, so the store is not read.
 func (h *History) Occupancy(now time.Time) map[string]float64 {
 	start := intervalStart(now)
 	out := map[string]float64{}
-	for _, ai := range h.AgentIntervals(nil, start, start.Add(Interval), now) {
+	items, err := h.AgentIntervals(nil, start, start.Add(Interval), now)
+	if err != nil {
+		h.log.Error("webui: history: occupancy", "err", err)
+	}
+	for _, ai := range items {
 		out[ai.Agent] = ai.Occupancy
 	}
 	return out
 }
 
-// Persist writes the intervals changed since the last call and forgets
-// those older than Retention: each changed queue interval as one value,
-// and the agent intervals by group (AgentGroups): a group with a changed
-// interval is written whole.
+// Persist writes the intervals changed since the last call, then forgets
+// the queue intervals older than Retention and the agent intervals before
+// the memory window as of now (AgentMemoryDays; they stay in the store):
+// each changed queue interval as one value, and the agent intervals by
+// group (AgentGroups): a group with a changed interval is written whole.
+// A write that fails forgets nothing.
 func (h *History) Persist(ctx context.Context, now time.Time) error {
 	if h.store == nil {
 		return nil
 	}
 	h.mu.Lock()
 	type kv struct {
-		key string
-		val []byte
+		key   string
+		val   []byte
+		queue intervalKey // the queue interval written (kind 'q'),
+		group groupKey    // or the agent group
+
 	}
 	var out []kv
-	groups := map[groupKey]bool{}
 	for k := range h.dirty {
-		if k.kind == 'q' {
-			b, _ := json.Marshal(h.queues[k])
-			out = append(out, kv{storeKey(k), b})
+		b, _ := json.Marshal(h.queues[k])
+		out = append(out, kv{key: storeKey(k), val: b, queue: k})
+	}
+	// Each start's held agents, by group, once for all its changed groups.
+	byStart := map[int64][AgentGroups][]string{}
+	for g := range h.dirtyGroups {
+		if _, ok := byStart[g.start]; ok {
 			continue
 		}
-		groups[groupOf(k.id, k.start)] = true
+		var groups [AgentGroups][]string
+		for agent, t := range h.agents[g.start] {
+			groups[t.group] = append(groups[t.group], agent)
+		}
+		byStart[g.start] = groups
 	}
-	for g := range groups {
-		var list []*AgentInterval
-		for _, agent := range slices.Sorted(maps.Keys(h.members[g])) {
-			if ai := h.agents[intervalKey{'a', agent, g.start}]; ai != nil {
-				list = append(list, ai)
-			}
+	for g := range h.dirtyGroups {
+		agents := byStart[g.start][g.group]
+		slices.Sort(agents)
+		list := make([]AgentInterval, 0, len(agents))
+		for _, agent := range agents {
+			list = append(list, h.agents[g.start][agent].interval(agent, g.start))
 		}
 		b, _ := json.Marshal(list)
-		out = append(out, kv{groupStoreKey(g), b})
+		out = append(out, kv{key: groupStoreKey(g), val: b, group: g})
 	}
 	// Written in key order: the same changes give the same puts.
 	slices.SortFunc(out, func(a, b kv) int { return strings.Compare(a.key, b.key) })
 	clear(h.dirty)
-	cutoff := now.Add(-Retention).Unix()
-	for g := range h.members {
-		if g.start < cutoff {
-			delete(h.members, g)
-		}
-	}
-	for k := range h.queues {
-		if k.start < cutoff {
-			delete(h.queues, k)
-		}
-	}
-	for k := range h.agents {
-		if k.start < cutoff {
-			delete(h.agents, k)
-		}
-	}
+	clear(h.dirtyGroups)
 	h.mu.Unlock()
-	for _, e := range out {
+	for i, e := range out {
 		if err := h.store.Put(ctx, e.key, e.val); err != nil {
+			// What was not written is written by the next call.
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			for _, e := range out[i:] {
+				if e.queue.kind != 0 {
+					h.dirty[e.queue] = true
+				} else {
+					h.dirtyGroups[e.group] = true
+				}
+			}
 			return err
 		}
 	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.forget(now)
 	return nil
 }
 
+// forget drops the queue intervals older than Retention and the agent
+// intervals before the memory window as of now, but for the groups
+// changed since the last write (kept whole, as faulted, until written).
+func (h *History) forget(now time.Time) {
+	cutoff := now.Add(-Retention).Unix()
+	for k := range h.queues {
+		if k.start < cutoff {
+			delete(h.queues, k)
+			delete(h.dirty, k)
+		}
+	}
+	h.floor = max(h.floor, memoryFloor(now))
+	for start, m := range h.agents {
+		if start >= h.floor {
+			continue
+		}
+		for agent, t := range m {
+			g := groupKey{start, uint32(t.group)}
+			if h.dirtyGroups[g] {
+				h.faulted[g] = true
+				continue
+			}
+			delete(m, agent)
+		}
+		if len(m) == 0 {
+			delete(h.agents, start)
+		}
+	}
+	for g := range h.faulted {
+		if g.start >= h.floor || !h.dirtyGroups[g] {
+			delete(h.faulted, g)
+		}
+	}
+}
+
 // storeKey is "q.<start>.<hex id>" (or "a.<start>.<hex id>", one agent's
-// interval as stored before AgentGroups): KV keys allow only
+// interval as stored before AgentGroups, read only): KV keys allow only
 // [-/_=.a-zA-Z0-9], ids may hold more.
 func storeKey(k intervalKey) string {
 	return fmt.Sprintf("%c.%s.%x", k.kind, strconv.FormatInt(k.start, 10), k.id)

@@ -17,9 +17,10 @@ import (
 
 // mapStore is a Store in memory that counts its puts.
 type mapStore struct {
-	mu   sync.Mutex
-	kv   map[string][]byte
-	puts int
+	mu    sync.Mutex
+	kv    map[string][]byte
+	puts  int
+	scans int
 }
 
 func (s *mapStore) Put(_ context.Context, key string, value []byte) error {
@@ -33,15 +34,38 @@ func (s *mapStore) Put(_ context.Context, key string, value []byte) error {
 	return nil
 }
 
-func (s *mapStore) All(context.Context) (map[string][]byte, error) {
+func (s *mapStore) Scan(_ context.Context, prefixes []string) (map[string][]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return maps.Clone(s.kv), nil
+	s.scans++
+	out := map[string][]byte{}
+	for k, v := range s.kv {
+		for _, p := range prefixes {
+			if !strings.HasSuffix(p, ".") {
+				return nil, fmt.Errorf("prefix %q", p)
+			}
+			if strings.HasPrefix(k, p) {
+				out[k] = v
+			}
+		}
+	}
+	return out, nil
 }
 
-func agentSeconds(h *History, from, to, now time.Time) map[string]AgentInterval {
+func (s *mapStore) Get(_ context.Context, key string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.kv[key], nil
+}
+
+func agentSeconds(t testing.TB, h *History, from, to, now time.Time) map[string]AgentInterval {
+	t.Helper()
+	items, err := h.AgentIntervals(nil, from, to, now)
+	if err != nil {
+		t.Fatal(err)
+	}
 	out := map[string]AgentInterval{}
-	for _, ai := range h.AgentIntervals(nil, from, to, now) {
+	for _, ai := range items {
 		out[ai.Agent+"@"+ai.Start.Format(time.RFC3339)] = ai
 	}
 	return out
@@ -54,11 +78,11 @@ func TestAgentIntervalsStoredByGroup(t *testing.T) {
 	ctx := context.Background()
 	store := &mapStore{}
 	threshold := func(string) time.Duration { return 30 * time.Second }
-	h, err := NewHistory(ctx, store, threshold, quiet)
+	t0 := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+	h, err := NewHistory(ctx, store, t0, threshold, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t0 := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
 	const agents = 2000
 	state := func(i int, s routing.AgentState, at time.Time) {
 		h.Observe(node.Published{At: at, Event: routing.AgentStateChanged{Agent: fmt.Sprintf("agent-%d", i), State: s, At: at}})
@@ -85,15 +109,15 @@ func TestAgentIntervalsStoredByGroup(t *testing.T) {
 	from, to := t0.Add(-time.Hour), t0.Add(time.Hour)
 	// Read as of t0, before every change: no open time is accrued, so
 	// the first History shows what it stored.
-	want := agentSeconds(h, from, to, t0)
+	want := agentSeconds(t, h, from, to, t0)
 	if len(want) != 2*agents {
 		t.Fatalf("%d agent intervals, want %d", len(want), 2*agents)
 	}
-	again, err := NewHistory(ctx, store, threshold, quiet)
+	again, err := NewHistory(ctx, store, now, threshold, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := agentSeconds(again, from, to, t0)
+	got := agentSeconds(t, again, from, to, t0)
 	for k, w := range want {
 		g, ok := got[k]
 		if !ok || !maps.Equal(g.Seconds, w.Seconds) || g.BusySeconds != w.BusySeconds {
@@ -131,12 +155,12 @@ func TestAgentIntervalsOfEarlierLayout(t *testing.T) {
 		_ = store.Put(ctx, k, v)
 	}
 	newer, _ := json.Marshal([]AgentInterval{{Agent: "bob", Start: start, Seconds: map[string]float64{"READY": 250}}})
-	_ = store.Put(ctx, groupStoreKey(groupOf("bob", start.Unix())), newer)
-	h, err := NewHistory(ctx, store, func(string) time.Duration { return 30 * time.Second }, quiet)
+	_ = store.Put(ctx, groupStoreKey(groupKey{start.Unix(), groupOf("bob")}), newer)
+	h, err := NewHistory(ctx, store, start.Add(time.Hour), func(string) time.Duration { return 30 * time.Second }, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := agentSeconds(h, start, start.Add(time.Hour), start.Add(time.Hour))
+	got := agentSeconds(t, h, start, start.Add(time.Hour), start.Add(time.Hour))
 	key := "@" + start.Format(time.RFC3339)
 	if got["alice"+key].Seconds["READY"] != 100 || got["bob"+key].Seconds["READY"] != 250 {
 		t.Fatalf("got %+v", got)
@@ -148,7 +172,7 @@ func TestAgentIntervalsOfEarlierLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	var group []AgentInterval
-	if err := json.Unmarshal(store.kv[groupStoreKey(groupOf("alice", start.Unix()))], &group); err != nil {
+	if err := json.Unmarshal(store.kv[groupStoreKey(groupKey{start.Unix(), groupOf("alice")})], &group); err != nil {
 		t.Fatal(err)
 	}
 	i := slices.IndexFunc(group, func(ai AgentInterval) bool { return ai.Agent == "alice" })
@@ -160,7 +184,7 @@ func TestAgentIntervalsOfEarlierLayout(t *testing.T) {
 // BenchmarkOccupancy is one /metrics scrape's occupancy read with 2,000
 // agents and a day of their intervals in memory.
 func BenchmarkOccupancy(b *testing.B) {
-	h, err := NewHistory(context.Background(), nil, func(string) time.Duration { return 30 * time.Second }, quiet)
+	h, err := NewHistory(context.Background(), nil, time.Time{}, func(string) time.Duration { return 30 * time.Second }, quiet)
 	if err != nil {
 		b.Fatal(err)
 	}

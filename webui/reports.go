@@ -2,8 +2,10 @@ package webui
 
 import (
 	"encoding/csv"
+	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/omniroute/omniroute/routing"
@@ -15,7 +17,9 @@ import (
 //	GET /v1/reports/agents?from=T&to=T[&agent=ID][&format=csv]
 //
 // T is RFC 3339; from defaults to 24 hours before now, to to now; the
-// range is at most Retention. JSON answers {"items":[QueueInterval...]} or
+// range is at most Retention. The agents report reads intervals from
+// before the history's memory window (AgentMemoryDays) from the store and
+// answers 400 when they would be more than MaxStoredReportIntervals. JSON answers {"items":[QueueInterval...]} or
 // {"items":[AgentInterval...]}; format=csv one row per interval with a
 // header (text/csv, times RFC 3339 UTC, seconds with 3 decimals). Admins
 // and supervisors (the agents of their teams only); agents get 403.
@@ -123,9 +127,19 @@ func (u *UI) reportAgents(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	only := r.URL.Query().Get("agent")
-	items := u.hist.AgentIntervals(func(id string) bool {
-		return (only == "" || id == only) && v.Supervises(teams[id])
-	}, from, to, u.o.Now())
+	keep := func(id string) bool { return v.Supervises(teams[id]) }
+	var items []AgentInterval
+	if only != "" {
+		items, err = u.hist.AgentIntervalsOf(only, keep, from, to, u.o.Now())
+	} else {
+		items, err = u.hist.AgentIntervals(keep, from, to, u.o.Now())
+	}
+	if errors.Is(err, ErrTooManyStoredIntervals) {
+		return apiErr(http.StatusBadRequest, routing.CodeInvalidArgument, "%s", strings.TrimPrefix(err.Error(), "webui: history: "))
+	}
+	if err != nil {
+		return err
+	}
 	if !asCSV {
 		if items == nil {
 			items = []AgentInterval{}

@@ -3,13 +3,14 @@ package webui
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/omniroute/omniroute/natsstore"
 )
 
-// KVBucket is the JetStream KV bucket of the history: one key per queue or
-// agent interval (storeKey), file storage, entries older than Retention
-// dropped by the bucket's TTL.
+// KVBucket is the JetStream KV bucket of the history: one key per queue
+// interval or group of agent intervals (Store), file storage, entries
+// older than Retention dropped by the bucket's TTL.
 const KVBucket = "omniroute-history"
 
 // KVStore is a Store in a JetStream KV bucket (package natsstore).
@@ -30,5 +31,21 @@ func (s *KVStore) Put(ctx context.Context, key string, value []byte) error {
 	return s.b.Put(ctx, key, value)
 }
 
-// All implements Store: the latest value of every key.
-func (s *KVStore) All(ctx context.Context) (map[string][]byte, error) { return s.b.All(ctx) }
+// Scan implements Store: one filtered read of the bucket, each prefix
+// "x.y." as the key pattern "x.y.>".
+func (s *KVStore) Scan(ctx context.Context, prefixes []string) (map[string][]byte, error) {
+	filters := make([]string, len(prefixes))
+	for i, p := range prefixes {
+		if p == "" || !strings.HasSuffix(p, ".") {
+			return nil, fmt.Errorf("webui: store prefix %q does not end in '.'", p)
+		}
+		filters[i] = p + ">"
+	}
+	return s.b.Matching(ctx, filters)
+}
+
+// Get implements Store.
+func (s *KVStore) Get(ctx context.Context, key string) ([]byte, error) {
+	v, _, err := s.b.Get(ctx, key)
+	return v, err
+}

@@ -171,7 +171,7 @@ func New(ctx context.Context, n *node.Node, a *auth.Authenticator, o Options) (*
 	}
 	u := &UI{node: n, auth: a, o: o, mux: http.NewServeMux(), codeLogins: make(chan struct{}, MaxConcurrentCodeLogins)}
 	thresholds := &thresholdCache{node: n}
-	h, err := NewHistory(ctx, o.Store, thresholds.of, o.Logger)
+	h, err := NewHistory(ctx, o.Store, o.Now(), thresholds.of, o.Logger)
 	if err != nil {
 		return nil, err
 	}

@@ -325,20 +325,37 @@ func TestHistoryIntervalsSurviveARestart(t *testing.T) {
 	if !b.Start.Equal(time.Date(2025, 3, 1, 9, 15, 0, 0, time.UTC)) || b.Offered != 1 || b.Abandoned != 1 || b.AbandonedWithinSL != 0 || b.ServiceLevel != 0 {
 		t.Fatalf("09:15 %+v", b)
 	}
-	agents := e.ui.History().AgentIntervals(func(id string) bool { return id == "alice" }, from, to, e.clock.Now())
-	if len(agents) == 0 || agents[0].Seconds["READY"] != 70 || agents[0].BusySeconds != 60 {
+	agents, err := e.ui.History().AgentIntervals(func(id string) bool { return id == "alice" }, from, to, e.clock.Now())
+	if err != nil || len(agents) == 0 || agents[0].Seconds["READY"] != 70 || agents[0].BusySeconds != 60 {
 		t.Fatalf("alice %+v", agents)
 	}
 	if err := e.ui.History().Persist(context.Background(), e.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	h, err := NewHistory(context.Background(), store, func(string) time.Duration { return 30 * time.Second }, quiet)
+	h, err := NewHistory(context.Background(), store, e.clock.Now(), func(string) time.Duration { return 30 * time.Second }, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
 	again := h.QueueIntervals("sales", from, to)
 	if len(again) != 2 || again[0].Figures != a.Figures || again[1].Figures != b.Figures {
 		t.Fatalf("after a restart %+v, want %+v", again, got)
+	}
+	// Alice's stored interval, read back in the memory window at start,
+	// and from the bucket three days later (every group, then hers only).
+	alice := func(id string) bool { return id == "alice" }
+	later, err := NewHistory(context.Background(), store, e.clock.Now().AddDate(0, 0, 3), func(string) time.Duration { return 30 * time.Second }, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, read := range []func() ([]AgentInterval, error){
+		func() ([]AgentInterval, error) { return h.AgentIntervals(alice, from, to, from) },
+		func() ([]AgentInterval, error) { return later.AgentIntervals(alice, from, to, to) },
+		func() ([]AgentInterval, error) { return later.AgentIntervalsOf("alice", nil, from, to, to) },
+	} {
+		back, err := read()
+		if err != nil || len(back) != 1 || back[0].Seconds["READY"] != 70 || back[0].BusySeconds != 60 {
+			t.Fatalf("read %d: alice after a restart %+v (%v)", i, back, err)
+		}
 	}
 	reg := prometheus.NewRegistry()
 	if err := e.ui.Register(reg); err != nil {
