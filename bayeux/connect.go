@@ -115,11 +115,20 @@ func (s *Server) waitConnect(ctx context.Context, p *pendingConnect) (msgs [][]b
 		case c.dead:
 			reason := c.endReason
 			c.mu.Unlock()
-			rep := replyTo(p.m).unknownClient()
 			if reason == "disconnect" {
+				// The client's own /meta/disconnect ended the session: the
+				// held connect ends successfully with reconnect none, as
+				// CometD's server answers it. A failed reply here would
+				// race the disconnect reply (another request, maybe another
+				// connection): the CometD client, given the failed connect
+				// first, aborts its requests in flight and fails its own
+				// disconnect.
+				rep := replyTo(p.m)
+				rep.Successful = true
 				rep.Advice = map[string]any{"reconnect": "none"}
+				return nil, rep, true
 			}
-			return nil, rep, true
+			return nil, replyTo(p.m).unknownClient(), true
 		case c.cur != p.w:
 			// Released by a newer connect: answer empty, without ext.ack,
 			// so the client does not acknowledge a batch it never saw.
