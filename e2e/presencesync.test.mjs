@@ -128,6 +128,15 @@ async function waitAnswered(srv, agent, partner, status) {
     async () => `last CRM report of ${agent} is ${JSON.stringify(await last())}, want omnichannelResponse ${status}`);
 }
 
+// waitDecision waits until agent's decision log has one that pred accepts,
+// from index k on, and returns it. A decision is recorded once its actions
+// are done (omniroute's state set, the partner's request sent), so what
+// the test sees of those actions can come before it.
+async function waitDecision(srv, agent, pred, what, k = 0) {
+  return waitFor(async () => (await decisions(srv, agent)).slice(k).find(pred),
+    async () => `no decision ${what} for ${agent} in ${JSON.stringify((await decisions(srv, agent)).slice(k))}`);
+}
+
 function connectorFrame(page) {
   const f = page.frames().find((fr) => fr.url().includes("/presencesync/crm/connector.html"));
   assert.ok(f, "no connector frame");
@@ -190,9 +199,8 @@ test("synchronized: CRM and omniroute presence stay equal both ways, work on eit
   // CRM -> omniroute, by a real click: Available = READY, and no echo back.
   await click(page, AVAIL);
   await waitOmni(srv, "alice", "READY");
-  const d1 = await decisions(srv, "alice");
-  assert.ok(d1.some((d) => d.partner === "crm-sync" && d.side === "partner" && d.change === `omnichannelResponse ${AVAIL}` && d.outcome === "applied"),
-    JSON.stringify(d1));
+  await waitDecision(srv, "alice", (d) => d.partner === "crm-sync" && d.side === "partner" && d.change === `omnichannelResponse ${AVAIL}` && d.outcome === "applied",
+    "CRM Available applied");
   // CRM -> omniroute by the page API: Away = NOT_READY/break.
   await page.evaluate((s) => window.setCrmPresence(s), AWAY);
   await waitOmni(srv, "alice", "NOT_READY", "break");
@@ -214,21 +222,27 @@ test("synchronized: CRM and omniroute presence stay equal both ways, work on eit
   const conv = await createConversation(srv, "c1");
   assert.equal(conv.agent, "alice", JSON.stringify(conv));
   await waitCRM(page, ON_WORK);
+  await waitAnswered(srv, "alice", "crm-sync", ON_WORK);
   assert.ok(!ROUTABLE.has(await crmPresence(page)));
   await api(srv, "POST", `/test/tasks/${conv.task}/accept`, { agent: "alice" });
   assert.equal(await crmPresence(page), ON_WORK);
   await api(srv, "POST", `/test/tasks/${conv.task}/close`, { agent: "alice" });
+  // The work ended: omniroute asks the CRM back to Available, alice's
+  // choice. That request must have been applied and answered before the
+  // CRM's own change below, or it could reach the CRM after it.
+  await waitCRM(page, AVAIL);
+  await waitAnswered(srv, "alice", "crm-sync", AVAIL);
 
   // Work arriving in the CRM (a work status): omniroute Not Ready, and
   // kept Not Ready while the CRM work lasts.
-  await click(page, AVAIL);
   await waitOmni(srv, "alice", "READY");
   await click(page, CRM_WORK);
   await waitOmni(srv, "alice", "NOT_READY", "crm-work");
+  const k2 = (await decisions(srv, "alice")).length;
   await setOmni(srv, "alice", "READY");
   await waitOmni(srv, "alice", "NOT_READY", "crm-work");
-  const d2 = await decisions(srv, "alice");
-  assert.ok(d2.some((d) => d.partner === "crm-sync" && d.side === "omniroute" && d.outcome === "work-override"), JSON.stringify(d2));
+  await waitDecision(srv, "alice", (d) => d.partner === "crm-sync" && d.side === "omniroute" && d.outcome === "work-override",
+    "omniroute READY overridden by the CRM work", k2);
   assert.equal(await crmPresence(page), CRM_WORK);
   const f = connectorFrame(page);
   assert.equal(await f.evaluate(() => window.omnirouteConnector.errors), 0);
@@ -273,8 +287,8 @@ test("complementary: never both Ready, the other side becomes Not Ready with the
   await click(page, AVAIL);
   await waitCRM(page, ON_WORK);
   assert.equal((await omniState(srv, "bob")).state, "READY");
-  const d = await decisions(srv, "bob");
-  assert.ok(d.some((x) => x.partner === "crm-comp" && x.side === "partner" && x.outcome === "work-override"), JSON.stringify(d));
+  await waitDecision(srv, "bob", (x) => x.partner === "crm-comp" && x.side === "partner" && x.outcome === "work-override",
+    "CRM Available overridden by omniroute's work");
   await api(srv, "POST", `/test/tasks/${conv.task}/close`, { agent: "bob" });
 
   // Work arriving in the CRM: omniroute Not Ready (work reason), kept so.
@@ -330,7 +344,8 @@ test("a postMessage from a wrong origin is ignored", async (t) => {
     w.postMessage({ type: "ClientAppMessage", action: "omnichannelResponse", data: { statusId: avail, success: true } }, o);
   }, AVAIL);
   await waitOmni(srv, "alice", "READY");
-  assert.ok((await decisions(srv, "alice")).length > before);
+  await waitDecision(srv, "alice", (d) => d.partner === "crm-sync" && d.side === "partner" && d.outcome === "applied",
+    "the accepted origin's report applied", before);
 });
 
 // The partner-side decisions of agent (the CRM's reports), from index k on.
@@ -496,8 +511,9 @@ test("synchronized: the mapping between Not Ready statuses is followed (issue 9 
   const k = (await decisions(srv, "alice")).length;
   await click(page, CRM_WORK);
   await waitOmni(srv, "alice", "NOT_READY", "crm-work");
-  const d = (await reports(srv, "alice", "crm-sync", k)).find((x) => x.change === `omnichannelResponse ${CRM_WORK}`);
-  assert.equal(d?.outcome, "applied", JSON.stringify(d));
+  const d = await waitDecision(srv, "alice", (x) => x.partner === "crm-sync" && x.side === "partner" && x.change === `omnichannelResponse ${CRM_WORK}`,
+    "CRM case reported", k);
+  assert.equal(d.outcome, "applied", JSON.stringify(d));
   await click(page, AWAY);
   await waitOmni(srv, "alice", "NOT_READY", "break");
 });

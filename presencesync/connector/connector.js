@@ -13,7 +13,8 @@
 // or that do not come from the parent window, are ignored. It talks to
 // omniroute over REST (POST /presencesync/crm/report) and SSE
 // (/presencesync/crm/events, read with fetch so that it carries the header). It re-reports the CRM's last presence every
-// heartbeatMs so that a lost message cannot leave the two sides apart.
+// heartbeatMs so that a lost message cannot leave the two sides apart. Reports
+// are sent one at a time, in the CRM's order.
 (function () {
   "use strict";
   var q = new URLSearchParams(location.search);
@@ -38,14 +39,25 @@
     origins.forEach(function (o) { window.parent.postMessage(msg, o); }); // a wrong target origin is dropped by the browser
   }
 
+  // report sends the CRM's presence to omniroute. Reports go one at a
+  // time, in the order the CRM sent them: two requests in flight at once
+  // may reach omniroute in either order (the browser opens another
+  // connection for the second), and the older status would win.
+  // A report that has no answer within REPORT_TIMEOUT_MS is abandoned
+  // (counted in state.errors), so one stuck request cannot hold back the
+  // later ones; the heartbeat sends the last status again.
+  var REPORT_TIMEOUT_MS = 10000;
+  var reports = Promise.resolve();
   function report(statusId, success) {
-    return session.then(function () {
+    reports = reports.then(function () { return session; }).then(function () {
       return fetch("report", {
         method: "POST",
         headers: { "Content-Type": "application/json", Authorization: "Bearer " + token },
         body: JSON.stringify({ partner: partner, agent: agent, statusId: statusId, success: success }),
+        signal: AbortSignal.timeout(REPORT_TIMEOUT_MS),
       });
     }).then(function (r) { if (!r.ok) state.errors++; }, function () { state.errors++; });
+    return reports;
   }
 
   window.addEventListener("message", function (event) {
