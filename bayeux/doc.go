@@ -28,7 +28,11 @@
 //   - /meta/connect is held until messages are queued for the session or
 //     advice.timeout passes (the client's own smaller advice.timeout wins).
 //     One connect is held per session: a newer one releases the older,
-//     which is answered at once and empty. Messages for a session are
+//     which is answered at once and empty. A connect held when the
+//     client's /meta/disconnect ends the session is answered successful
+//     with advice reconnect "none", as CometD's server does (a failed one,
+//     arriving before the disconnect reply, makes the CometD client abort
+//     its disconnect). Messages for a session are
 //     delivered only in /meta/connect replies, before the connect reply in
 //     the same array: that gives total order, as the CometD ack extension
 //     requires, and a single code path for both transports.
