@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -75,5 +76,56 @@ func BenchmarkNewCustomers(b *testing.B) {
 				b.ReportMetric(float64(len(seals)), "newkeys/s")
 			}
 		})
+	}
+}
+
+// BenchmarkSealKnown seals and shows a customer object of a customer who
+// already has a key, as every conversation's create, its transcript
+// records and its desk offers do (no fsync: the key is durable).
+//
+//	go test ./erasure -run '^$' -bench 'BenchmarkSealKnown|BenchmarkShowKnown' -benchmem
+func BenchmarkSealKnown(b *testing.B) {
+	k, err := erasure.Open(filepath.Join(b.TempDir(), "keys"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer k.Close()
+	ref, err := k.Ref("known")
+	if err != nil {
+		b.Fatal(err)
+	}
+	plain := []byte(`{"id":"known","name":"Ann Example","email":"ann@example.com"}`)
+	if _, err := k.Seal(ref, plain); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := k.Seal(ref, plain); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkShowKnown reads back a sealed customer object (Show), as a
+// desk's taskRequest and onTopicData do.
+func BenchmarkShowKnown(b *testing.B) {
+	k, err := erasure.Open(filepath.Join(b.TempDir(), "keys"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer k.Close()
+	ref, err := k.Ref("known")
+	if err != nil {
+		b.Fatal(err)
+	}
+	sealed, err := k.Seal(ref, []byte(`{"id":"known","name":"Ann Example","email":"ann@example.com"}`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if v := k.Show(sealed); !strings.HasPrefix(string(v), `{"id":"known"`) {
+			b.Fatalf("Show = %s", v)
+		}
 	}
 }

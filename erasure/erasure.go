@@ -447,7 +447,93 @@ func (k *Keyring) Seal(ref string, plaintext []byte) (json.RawMessage, error) {
 	nonce := make([]byte, a.NonceSize(), a.NonceSize()+len(plaintext)+a.Overhead())
 	rand.Read(nonce)
 	box := a.Seal(nonce, nonce, plaintext, []byte(ref))
-	return json.Marshal(envelope{Sealed: 1, Ref: ref, Box: box})
+	if !plainJSON(ref) {
+		return json.Marshal(envelope{Sealed: 1, Ref: ref, Box: box})
+	}
+	return appendEnvelope(make([]byte, 0, len(envelopeRef)+len(ref)+len(envelopeBox)+base64.StdEncoding.EncodedLen(len(box))+len(envelopeEnd)), ref, box), nil
+}
+
+// The envelope's text around its ref and box, as json.Marshal writes
+// envelope: Seal writes it with appends (a sealed value is made for every
+// customer object, attribute and CIM event, so it is on the path of every
+// conversation), and Unseal and RefOf read it back without the reflection
+// of encoding/json when a value is in exactly this form.
+const (
+	envelopeRef = `{"omnirouteSealed":1,"ref":"`
+	envelopeBox = `","box":"`
+	envelopeEnd = `"}`
+)
+
+// appendEnvelope appends the envelope of ref and box to b: the bytes of
+// json.Marshal(envelope{1, ref, box}) for a ref that plainJSON accepts
+// (a Ref always is: base64url).
+func appendEnvelope(b []byte, ref string, box []byte) []byte {
+	b = append(b, envelopeRef...)
+	b = append(b, ref...)
+	b = append(b, envelopeBox...)
+	b = base64.StdEncoding.AppendEncode(b, box)
+	return append(b, envelopeEnd...)
+}
+
+// plainJSON says whether s is printable ASCII that encoding/json (with
+// its HTML escaping) writes unchanged between quotes.
+func plainJSON[T string | []byte](s T) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
+
+// parseEnvelope reads v when it is in exactly the form appendEnvelope
+// writes; ok is false otherwise (another spelling of the same JSON is then
+// read by encoding/json). box is new memory; ref is v's bytes.
+func parseEnvelope(v []byte) (ref []byte, box []byte, ok bool) {
+	rest, ok := bytes.CutPrefix(v, []byte(envelopeRef))
+	if !ok {
+		return nil, nil, false
+	}
+	i := bytes.IndexByte(rest, '"')
+	if i < 0 {
+		return nil, nil, false
+	}
+	ref, rest = rest[:i], rest[i:]
+	if !plainJSON(ref) {
+		return nil, nil, false
+	}
+	if rest, ok = bytes.CutPrefix(rest, []byte(envelopeBox)); !ok {
+		return nil, nil, false
+	}
+	enc, ok := bytes.CutSuffix(rest, []byte(envelopeEnd))
+	if !ok {
+		return nil, nil, false
+	}
+	for _, c := range enc {
+		// The standard alphabet only: encoding/json would first unquote
+		// an escape, and base64 skips line breaks.
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/' || c == '=') {
+			return nil, nil, false
+		}
+	}
+	box, err := base64.StdEncoding.AppendDecode(make([]byte, 0, base64.StdEncoding.DecodedLen(len(enc))), enc)
+	if err != nil {
+		return nil, nil, false
+	}
+	return ref, box, true
+}
+
+// readEnvelope decodes a sealed value; ok is false when v is not one
+// (not JSON, or not an envelope of version 1).
+func readEnvelope(v []byte) (ref string, box []byte, ok bool) {
+	if r, b, ok := parseEnvelope(v); ok {
+		return string(r), b, true
+	}
+	var e envelope
+	if json.Unmarshal(v, &e) != nil || e.Sealed != 1 {
+		return "", nil, false
+	}
+	return e.Ref, e.Box, true
 }
 
 // SealedSize is the largest sealed value of a plaintext of n bytes.
@@ -459,6 +545,9 @@ func SealedSize(n int) int {
 func RefOf(v []byte) string {
 	if !bytes.Contains(v, []byte(`"omnirouteSealed"`)) {
 		return ""
+	}
+	if r, _, ok := parseEnvelope(v); ok {
+		return string(r)
 	}
 	var e envelope
 	if json.Unmarshal(v, &e) != nil || e.Sealed != 1 {
@@ -475,18 +564,19 @@ func (k *Keyring) Unseal(v []byte) ([]byte, error) {
 	if !bytes.Contains(v, []byte(`"omnirouteSealed"`)) {
 		return v, nil
 	}
-	var e envelope
-	if err := json.Unmarshal(v, &e); err != nil || e.Sealed != 1 {
+	ref, box, ok := readEnvelope(v)
+	if !ok {
 		return v, nil
 	}
-	a, err := k.cipherFor(e.Ref, false)
+	a, err := k.cipherFor(ref, false)
 	if err != nil {
 		return nil, err
 	}
-	if len(e.Box) < a.NonceSize() {
+	if len(box) < a.NonceSize() {
 		return nil, ErrCorrupt
 	}
-	p, err := a.Open(nil, e.Box[:a.NonceSize()], e.Box[a.NonceSize():], []byte(e.Ref))
+	// The plaintext goes over the ciphertext: box is Unseal's own.
+	p, err := a.Open(box[a.NonceSize():a.NonceSize()], box[:a.NonceSize()], box[a.NonceSize():], []byte(ref))
 	if err != nil {
 		return nil, ErrCorrupt
 	}
