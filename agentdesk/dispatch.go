@@ -112,6 +112,43 @@ type outgoing struct {
 	arrived time.Time
 }
 
+// deliverScratch is deliver's working memory, kept from one batch to the
+// next: deliver runs on the dispatch goroutine only, and a batch of one
+// conversation's command would otherwise allocate its slices and maps
+// anew (outgoing is some 400 bytes, and a slice of them grows by copies).
+// done empties it after each batch, so that no event or payload stays
+// referenced, and lets go of a slice grown past maxDeliverScratch.
+type deliverScratch struct {
+	out       []outgoing
+	connected map[string]bool // agent -> has a socket here, as read in this batch
+	changes   map[string]*presenceChange
+	order     []string
+	loggedOut map[string]bool
+	closed    closings
+}
+
+// maxDeliverScratch bounds the desk events (outgoing) a batch's slice
+// keeps for the next batch; a larger batch (a resync's, a mass logout's)
+// gives its slice back to the collector.
+const maxDeliverScratch = 256
+
+// done empties sc after a batch (deliver's deferred calls have stored
+// its slices back).
+func (sc *deliverScratch) done() {
+	clear(sc.out[:cap(sc.out)])
+	if cap(sc.out) > maxDeliverScratch {
+		sc.out = nil
+	}
+	clear(sc.connected)
+	clear(sc.changes)
+	clear(sc.order[:cap(sc.order)])
+	if cap(sc.order) > maxDeliverScratch {
+		sc.order = nil
+	}
+	clear(sc.loggedOut)
+	sc.closed.reset()
+}
+
 // presenceChange sums up one command's changes to one agent: presence is
 // the agent's presence after the command (the command's last presence
 // event of the agent carries it).
@@ -123,7 +160,12 @@ type presenceChange struct {
 
 // deliver turns one batch of published events into desk events.
 func (s *Server) deliver(batch []node.Published) {
-	connected := map[string]bool{}
+	sc := &s.deliverScratch
+	if sc.connected == nil {
+		sc.connected = map[string]bool{}
+	}
+	connected := sc.connected
+	defer sc.done()
 	isConnected := func(agent string) bool {
 		c, ok := connected[agent]
 		if !ok {
@@ -133,12 +175,13 @@ func (s *Server) deliver(batch []node.Published) {
 		return c
 	}
 	var (
-		out     []outgoing
-		changes map[string]*presenceChange
-		order   []string
+		out     = sc.out[:0]
+		changes = sc.changes
+		order   = sc.order[:0]
 	)
-	var loggedOut map[string]bool // agents this command logged out
-	var closed closings           // closed.go: who left a conversation this command closes
+	defer func() { sc.out, sc.order = out, order }()
+	loggedOut := sc.loggedOut // agents this command logged out
+	closed := &sc.closed      // closed.go: who left a conversation this command closes
 	flush := func() {
 		clear(loggedOut)
 		closed.reset()
@@ -151,6 +194,7 @@ func (s *Server) deliver(batch []node.Published) {
 	change := func(agent string) *presenceChange {
 		if changes == nil {
 			changes = map[string]*presenceChange{}
+			sc.changes = changes
 		}
 		c := changes[agent]
 		if c == nil {
@@ -191,6 +235,7 @@ func (s *Server) deliver(batch []node.Published) {
 			if e.State == routing.AgentLogout {
 				if loggedOut == nil {
 					loggedOut = map[string]bool{}
+					sc.loggedOut = loggedOut
 				}
 				loggedOut[e.Agent] = true
 			}

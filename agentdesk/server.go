@@ -174,8 +174,10 @@ type Server struct {
 
 	quit         chan struct{}
 	dispatchDone chan struct{}
-	deskCh       chan func(ctx context.Context) error // desk-directory writes (deskWrite)
-	closeOnce    sync.Once
+	// deliverScratch: deliver's (dispatch.go), on the dispatch goroutine.
+	deliverScratch deliverScratch
+	deskCh         chan func(ctx context.Context) error // desk-directory writes (deskWrite)
+	closeOnce      sync.Once
 
 	// Conversations (cim.go), connection life (lifecycle.go), FCM (fcm.go).
 	conv    *conversation.Conversations
