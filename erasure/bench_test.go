@@ -79,17 +79,14 @@ func BenchmarkNewCustomers(b *testing.B) {
 	}
 }
 
-// BenchmarkSealKnown seals and shows a customer object of a customer who
-// already has a key, as every conversation's create, its transcript
-// records and its desk offers do (no fsync: the key is durable).
-//
-//	go test ./erasure -run '^$' -bench 'BenchmarkSealKnown|BenchmarkShowKnown' -benchmem
-func BenchmarkSealKnown(b *testing.B) {
+// knownCustomer opens a keyring whose customer "known" has a durable key
+// and returns it with the customer's ref and object.
+func knownCustomer(b *testing.B) (*erasure.Keyring, string, []byte) {
 	k, err := erasure.Open(filepath.Join(b.TempDir(), "keys"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer k.Close()
+	b.Cleanup(func() { k.Close() })
 	ref, err := k.Ref("known")
 	if err != nil {
 		b.Fatal(err)
@@ -98,6 +95,16 @@ func BenchmarkSealKnown(b *testing.B) {
 	if _, err := k.Seal(ref, plain); err != nil {
 		b.Fatal(err)
 	}
+	return k, ref, plain
+}
+
+// BenchmarkSealKnown seals and shows a customer object of a customer who
+// already has a key, as every conversation's create, its transcript
+// records and its desk offers do (no fsync: the key is durable).
+//
+//	go test ./erasure -run '^$' -bench 'BenchmarkSealKnown|BenchmarkShowKnown' -benchmem
+func BenchmarkSealKnown(b *testing.B) {
+	k, ref, plain := knownCustomer(b)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := k.Seal(ref, plain); err != nil {
@@ -109,16 +116,8 @@ func BenchmarkSealKnown(b *testing.B) {
 // BenchmarkShowKnown reads back a sealed customer object (Show), as a
 // desk's taskRequest and onTopicData do.
 func BenchmarkShowKnown(b *testing.B) {
-	k, err := erasure.Open(filepath.Join(b.TempDir(), "keys"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer k.Close()
-	ref, err := k.Ref("known")
-	if err != nil {
-		b.Fatal(err)
-	}
-	sealed, err := k.Seal(ref, []byte(`{"id":"known","name":"Ann Example","email":"ann@example.com"}`))
+	k, ref, plain := knownCustomer(b)
+	sealed, err := k.Seal(ref, plain)
 	if err != nil {
 		b.Fatal(err)
 	}
