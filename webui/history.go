@@ -398,25 +398,32 @@ func scanAgents(ctx context.Context, store Store, starts []int64, fn func(start 
 		return err
 	}
 	for _, k := range slices.Sorted(maps.Keys(vals)) {
-		v := vals[k]
-		switch {
-		case strings.HasPrefix(k, "a."):
-			var ai AgentInterval
-			if json.Unmarshal(v, &ai) == nil && ai.Agent != "" {
-				fn(ai.Start.Unix(), ai.Agent, agentTimeOf(&ai))
-			}
-		case strings.HasPrefix(k, "g."):
-			var group []*AgentInterval
-			if json.Unmarshal(v, &group) == nil {
-				for _, ai := range group {
-					if ai != nil && ai.Agent != "" {
-						fn(ai.Start.Unix(), ai.Agent, agentTimeOf(ai))
-					}
-				}
-			}
+		for _, ai := range storedAgents(k, vals[k]) {
+			fn(ai.Start.Unix(), ai.Agent, agentTimeOf(ai))
 		}
 	}
 	return nil
+}
+
+// storedAgents decodes the stored value v of key: one agent's interval
+// ("a.", the layout before AgentGroups) or a group of them ("g."). A
+// value that does not decode, and entries without an agent, are left
+// out.
+func storedAgents(key string, v []byte) []*AgentInterval {
+	var list []*AgentInterval
+	switch {
+	case v == nil:
+	case strings.HasPrefix(key, "a."):
+		var ai AgentInterval
+		if json.Unmarshal(v, &ai) == nil {
+			list = []*AgentInterval{&ai}
+		}
+	case strings.HasPrefix(key, "g."):
+		if json.Unmarshal(v, &list) != nil {
+			list = nil
+		}
+	}
+	return slices.DeleteFunc(list, func(ai *AgentInterval) bool { return ai == nil || ai.Agent == "" })
 }
 
 // readAgent reads the stored interval of agent at start and calls fn
@@ -430,16 +437,10 @@ func readAgent(ctx context.Context, store Store, agent string, start int64, fn f
 	if err != nil {
 		return err
 	}
-	var ai AgentInterval
-	if old != nil && json.Unmarshal(old, &ai) == nil && ai.Agent == agent {
-		fn(ai.Start.Unix(), agent, agentTimeOf(&ai))
-	}
-	var list []*AgentInterval
-	if group != nil && json.Unmarshal(group, &list) == nil {
-		for _, ai := range list {
-			if ai != nil && ai.Agent == agent {
-				fn(ai.Start.Unix(), agent, agentTimeOf(ai))
-			}
+	// The earlier layout first, so that the group wins.
+	for _, ai := range append(storedAgents("a.", old), storedAgents("g.", group)...) {
+		if ai.Agent == agent {
+			fn(ai.Start.Unix(), agent, agentTimeOf(ai))
 		}
 	}
 	return nil
@@ -475,17 +476,15 @@ func (h *History) fault(g groupKey) bool {
 		return false
 	}
 	for _, k := range slices.Sorted(maps.Keys(olds)) {
-		var ai AgentInterval
-		if json.Unmarshal(olds[k], &ai) == nil && ai.Agent != "" && ai.Start.Unix() == g.start && groupOf(ai.Agent) == g.group {
-			read[ai.Agent] = agentTimeOf(&ai)
-		}
-	}
-	var list []*AgentInterval
-	if group != nil && json.Unmarshal(group, &list) == nil {
-		for _, ai := range list {
-			if ai != nil && ai.Agent != "" && ai.Start.Unix() == g.start {
+		for _, ai := range storedAgents(k, olds[k]) {
+			if ai.Start.Unix() == g.start && groupOf(ai.Agent) == g.group {
 				read[ai.Agent] = agentTimeOf(ai)
 			}
+		}
+	}
+	for _, ai := range storedAgents("g.", group) {
+		if ai.Start.Unix() == g.start {
+			read[ai.Agent] = agentTimeOf(ai)
 		}
 	}
 	m := h.startMap(g.start)
@@ -923,7 +922,6 @@ func (h *History) Persist(ctx context.Context, now time.Time) error {
 		val   []byte
 		queue intervalKey // the queue interval written (kind 'q'),
 		group groupKey    // or the agent group
-
 	}
 	var out []kv
 	for k := range h.dirty {
